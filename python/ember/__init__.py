@@ -1,0 +1,57 @@
+"""ember: a small, readable deep-learning framework.
+
+A reverse-mode autodiff graph in Python (``ember.autograd``) over native kernels
+(``ember._C``, C++) behind one backend interface (``ember.backend``). Names follow
+PyTorch: ``ember.tensor``, ``Tensor.backward``, ``ember.no_grad``, ``ember.autograd.grad``.
+"""
+
+from __future__ import annotations
+
+from . import autograd, cuda, ops
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .device import device
+from .dtypes import (
+    DType,
+    bool_,
+    double,
+    float32,
+    float64,
+    get_default_dtype,
+    int64,
+    long,
+    set_default_dtype,
+)
+from .ops import *  # noqa: F401,F403 - ember.exp, ember.matmul, ... (PyTorch's top-level names)
+from .random import Generator, get_rng_state, initial_seed, manual_seed, set_rng_state
+from .tensor import Tensor, _install_methods
+
+bool = bool_  # noqa: A001 - ember.bool, as torch.bool
+float = float32  # noqa: A001
+dtype = DType
+
+_install_methods()
+
+__version__ = "0.1.0"

@@ -1,0 +1,63 @@
+"""Shapes: the one place for NumPy's broadcasting rule and dimension arguments."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def broadcast_shapes(op: str, *shapes: tuple) -> tuple:
+    """The broadcast of ``shapes`` (NumPy rules), or a ValueError naming ``op``.
+
+    Shapes are aligned at their last dimension; two sizes are compatible when equal or
+    when one of them is 1 (it is stretched).
+    """
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for i in range(-ndim, 0):
+        size = 1
+        for s in shapes:
+            if len(s) >= -i:
+                d = s[i]
+                if d != 1:
+                    if size != 1 and d != size:
+                        raise ValueError(
+                            f"{op}: shapes {' and '.join(str(tuple(x)) for x in shapes)} cannot "
+                            f"be broadcast together (dimension {i}: {size} vs {d})"
+                        )
+                    size = d
+        out.append(size)
+    return tuple(out)
+
+
+def normalize_dim(op: str, dim: int, ndim: int) -> int:
+    """A dimension in [-ndim, ndim) as a non-negative int (0-d tensors accept -1 and 0)."""
+    n = max(ndim, 1)
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    if not -n <= dim < n:
+        raise IndexError(
+            f"{op}: dimension {dim} is out of range for a tensor with {ndim} dimensions "
+            f"(expected a value in [{-n}, {n - 1}])"
+        )
+    return dim % n
+
+
+def normalize_dims(op: str, dim: int | Sequence[int] | None, ndim: int) -> tuple | None:
+    """``dim`` (None = all, an int, or a sequence) as a sorted tuple of axes."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    axes = tuple(sorted({normalize_dim(op, d, ndim) for d in dims}))
+    if ndim == 0:
+        return ()
+    return axes
+
+
+def shape_arg(args: tuple) -> tuple:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    for a in args:
+        if not isinstance(a, int) or isinstance(a, bool) or a < 0:
+            raise ValueError(f"expected a shape of non-negative ints, got {args}")
+    return tuple(args)

@@ -1,0 +1,204 @@
+"""``Function``: one differentiable op = a forward on backend arrays + a backward on Tensors.
+
+Writing an op (the pattern every file in ``ember.ops`` follows)::
+
+    class Mul(Function):
+        # z = a * b  ->  dL/da = g * b,  dL/db = g * a
+        @staticmethod
+        def forward(ctx, a, b):            # a, b: backend arrays (numpy on the CPU)
+            ctx.save_for_backward(a, b)
+            return ctx.backend.mul(a, b)   # -> backend array
+        @staticmethod
+        def backward(ctx, g):              # g: Tensor, the gradient of the output
+            a, b = ctx.saved_tensors       # Tensors again
+            return g * b, g * a            # one gradient (or None) per forward input
+
+``Function.apply(*args)`` unwraps Tensor arguments to arrays, runs ``forward``, wraps the
+result in a Tensor and, when grad mode is on and an input requires grad, records the
+call as the result's ``grad_fn``: a node of the graph that ``backward()`` walks.
+
+Because backward is written with Tensor ops, running it with grad mode on
+(``create_graph=True``) records a graph of the backward itself: second derivatives come
+for free. To make that right, ``saved_tensors`` gives back the *real* input tensors (with
+their history) and, for a saved output, a tensor whose ``grad_fn`` is this node.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .grad_mode import is_grad_enabled
+
+_INPUT, _OUTPUT, _CONST = 0, 1, 2
+
+
+class AccumulateGrad:
+    """The graph's sink for a leaf tensor: backward adds the gradient into ``leaf.grad``."""
+
+    __slots__ = ("leaf",)
+
+    def __init__(self, leaf) -> None:
+        self.leaf = leaf
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+class Function:
+    """Base class of differentiable ops. An instance is both the ``ctx`` of one call and
+    that call's node in the graph (the ``grad_fn`` of its output)."""
+
+    # True for ops whose output aliases the input's memory (reshape, permute, slicing):
+    # the output then shares the input's version counter, so an in-place change
+    # through either one is seen by tensors saved for backward.
+    is_view = False
+    differentiable = True
+
+    # ------------------------------------------------------------------ subclasses
+    @staticmethod
+    def forward(ctx: Function, *args: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define forward")
+
+    @staticmethod
+    def backward(ctx: Function, grad_output):
+        raise NotImplementedError("a Function subclass must define backward")
+
+    # ------------------------------------------------------------------ ctx API
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays for backward. Pass the forward's own input or output arrays (or
+        any other array, which comes back as a constant)."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The saved arrays as Tensors. Raises if the graph was already freed or an input
+        was changed in place since it was saved."""
+        if self._released:
+            raise RuntimeError(
+                f"{self.name()}: trying to backward through the graph a second time (its saved "
+                "tensors were freed by the first backward). Pass retain_graph=True to the first "
+                "backward() if you need to call it twice."
+            )
+        from ..tensor import Tensor
+
+        out = []
+        for kind, payload in self._saved_slots:
+            if kind == _INPUT:
+                tensor, version = payload
+                if tensor._version.value != version:
+                    raise RuntimeError(
+                        f"{self.name()}: one of the tensors needed for gradient computation has "
+                        f"been modified by an in-place operation: a tensor of shape "
+                        f"{tensor.shape} ({tensor.dtype}) was saved at version {version} and is "
+                        f"now at version {tensor._version.value}. Use an out-of-place op "
+                        f"(x = x + y rather than x += y), or clone() the tensor first."
+                    )
+                out.append(tensor)
+            elif kind == _OUTPUT:
+                array, device = payload
+                t = Tensor._wrap(array, device)
+                if is_grad_enabled():  # create_graph: the saved output keeps its history
+                    t.grad_fn = self
+                    t.requires_grad = True
+                out.append(t)
+            else:
+                array, device = payload
+                out.append(Tensor._wrap(array, device))
+        return tuple(out)
+
+    def mark_non_differentiable(self) -> None:
+        """Declare the output has no gradient (e.g. argmax)."""
+        self.__dict__["_non_diff"] = True
+
+    def name(self) -> str:
+        return type(self).__name__ + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    # ------------------------------------------------------------------ machinery
+    def __init__(self) -> None:
+        self.next_functions: tuple = ()
+        self._saved: tuple = ()
+        self._saved_slots: list = []
+        self._released = False
+        self._retain_ref = None  # weakref to the output when it called retain_grad()
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any):
+        """Run the op on Tensors (and plain Python values) and record it in the graph."""
+        from ..tensor import Tensor
+
+        ctx = cls()
+        device = None
+        arrays = []
+        tensor_args = []
+        for a in args:
+            if isinstance(a, Tensor):
+                if device is None:
+                    device = a.device
+                elif a.device != device:
+                    raise RuntimeError(
+                        f"{cls.__name__}: expected all tensors on the same device, got "
+                        f"{device} and {a.device}"
+                    )
+                arrays.append(a._data)
+                tensor_args.append(a)
+            else:
+                arrays.append(a)
+        if device is None:
+            raise TypeError(f"{cls.__name__}.apply: expected at least one Tensor argument")
+        from ..backend import backend_for
+
+        ctx.backend = backend_for(device)
+        out_array = cls.forward(ctx, *arrays, **kwargs)
+
+        requires_grad = (cls.differentiable and is_grad_enabled()
+                         and any(t.requires_grad for t in tensor_args)
+                         and not ctx.__dict__.get("_non_diff", False))
+        device = ctx.__dict__.get("out_device", device)  # set by ops that move data
+        out = Tensor._wrap(out_array, device)
+        if cls.is_view:
+            out._version = tensor_args[0]._version
+        if requires_grad:
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            ctx.next_functions = tuple(_edge(a) if isinstance(a, Tensor) else None for a in args)
+            ctx._resolve_saved(args, arrays, out_array, device)
+            out.grad_fn = ctx
+            out.requires_grad = True
+        return out
+
+    def _resolve_saved(self, args, arrays, out_array, device) -> None:
+        # Remember *how* to rebuild each saved array as a Tensor: an input is kept as the
+        # Tensor itself plus its version (to detect in-place changes), the output as its
+        # array (turned back into a Tensor pointing at this node), anything else as a constant.
+        slots = []
+        for s in self._saved:
+            if s is out_array:
+                slots.append((_OUTPUT, (s, device)))
+                continue
+            for a, arr in zip(args, arrays):
+                if arr is s and hasattr(a, "_version"):
+                    slots.append((_INPUT, (a, a._version.value)))
+                    break
+            else:
+                slots.append((_CONST, (s, device)))
+        self._saved_slots = slots
+        self._saved = ()
+
+    def _release(self) -> None:
+        """Free what was saved for backward (called by the engine unless retain_graph)."""
+        self._saved_slots = []
+        self._released = True
+
+
+def _edge(t):
+    """Where the gradient for input tensor ``t`` goes: its grad_fn, its leaf sink, or nowhere."""
+    if not t.requires_grad:
+        return None
+    if t.grad_fn is not None:
+        return t.grad_fn
+    return AccumulateGrad(t)

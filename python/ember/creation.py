@@ -1,0 +1,207 @@
+"""Making tensors: from data, filled with a value, ranges, and random."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import dtypes as _dt
+from ._broadcast import shape_arg
+from .backend import backend_for
+from .device import as_device
+from .random import default_generator
+from .tensor import Tensor
+
+
+def _to_array(data: Any, dtype, dev):
+    """Any array-like -> a backend array on ``dev``. Python floats become the default
+    dtype, ints int64, bools bool; NumPy arrays keep their dtype (mapped onto ember's)."""
+    if isinstance(data, Tensor):
+        arr = data.detach().cpu()._data
+    elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
+        arr = np.array([np.asarray(x) for x in data])
+    else:
+        arr = np.asarray(data)
+    if arr.dtype == object:
+        raise TypeError(f"tensor: can't make a tensor from {type(data).__name__} data "
+                        "(ragged nesting or non-numeric values)")
+    if dtype is not None:
+        dt = _dt.as_dtype(dtype)
+    elif arr.dtype.kind == "f" and not isinstance(data, np.ndarray) and not (
+            isinstance(data, Tensor)):
+        dt = _dt.get_default_dtype()  # Python floats
+    else:
+        dt = _dt.from_numpy_dtype(arr.dtype)
+    return backend_for(dev).from_numpy(arr, dt)
+
+
+def _flat(data):
+    for x in data:
+        if isinstance(x, (list, tuple)):
+            yield from _flat(x)
+        else:
+            yield x
+
+
+def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (a number, nested lists, a numpy array)."""
+    dev = as_device(device)
+    t = Tensor._wrap(None, dev)
+    arr = _to_array(data, dtype, dev)
+    if isinstance(data, np.ndarray) and dev.type == "cpu" and np.shares_memory(arr, data):
+        arr = arr.copy()
+    t._data = arr
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a numpy array when it can."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    dev = as_device(device)
+    return Tensor._wrap(_to_array(data, dtype, dev), dev)
+
+
+def from_numpy(arr: np.ndarray) -> Tensor:
+    """A CPU tensor sharing memory with ``arr`` (its dtype must be one ember has)."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(arr).__name__}")
+    dt = _dt.from_numpy_dtype(arr.dtype)
+    if dt.np != arr.dtype:
+        raise TypeError(f"from_numpy: dtype {arr.dtype} would need a copy; ember shares only "
+                        "float32, float64, int64 and bool arrays (use ember.tensor to convert)")
+    return Tensor._wrap(arr, as_device("cpu"))
+
+
+def _make(array_fn, shape, dtype, device, requires_grad) -> Tensor:
+    dev = as_device(device)
+    dt = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    t = Tensor._wrap(array_fn(backend_for(dev), dt), dev)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value`` (dtype from the value if not given)."""
+    shape = shape_arg((size,) if isinstance(size, int) else tuple(size))
+    if dtype is None:
+        dtype = _dt.scalar_dtype(fill_value)
+    return _make(lambda b, dt: b.full(shape, fill_value, dt), shape, dtype, device, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    shape = shape_arg(size)
+    return _make(lambda b, dt: b.full(shape, 0, dt), shape, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    shape = shape_arg(size)
+    return _make(lambda b, dt: b.full(shape, 1, dt), shape, dtype, device, requires_grad)
+
+
+empty = zeros
+
+
+def arange(start, end=None, step=1, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` (default 0) up to but excluding ``end``, ``step`` apart.
+    int64 when all arguments are ints, else the default float dtype."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if dtype is None:
+        ints = all(isinstance(v, int) for v in (start, end, step))
+        dtype = _dt.int64 if ints else _dt.get_default_dtype()
+    return _make(lambda b, dt: b.arange(start, end, step, dt), None, dtype, device,
+                 requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+    return _make(lambda b, dt: b.linspace(start, end, steps, dt), None, dtype, device,
+                 requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None,
+        requires_grad: bool = False) -> Tensor:
+    """The n x m identity matrix (m defaults to n)."""
+    m = n if m is None else m
+    return _make(lambda b, dt: b.eye(n, m, dt), None, dtype, device, requires_grad)
+
+
+def rand(*size, dtype=None, device=None, generator=None,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    shape, gen = shape_arg(size), generator or default_generator
+    return _make(lambda b, dt: b.rand(shape, dt, gen), shape, dtype, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, generator=None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal samples."""
+    shape, gen = shape_arg(size), generator or default_generator
+    return _make(lambda b, dt: b.randn(shape, dt, gen), shape, dtype, device, requires_grad)
+
+
+def randint(low: int, high: int | None = None, size=(), dtype=None, device=None,
+            generator=None) -> Tensor:
+    """Integers uniform on [low, high): ``randint(10, (3,))`` or ``randint(2, 10, (3,))``."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+    shape, gen = shape_arg((size,) if isinstance(size, int) else tuple(size)), generator or \
+        default_generator
+    t = _make(lambda b, dt: b.randint(low, high, shape, gen), shape, _dt.int64, device, False)
+    return t if dtype is None else t.to(dtype)
+
+
+def randperm(n: int, device=None, generator=None) -> Tensor:
+    """A random permutation of 0..n-1 (int64)."""
+    gen = generator or default_generator
+    return tensor(gen.np.permutation(n).astype(np.int64), device=device)
+
+
+def _like(fn, t: Tensor, dtype, device, requires_grad, *args, **kw) -> Tensor:
+    return fn(*args, *t.shape, dtype=dtype or t.dtype, device=device or t.device,
+              requires_grad=requires_grad, **kw)
+
+
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(zeros, t, dtype, device, requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(ones, t, dtype, device, requires_grad)
+
+
+empty_like = zeros_like
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None,
+              requires_grad: bool = False) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def rand_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(rand, t, dtype, device, requires_grad)
+
+
+def randn_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(randn, t, dtype, device, requires_grad)
+
+
+def randint_like(t: Tensor, low: int, high: int | None = None, dtype=None,
+                 device=None) -> Tensor:
+    return randint(low, high, t.shape, dtype=dtype or t.dtype, device=device or t.device)

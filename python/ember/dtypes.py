@@ -1,0 +1,130 @@
+"""Data types and the one promotion table.
+
+ember has four dtypes: ``float32`` (the default), ``float64`` (what gradcheck uses),
+``int64`` (indices, labels) and ``bool`` (masks, comparison results).
+
+Promotion is a chain ``bool < int64 < float32 < float64``: a binary op between two
+tensors gives the larger of the two. A Python scalar is "weak", as in PyTorch: it only
+lifts the result to the *default* dtype of its own kind when it is of a higher kind than
+the tensor (``int_tensor * 2.5`` is float32, ``float64_tensor * 2.5`` stays float64).
+"""
+
+from __future__ import annotations
+
+import builtins as _b
+
+import numpy as np
+
+
+class DType:
+    """A tensor element type. Compare with ``is`` or ``==``; ``str()`` gives ``ember.float32``."""
+
+    __slots__ = ("name", "np", "rank", "is_floating_point", "itemsize")
+
+    def __init__(self, name: str, np_dtype: type, rank: int, is_floating_point: bool) -> None:
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.rank = rank  # position in the promotion chain
+        self.is_floating_point = is_floating_point
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self) -> str:
+        return f"ember.{self.name}"
+
+    def __reduce__(self):  # pickle as the singleton
+        return (_by_name, (self.name,))
+
+
+bool_ = DType("bool", np.bool_, 0, False)
+int64 = DType("int64", np.int64, 1, False)
+float32 = DType("float32", np.float32, 2, True)
+float64 = DType("float64", np.float64, 3, True)
+
+# aliases a PyTorch user will reach for
+long = int64
+float = float32  # noqa: A001 - mirrors torch.float
+double = float64
+
+_ALL = (bool_, int64, float32, float64)
+_BY_RANK = {d.rank: d for d in _ALL}
+_BY_NAME = {d.name: d for d in _ALL}
+_BY_NP = {d.np: d for d in _ALL}
+
+_default_float = float32
+
+
+def _by_name(name: str) -> DType:
+    return _BY_NAME[name]
+
+
+def get_default_dtype() -> DType:
+    """The dtype of tensors made from Python floats (float32 unless changed)."""
+    return _default_float
+
+
+def set_default_dtype(dtype: DType) -> None:
+    """Set the default floating dtype (float32 or float64)."""
+    global _default_float
+    dtype = as_dtype(dtype)
+    if not dtype.is_floating_point:
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dtype}")
+    _default_float = dtype
+
+
+def as_dtype(d) -> DType:
+    """Turn a DType, a name ('float32'), a NumPy dtype or a Python type into a DType."""
+    if isinstance(d, DType):
+        return d
+    if isinstance(d, str):
+        if d in _BY_NAME:
+            return _BY_NAME[d]
+        if d in ("float", "double", "long"):
+            return {"float": float32, "double": float64, "long": int64}[d]
+    if d is _b.float:
+        return _default_float
+    if d is _b.int:
+        return int64
+    if d is _b.bool:
+        return bool_
+    try:
+        npd = np.dtype(d)
+    except TypeError:
+        raise TypeError(f"unknown dtype {d!r}; ember supports float32, float64, int64, bool") from None
+    return from_numpy_dtype(npd)
+
+
+def from_numpy_dtype(npd: np.dtype) -> DType:
+    """Map a NumPy dtype onto ember's: other ints -> int64, float16 -> float32."""
+    npd = np.dtype(npd)
+    if npd in _BY_NP:
+        return _BY_NP[npd]
+    if npd.kind in "iu":
+        return int64
+    if npd.kind == "f" and npd.itemsize <= 4:
+        return float32
+    raise TypeError(
+        f"unsupported NumPy dtype {npd}; ember supports float32, float64, int64 and bool"
+    )
+
+
+def scalar_dtype(x) -> DType:
+    """The default dtype of a Python scalar's kind."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool_
+    if isinstance(x, (int, np.integer)):
+        return int64
+    return _default_float
+
+
+def promote(a: DType, b: DType) -> DType:
+    """The promotion table: the larger of two tensor dtypes on the chain."""
+    return a if a.rank >= b.rank else b
+
+
+def promote_with_scalar(t: DType, scalar) -> DType:
+    """A tensor dtype combined with a weak Python scalar."""
+    s = scalar_dtype(scalar)
+    if s.rank <= t.rank or (s.is_floating_point and t.is_floating_point):
+        return t
+    return s
+

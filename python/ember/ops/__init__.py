@@ -1,0 +1,155 @@
+"""``ember.ops``: every differentiable op, defined once, device-agnostic.
+
+Each op is a ``Function`` (forward on backend arrays, backward on Tensors) or a
+composition of other ops. The files group them by kind:
+
+- ``elementwise``  + - * / pow, exp, log, sqrt, abs, sin, cos, tanh, erf, maximum, where, clamp
+- ``activation``   sigmoid, relu, leaky_relu, gelu, softplus, silu, elu
+- ``reduce``       sum, mean, var, std, max/min, argmax/argmin, logsumexp, softmax, norm
+- ``shape``        reshape, permute, expand, cat/stack/split, pad, casts and copies
+- ``index``        getitem, gather, scatter_add, index_select, masked_fill
+- ``linalg``       matmul
+- ``compare``      == != < <= > >=, logical ops (no gradient)
+"""
+
+from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus
+from .compare import (
+    allclose,
+    eq,
+    equal,
+    ge,
+    greater,
+    greater_equal,
+    gt,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    less,
+    less_equal,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    ne,
+    not_equal,
+)
+from .elementwise import (
+    abs,
+    absolute,
+    add,
+    ceil,
+    clamp,
+    clip,
+    cos,
+    div,
+    divide,
+    erf,
+    exp,
+    floor,
+    floor_divide,
+    log,
+    log1p,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    negative,
+    pow,
+    reciprocal,
+    round,
+    rsqrt,
+    sign,
+    sin,
+    sqrt,
+    square,
+    sub,
+    tanh,
+    true_divide,
+    where,
+)
+from .index import (
+    gather,
+    getitem,
+    index_put,
+    index_select,
+    masked_fill,
+    prepare_setitem,
+    scatter_add,
+    take,
+)
+from .linalg import bmm, dot, matmul, mm, outer
+from .reduce import (
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    softmax,
+    std,
+    sum,
+    var,
+)
+from .shape import (
+    broadcast_to,
+    cast,
+    cat,
+    chunk,
+    clone,
+    concat,
+    concatenate,
+    contiguous,
+    expand,
+    expand_as,
+    flatten,
+    pad,
+    permute,
+    repeat,
+    reshape,
+    reshape_as,
+    split,
+    squeeze,
+    stack,
+    sum_to,
+    swapaxes,
+    t,
+    to_device,
+    transpose,
+    unbind,
+    unflatten,
+    unsqueeze,
+    view,
+    view_as,
+)
+
+# Ops that are also Tensor methods: x.exp(), x.sum(1), x.reshape(2, 3), ...
+TENSOR_METHODS = [
+    "abs", "absolute", "add", "ceil", "clamp", "clip", "cos", "div", "divide", "erf", "exp",
+    "floor", "floor_divide", "log", "log1p", "maximum", "minimum", "mul", "neg", "negative",
+    "pow", "reciprocal", "round", "rsqrt", "sign", "sin", "sqrt", "square", "sub", "tanh",
+    "true_divide",
+    "sigmoid", "relu", "leaky_relu", "gelu", "softplus", "silu", "elu",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
+    "logical_not", "isnan", "isinf", "isfinite",
+    "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
+    "logsumexp", "softmax", "log_softmax", "norm", "all", "any",
+    "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "unsqueeze",
+    "permute", "transpose", "swapaxes", "t", "expand", "expand_as", "broadcast_to", "sum_to",
+    "repeat", "split", "chunk", "unbind",
+    "gather", "scatter_add", "index_select", "masked_fill", "take",
+    "matmul", "mm", "bmm", "dot", "outer",
+]
+
+__all__ = sorted(
+    {n for n in dir() if not n.startswith("_") and n not in ("TENSOR_METHODS", "activation",
+     "compare", "elementwise", "index", "linalg", "reduce", "shape", "prepare_setitem",
+     "index_put", "cast", "to_device", "sum_to")}
+)

@@ -1,0 +1,114 @@
+"""Activation functions: sigmoid, relu, leaky_relu, gelu, softplus, silu, elu."""
+
+from __future__ import annotations
+
+import math
+
+from ..autograd.function import Function
+from ..tensor import Tensor
+from ._util import require_float
+from .elementwise import erf, exp, tanh, where
+
+
+class Sigmoid(Function):
+    # y = 1 / (1 + e^-x)  ->  dx = g * y * (1 - y)
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.backend.sigmoid(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * (1 - y)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """The logistic function, stable for any |x| (no overflow)."""
+    return Sigmoid.apply(require_float("sigmoid", x))
+
+
+class Relu(Function):
+    # y = max(x, 0)  ->  dx = g where x > 0, else 0
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.backend.maximum(x, x.dtype.type(0))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y > 0).to(g.dtype)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0)."""
+    return Relu.apply(x)
+
+
+class LeakyRelu(Function):
+    # y = x if x > 0 else slope * x  ->  dx = g if x > 0 else slope * g
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return ctx.backend.where(x > 0, x, x * x.dtype.type(slope))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return where(x > 0, g, g * ctx.slope), None
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    return LeakyRelu.apply(require_float("leaky_relu", x), negative_slope)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit: x * Phi(x) = x/2 (1 + erf(x / sqrt 2)).
+
+    ``approximate='tanh'`` uses x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+    Written with differentiable ops, so its gradients (of any order) follow.
+    """
+    x = require_float("gelu", x)
+    if approximate == "none":
+        return x * 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
+    if approximate == "tanh":
+        return x * 0.5 * (1 + tanh((x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+class Softplus(Function):
+    # y = log(1 + e^(beta x)) / beta  ->  dx = g * sigmoid(beta x)  (g where beta x > threshold)
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        return ctx.backend.softplus(x, beta, threshold)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        z = x * ctx.beta
+        return where(z > ctx.threshold, g, g * sigmoid(z)), None, None
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """A smooth relu: log(1 + e^(beta x)) / beta; linear where beta x > threshold."""
+    return Softplus.apply(require_float("softplus", x), beta, threshold)
+
+
+def silu(x: Tensor) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    return x * sigmoid(x)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha (e^x - 1) otherwise."""
+    from .elementwise import clamp
+
+    # exp of the clamped value: the unused branch must not overflow (0 * inf = nan)
+    return where(x > 0, x, (exp(clamp(x, max=0.0)) - 1) * alpha)

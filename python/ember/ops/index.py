@@ -1,0 +1,220 @@
+"""Indexing: ``x[index]``, gather/scatter, index_select, masked_fill, and writes.
+
+``x[index]`` follows NumPy: ints, slices, None, Ellipsis, integer arrays/tensors and
+boolean masks. Its backward scatters the gradient back into a zero tensor of x's shape
+(adding where an integer index repeats an element).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes as _dt
+from .._broadcast import normalize_dim
+from ..autograd.function import Function
+from ..tensor import Tensor
+from ._util import as_tensor_like
+
+
+def _convert_index(x: Tensor, index):
+    """Tensors and lists inside an index become backend arrays; everything is checked."""
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    for it in items:
+        if isinstance(it, Tensor):
+            if it.device != x.device:
+                raise RuntimeError(f"getitem: index on {it.device} for a tensor on {x.device}")
+            if it.dtype.is_floating_point:
+                raise IndexError(f"getitem: tensors used as indices must be int64 or bool, "
+                                 f"got {it.dtype}")
+            out.append(it._data)
+        elif isinstance(it, (list, np.ndarray)):
+            arr = np.asarray(it)
+            if arr.dtype.kind not in "iub" and arr.size:
+                raise IndexError(f"getitem: index arrays must be integer or bool, got {arr.dtype}")
+            out.append(arr.astype(np.int64) if arr.dtype.kind in "iu" or not arr.size else arr)
+        elif it is None or it is Ellipsis or isinstance(it, (int, slice, np.integer)):
+            out.append(it)
+        else:
+            raise IndexError(f"getitem: unsupported index of type {type(it).__name__}")
+    return tuple(out)
+
+
+class GetItem(Function):
+    # y = x[index]  ->  dx = zeros like x, with dy added at index
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.in_shape, ctx.index = x.shape, index
+        return ctx.backend.getitem(x, index)
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexAdd.apply(g, ctx.in_shape, ctx.index), None
+
+
+class IndexAdd(Function):
+    # y = zeros(shape); y[index] += v  ->  dv = dy[index]
+    @staticmethod
+    def forward(ctx, v, shape, index):
+        ctx.index = index
+        return ctx.backend.index_add(shape, index, v, _dt.from_numpy_dtype(v.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        return GetItem.apply(g, ctx.index), None, None
+
+
+class GetItemView(GetItem):
+    # basic indexing (ints, slices) returns a view of x's memory
+    is_view = True
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    """``x[index]`` with NumPy semantics; differentiable."""
+    idx = _convert_index(x, index)
+    basic = all(i is None or i is Ellipsis or isinstance(i, (int, slice, np.integer))
+                for i in idx)
+    try:
+        return (GetItemView if basic else GetItem).apply(x, idx)
+    except IndexError as e:
+        raise IndexError(f"getitem: index {index!r} is out of range for a tensor of shape "
+                         f"{x.shape}: {e}") from None
+
+
+class IndexPut(Function):
+    # y = x with y[index] = v  ->  dx = dy with zeros at index,  dv = dy[index] summed to v's shape
+    @staticmethod
+    def forward(ctx, x, v, index):
+        ctx.index, ctx.v_shape = index, v.shape
+        out = ctx.backend.copy(x)
+        ctx.backend.setitem_(out, index, v)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from ._util import const
+        from .shape import reshape, sum_to
+
+        gx = IndexPut.apply(g, const(0, g.dtype, g.device), ctx.index)
+        gv = GetItem.apply(g, ctx.index)
+        if gv.ndim >= len(ctx.v_shape):
+            gv = sum_to(gv, ctx.v_shape)
+        return gx, reshape(gv, ctx.v_shape), None
+
+
+def index_put(x: Tensor, index, value) -> Tensor:
+    """Out of place ``x[index] = value``: a new tensor; gradients reach x and value."""
+    value = as_tensor_like("index_put", value, x)
+    if value.dtype is not x.dtype:
+        from .shape import cast
+
+        value = cast(value, x.dtype)
+    return IndexPut.apply(x, value, _convert_index(x, index))
+
+
+def prepare_setitem(x: Tensor, index, value):
+    """The backend index and array for an in-place ``x[index] = value``."""
+    idx = _convert_index(x, index)
+    if isinstance(value, Tensor):
+        if value.device != x.device:
+            raise RuntimeError(f"setitem: value on {value.device} for a tensor on {x.device}")
+        val = value._data
+    else:
+        val = np.asarray(value, dtype=x.dtype.np)
+    return idx, val
+
+
+def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries of ``x`` at positions ``index`` (1-d int64) along ``dim``."""
+    d = normalize_dim("index_select", dim, x.ndim)
+    index = as_tensor_like("index_select", index, x)
+    if index.ndim != 1 or index.dtype is not _dt.int64:
+        raise ValueError(f"index_select: index must be a 1-d int64 tensor, got shape "
+                         f"{index.shape} and dtype {index.dtype}")
+    _check_range("index_select", index, x.shape[d], d, x.shape)
+    return getitem(x, (slice(None),) * d + (index,))
+
+
+def _check_range(op: str, index: Tensor, size: int, dim: int, shape: tuple) -> None:
+    if index.numel():
+        lo, hi = int(index.min().item()), int(index.max().item())
+        if lo < -size or hi >= size:
+            bad = hi if hi >= size else lo
+            raise IndexError(f"{op}: index {bad} is out of range for dimension {dim} of size "
+                             f"{size} (tensor shape {shape})")
+
+
+class Gather(Function):
+    # y[i][j][k] = x[i][index[i][j][k]][k] (dim=1)  ->  dx = scatter_add of dy at index
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.in_shape, ctx.dim, ctx.index = x.shape, dim, index
+        return ctx.backend.gather(x, dim, index)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ScatterAdd.apply(g, ctx.in_shape, ctx.dim, ctx.index), None, None
+
+
+class ScatterAdd(Function):
+    # y = zeros(shape); y[i][index[i][j]] += src[i][j] (dim=1)  ->  dsrc = gather(dy, index)
+    @staticmethod
+    def forward(ctx, src, shape, dim, index):
+        ctx.dim, ctx.index, ctx.src_shape = dim, index, src.shape
+        return ctx.backend.scatter_add(shape, dim, index, src)
+
+    @staticmethod
+    def backward(ctx, g):
+        gs = Gather.apply(g, ctx.dim, ctx.index)
+        if gs.shape != ctx.src_shape:  # src may be larger than index: its extra part gets 0
+            from .shape import pad
+
+            widths = []
+            for n, m in zip(reversed(gs.shape), reversed(ctx.src_shape)):
+                widths += [0, m - n]
+            gs = pad(gs, widths)
+        return gs, None, None, None
+
+
+def _check_gather_args(op: str, x: Tensor, dim: int, index: Tensor, other_shape=None) -> int:
+    d = normalize_dim(op, dim, x.ndim)
+    if not isinstance(index, Tensor) or index.dtype is not _dt.int64:
+        raise TypeError(f"{op}: index must be an int64 tensor")
+    if index.ndim != x.ndim:
+        raise ValueError(f"{op}: index has {index.ndim} dims but the tensor has {x.ndim} "
+                         f"(shapes {index.shape} and {x.shape})")
+    ref = other_shape or x.shape
+    for i, (a, b) in enumerate(zip(index.shape, ref)):
+        if i != d and a > b:
+            raise ValueError(f"{op}: index shape {index.shape} exceeds shape {ref} in "
+                             f"dimension {i}")
+    _check_range(op, index, x.shape[d], d, x.shape)
+    return d
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """Pick values along ``dim`` at ``index`` (same number of dims as x)."""
+    d = _check_gather_args("gather", x, dim, index)
+    return Gather.apply(x, d, index._data)
+
+
+def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """Out of place: ``x`` plus ``src`` added at ``index`` along ``dim``."""
+    d = _check_gather_args("scatter_add", x, dim, index, src.shape)
+    return x + ScatterAdd.apply(src, x.shape, d, index._data)
+
+
+def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
+    """``value`` where ``mask`` (a bool tensor broadcastable to x) is True, else x."""
+    if not isinstance(mask, Tensor) or mask.dtype is not _dt.bool_:
+        raise TypeError("masked_fill: mask must be a bool tensor")
+    from .elementwise import where
+
+    return where(mask, as_tensor_like("masked_fill", value, x), x)
+
+
+def take(x: Tensor, index: Tensor) -> Tensor:
+    """The flattened tensor's elements at ``index``."""
+    from .shape import reshape
+
+    return getitem(reshape(x, -1), index)

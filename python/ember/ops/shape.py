@@ -1,0 +1,478 @@
+"""Shape ops: reshape, permute, expand and their reductions, cat/stack/split, pad, casts.
+
+Most are *views* in NumPy (no copy): the output shares memory and the version counter
+with the input. Each backward undoes the shape change on the gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from .. import dtypes as _dt
+from .._broadcast import broadcast_shapes, normalize_dim, normalize_dims
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+
+# ---------------------------------------------------------------------------- reshape
+class Reshape(Function):
+    # y = x viewed with a new shape  ->  dx = dy viewed with x's shape
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return ctx.backend.reshape(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return reshape(g, ctx.in_shape), None
+
+
+def _infer_shape(op: str, x: Tensor, shape: tuple) -> tuple:
+    numel = x.numel()
+    if shape.count(-1) > 1:
+        raise ValueError(f"{op}: only one dimension can be -1, got {shape}")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if not isinstance(s, int) or s < 0:
+                raise ValueError(f"{op}: invalid size {s!r} in shape {shape}")
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise ValueError(f"{op}: shape {shape} is invalid for a tensor of {numel} elements "
+                             f"(shape {x.shape})")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise ValueError(f"{op}: shape {shape} is invalid for a tensor of {numel} elements "
+                         f"(shape {x.shape})")
+    return shape
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    """The same elements in a new shape (one size may be -1: inferred)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = _infer_shape("reshape", x, tuple(shape))
+    if shape == x.shape:
+        return x
+    return Reshape.apply(x, shape)
+
+
+def view(x: Tensor, *shape) -> Tensor:
+    """Alias of ``reshape`` (NumPy copies when a view is impossible, so there is no
+    contiguity error)."""
+    return reshape(x, *shape)
+
+
+def view_as(x: Tensor, other: Tensor) -> Tensor:
+    return reshape(x, other.shape)
+
+
+def reshape_as(x: Tensor, other: Tensor) -> Tensor:
+    return reshape(x, other.shape)
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions ``start_dim..end_dim`` into one."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s = normalize_dim("flatten", start_dim, x.ndim)
+    e = normalize_dim("flatten", end_dim, x.ndim)
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    return reshape(x, x.shape[:s] + (_prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
+
+
+def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
+    d = normalize_dim("unflatten", dim, x.ndim)
+    return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
+
+
+def squeeze(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
+    """Remove dimensions of size 1 (all of them, or only those in ``dim``)."""
+    if dim is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    axes = normalize_dims("squeeze", dim, x.ndim) or ()
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1)))
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at ``dim`` (in [-ndim-1, ndim])."""
+    d = normalize_dim("unsqueeze", dim, x.ndim + 1)
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+# ---------------------------------------------------------------------------- permute
+class Permute(Function):
+    # y = x with axes reordered by p  ->  dx = dy with the inverse order
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return ctx.backend.permute(x, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.axes)
+        for i, a in enumerate(ctx.axes):
+            inverse[a] = i
+        return permute(g, *inverse), None
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    """Reorder the dimensions: ``x.permute(2, 0, 1)``."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    axes = tuple(normalize_dim("permute", d, x.ndim) for d in dims)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dimensions of a "
+                         f"tensor of shape {x.shape}")
+    if axes == tuple(range(x.ndim)):
+        return x
+    return Permute.apply(x, axes)
+
+
+def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """Swap two dimensions."""
+    if x.ndim < 2 and (dim0, dim1) == (-2, -1):
+        return x
+    a = normalize_dim("transpose", dim0, x.ndim)
+    b = normalize_dim("transpose", dim1, x.ndim)
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return permute(x, *axes)
+
+
+swapaxes = transpose
+
+
+def t(x: Tensor) -> Tensor:
+    """Transpose a matrix (a 0-d or 1-d tensor is returned as is)."""
+    if x.ndim > 2:
+        raise ValueError(f"t: expected a tensor with at most 2 dimensions, got shape {x.shape}")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+# ---------------------------------------------------------------------------- expand / sum_to
+class Expand(Function):
+    # y = x broadcast to a larger shape  ->  dx = dy summed back over the broadcast dims
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return ctx.backend.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return sum_to(g, ctx.in_shape), None
+
+
+class SumTo(Function):
+    # y = x summed down to `shape` (the reverse of broadcasting)  ->  dx = dy broadcast back
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
+        out = ctx.backend.sum(x, axes, True) if axes else x
+        return ctx.backend.reshape(out, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return expand(g, ctx.in_shape), None
+
+
+def expand(x: Tensor, *shape) -> Tensor:
+    """Broadcast to a larger shape without copying (-1 keeps a size)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: the target shape {shape} has fewer dimensions than the "
+                         f"tensor's shape {x.shape}")
+    shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    if broadcast_shapes("expand", x.shape, shape) != shape:
+        raise ValueError(f"expand: a tensor of shape {x.shape} cannot be expanded to {shape}")
+    if shape == x.shape:
+        return x
+    return Expand.apply(x, shape)
+
+
+def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    return expand(x, other.shape)
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    return expand(x, tuple(shape))
+
+
+def sum_to(x: Tensor, shape: tuple) -> Tensor:
+    """Sum ``x`` down to ``shape`` (which ``x``'s shape is a broadcast of)."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return SumTo.apply(x, shape)
+
+
+def repeat(x: Tensor, *sizes) -> Tensor:
+    """Tile the tensor ``sizes[i]`` times along each dimension (``torch.Tensor.repeat``)."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor with {x.ndim} dims")
+    x = reshape(x, (1,) * (len(sizes) - x.ndim) + x.shape)
+    # insert a size-r axis before each dimension, expand it, then merge the pairs
+    inter = []
+    for r, s in zip(sizes, x.shape):
+        inter += [1, s]
+    y = expand(reshape(x, tuple(inter)), tuple(v for r, s in zip(sizes, x.shape) for v in (r, s)))
+    return reshape(y, tuple(r * s for r, s in zip(sizes, x.shape)))
+
+
+# ---------------------------------------------------------------------------- cat / stack / split
+class Cat(Function):
+    # y = [x_1, ..., x_n] joined along `axis`  ->  dx_i = the matching slice of dy
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        ctx.sizes = [x.shape[axis] for x in xs]
+        return ctx.backend.cat(xs, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *split(g, ctx.sizes, ctx.axis))
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension; all other sizes must match."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    for i, x in enumerate(tensors):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"cat: element {i} is a {type(x).__name__}, expected a Tensor")
+    ref = tensors[0]
+    d = normalize_dim("cat", dim, ref.ndim)
+    dt = ref.dtype
+    for x in tensors[1:]:
+        dt = _dt.promote(dt, x.dtype)
+    for i, x in enumerate(tensors):
+        if x.ndim != ref.ndim or any(a != b for j, (a, b) in enumerate(zip(x.shape, ref.shape))
+                                     if j != d):
+            raise ValueError(
+                f"cat: tensor {i} has shape {x.shape} but tensor 0 has shape {ref.shape}; all "
+                f"sizes except dimension {d} must match"
+            )
+    tensors = [cast(x, dt) for x in tensors]
+    return Cat.apply(d, *tensors)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    for i, x in enumerate(tensors):
+        if x.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {x.shape} but tensor 0 has shape "
+                             f"{tensors[0].shape}; all must be equal")
+    d = normalize_dim("stack", dim, tensors[0].ndim + 1)
+    return cat([unsqueeze(x, d) for x in tensors], d)
+
+
+def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
+    d = normalize_dim("split", dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [min(size, n - i) for i in range(0, n, size)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)} but dimension {d} "
+                             f"of shape {x.shape} has size {n}")
+    from .index import getitem
+
+    out, start = [], 0
+    for s in sizes:
+        out.append(getitem(x, (slice(None),) * d + (slice(start, start + s),)))
+        start += s
+    return tuple(out)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` nearly equal pieces (the last may be smaller)."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = x.shape[normalize_dim("chunk", dim, x.ndim)]
+    return split(x, max(1, -(-n // chunks)), dim)
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple:
+    """The slices along ``dim``, with that dimension removed."""
+    d = normalize_dim("unbind", dim, x.ndim)
+    from .index import getitem
+
+    return tuple(getitem(x, (slice(None),) * d + (i,)) for i in range(x.shape[d]))
+
+
+# ---------------------------------------------------------------------------- pad
+class Pad(Function):
+    # y = x surrounded by a constant  ->  dx = the centre of dy
+    @staticmethod
+    def forward(ctx, x, widths, value):
+        ctx.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
+        return ctx.backend.pad(x, widths, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .index import getitem
+
+        return getitem(g, ctx.index), None, None
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last dimensions, PyTorch's order: ``(left, right, top, bottom, ...)``
+    pads the last dimension by left/right, the one before by top/bottom, and so on.
+    ``mode``: 'constant', 'reflect', 'replicate' or 'circular'."""
+    pad = list(pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: expected an even number of pad sizes, at most 2 * ndim = "
+                         f"{2 * x.ndim}, got {pad} for shape {x.shape}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode == "constant":
+        if any(lo < 0 or hi < 0 for lo, hi in widths):
+            from .index import getitem  # negative padding crops
+
+            idx = tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi), n in zip(widths, x.shape))
+            x = getitem(x, idx)
+            widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+        return Pad.apply(x, tuple(widths), value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: unknown mode {mode!r}; expected 'constant', 'reflect', "
+                         "'replicate' or 'circular'")
+    # The other modes pick existing elements: an index_select per padded dimension, so
+    # the gradient is the index's scatter-add (handled by index_select's backward).
+    import numpy as np
+
+    from ..creation import tensor
+    from .index import index_select
+
+    for d, (lo, hi) in enumerate(widths):
+        if lo == hi == 0:
+            continue
+        n = x.shape[d]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
+                             f"dimension's size {n}")
+        pos = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            period = 2 * (n - 1) if n > 1 else 1
+            pos = np.abs(pos) % period
+            pos = np.where(pos >= n, period - pos, pos)
+        elif mode == "replicate":
+            pos = np.clip(pos, 0, n - 1)
+        else:
+            pos = pos % n
+        x = index_select(x, d, tensor(pos.astype(np.int64), device=x.device))
+    return x
+
+
+# ---------------------------------------------------------------------------- copies and casts
+class Cast(Function):
+    # y = x converted to another dtype  ->  dx = dy converted back
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.in_dtype = _dt.from_numpy_dtype(x.dtype)
+        return ctx.backend.astype(x, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (cast(g, ctx.in_dtype) if ctx.in_dtype.is_floating_point else None), None
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    """The values converted to ``dtype`` (differentiable between float dtypes)."""
+    dtype = _dt.as_dtype(dtype)
+    if x.dtype is dtype:
+        return x
+    if not dtype.is_floating_point:
+        from ..autograd.grad_mode import no_grad
+
+        with no_grad():
+            return Cast.apply(x, dtype)
+    return Cast.apply(x, dtype)
+
+
+class Clone(Function):
+    # y = a copy of x  ->  dx = dy
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.backend.copy(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy with its own (contiguous) memory; differentiable."""
+    return Clone.apply(x)
+
+
+def contiguous(x: Tensor) -> Tensor:
+    """A C-contiguous tensor with the same values (x itself if already contiguous)."""
+    flags = getattr(x._data, "flags", None)
+    if flags is not None and flags["C_CONTIGUOUS"]:
+        return x
+    return Clone.apply(x)
+
+
+class ToDevice(Function):
+    # y = x on another device  ->  dx = dy moved back
+    @staticmethod
+    def forward(ctx, x, src, dst):
+        from ..backend import backend_for
+
+        ctx.src = src
+        ctx.out_device = dst
+        host = backend_for(src).to_numpy(x)
+        return backend_for(dst).from_numpy(host, _dt.from_numpy_dtype(host.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        return to_device(g, ctx.src), None, None
+
+
+def to_device(x: Tensor, device) -> Tensor:
+    """The tensor on ``device`` (differentiable)."""
+    from ..device import as_device
+
+    device = as_device(device)
+    if device == x.device:
+        return x
+    if device.type == "cuda":
+        from .. import cuda
+
+        cuda.check_available("to")
+    return ToDevice.apply(x, x.device, device)
+
+
+def _prod(xs) -> int:
+    n = 1
+    for s in xs:
+        n *= s
+    return n

@@ -1,0 +1,569 @@
+"""``Tensor``: an n-dimensional array on a device, plus what autograd needs.
+
+A tensor holds a backend array (``_data``; a numpy.ndarray on the CPU) and, when it takes
+part in a graph, ``requires_grad``, ``grad_fn`` (the node that made it) and ``grad``
+(filled in by ``backward()`` on leaves). The math lives in ``ember.ops``; the methods
+here are thin, documented doors into it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import dtypes as _dt
+from .autograd.grad_mode import is_grad_enabled, no_grad
+from .device import as_device, device
+
+Scalar = int | float | bool
+
+
+class _Version:
+    """A counter bumped by every in-place write; views share their base's counter."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Make one with ``ember.tensor(data)`` (or zeros, randn, ...). ``requires_grad=True``
+    asks ember to record the ops applied to it so that ``backward()`` can fill ``.grad``.
+    """
+
+    __slots__ = ("_data", "_device", "_requires_grad", "grad", "grad_fn", "_version",
+                 "__weakref__")
+    __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__
+
+    def __init__(self, data: Any, dtype=None, device=None, requires_grad: bool = False) -> None:
+        from .creation import _to_array
+
+        dev = as_device(device)
+        self._data = _to_array(data, dtype, dev)
+        self._device = dev
+        self._requires_grad = False
+        self.grad: Tensor | None = None
+        self.grad_fn = None
+        self._version = _Version()
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _wrap(cls, array, device: device) -> Tensor:
+        """A tensor around an existing backend array (no copy, no checks)."""
+        if isinstance(array, np.generic):  # NumPy gives scalars for 0-d results
+            array = np.asarray(array)
+        t = object.__new__(cls)
+        t._data = array
+        t._device = device
+        t._requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._version = _Version()
+        return t
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def dtype(self) -> _dt.DType:
+        return _dt.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self) -> device:
+        return self._device
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not made by a recorded op (user-made tensors, parameters)."""
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError(
+                f"only floating-point tensors can require gradients; this tensor is "
+                f"{self.dtype} with shape {self.shape} (convert it with .float() first)"
+            )
+        if not value and self.grad_fn is not None:
+            raise RuntimeError(
+                "requires_grad can only be turned off on leaf tensors; use .detach() for a "
+                "non-leaf tensor"
+            )
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        if self.grad_fn is not None:
+            self.grad_fn._retain_ref = weakref.ref(self)
+
+    @property
+    def data(self) -> Tensor:
+        """The same memory as a tensor outside the graph (prefer ``detach()``)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+        self._version.value += 1
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802
+        """All dimensions reversed."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802
+        """The last two dimensions swapped (batched matrix transpose)."""
+        return self.transpose(-2, -1)
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self) -> np.ndarray:
+        """The values as a numpy array (shares memory on the CPU). Fails on tensors that
+        require grad, like PyTorch: call ``.detach().numpy()``."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "numpy(): can't call numpy() on a tensor that requires grad; use "
+                "tensor.detach().numpy()"
+            )
+        if self._device.type != "cpu":
+            raise TypeError(f"numpy(): the tensor is on {self._device}; call .cpu() first")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.detach().cpu()._data
+        return arr if dtype is None else arr.astype(dtype)
+
+    def item(self) -> Scalar:
+        """The value of a one-element tensor as a Python number."""
+        if self.numel() != 1:
+            raise ValueError(
+                f"item(): only one-element tensors can be converted to a Python scalar; "
+                f"this one has shape {self.shape}"
+            )
+        return self.detach().cpu()._data.reshape(()).item()
+
+    def tolist(self):
+        return self.detach().cpu()._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype is not _dt.int64 or self.numel() != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.numel()} elements is ambiguous; "
+                "use .any() or .all()"
+            )
+        return bool(self.item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        arr = self.detach().cpu()._data
+        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
+                               threshold=1000, edgeitems=3)
+        extras = []
+        if self._device.type != "cpu":
+            extras.append(f"device='{self._device}'")
+        if self.dtype not in (_dt.get_default_dtype(), _dt.int64, _dt.bool_) or arr.size == 0:
+            extras.append(f"dtype={self.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # ------------------------------------------------------------------ autograd
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+        """Compute the gradient of this tensor with respect to the graph's leaves and add
+        it into their ``.grad``. ``gradient`` is required unless this tensor is a scalar.
+        Gradients *accumulate*: call ``zero_grad()`` (or set ``.grad = None``) between steps.
+        """
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                 inputs=inputs)
+
+    def detach(self) -> Tensor:
+        """The same memory, cut from the graph (shares the version counter)."""
+        t = Tensor._wrap(self._data, self._device)
+        t._version = self._version
+        return t
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ------------------------------------------------------------------ devices, dtypes
+    def to(self, *args, **kwargs) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+        dtype = kwargs.pop("dtype", None)
+        dev = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        copy = kwargs.pop("copy", False)
+        if kwargs:
+            raise TypeError(f"to(): unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype, dev = a.dtype, a.device
+            elif isinstance(a, (str, device)) and not (isinstance(a, str) and a in _dt._BY_NAME):
+                dev = a
+            else:
+                dtype = a
+        from . import ops
+
+        out = self
+        if dev is not None and as_device(dev) != self._device:
+            out = ops.to_device(out, as_device(dev))
+        if dtype is not None and _dt.as_dtype(dtype) is not out.dtype:
+            out = ops.cast(out, _dt.as_dtype(dtype))
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Tensor:
+        return self.to(device("cuda", index))
+
+    def float(self) -> Tensor:
+        return self.to(_dt.float32)
+
+    def double(self) -> Tensor:
+        return self.to(_dt.float64)
+
+    def long(self) -> Tensor:
+        return self.to(_dt.int64)
+
+    def bool(self) -> Tensor:
+        return self.to(_dt.bool_)
+
+    def type(self, dtype) -> Tensor:
+        return self.to(dtype)
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory; gradients flow back to the original."""
+        return _ops().clone(self)
+
+    def contiguous(self) -> Tensor:
+        return _ops().contiguous(self)
+
+    # ------------------------------------------------------------------ in-place writes
+    def _check_inplace(self, op: str, *others) -> None:
+        """In-place writes are allowed outside the graph: under no_grad, or on tensors
+        that do not require grad (with no argument that does)."""
+        if not is_grad_enabled():
+            return
+        if self.requires_grad and self.is_leaf:
+            raise RuntimeError(
+                f"{op}: a leaf tensor that requires grad (shape {self.shape}) is being used in "
+                "an in-place operation; wrap the update in `with ember.no_grad():`"
+            )
+        if self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others):
+            raise RuntimeError(
+                f"{op}: in-place operations on tensors that are part of the graph are not "
+                "supported; write it out of place (x = x + y), or under ember.no_grad()"
+            )
+
+    def _write(self, array) -> Tensor:
+        self._ops_backend().assign_(self._data, array)
+        self._version.value += 1
+        return self
+
+    def _ops_backend(self):
+        from .backend import backend_for
+
+        return backend_for(self._device)
+
+    def _operand(self, other):
+        if isinstance(other, Tensor):
+            if other.device != self.device:
+                raise RuntimeError(
+                    f"in-place op: tensors on different devices ({self.device} and "
+                    f"{other.device})"
+                )
+            return other._data
+        return other
+
+    def copy_(self, src: Tensor | Any) -> Tensor:
+        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
+        self._check_inplace("copy_", src)
+        if isinstance(src, Tensor) and src.device != self.device:
+            src = src.to(self.device)
+        src_arr = self._operand(src) if isinstance(src, Tensor) else np.asarray(src)
+        from ._broadcast import broadcast_shapes
+
+        if broadcast_shapes("copy_", self.shape, tuple(src_arr.shape)) != self.shape:
+            raise ValueError(
+                f"copy_: source of shape {tuple(src_arr.shape)} cannot be broadcast to the "
+                f"destination's shape {self.shape}"
+            )
+        return self._write(src_arr)
+
+    def fill_(self, value: Scalar) -> Tensor:
+        self._check_inplace("fill_")
+        return self._write(self._dtype_scalar(value))
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def _dtype_scalar(self, value):
+        return self.dtype.np.type(value)
+
+    def _inplace_binary(self, name: str, other) -> Tensor:
+        self._check_inplace(name + "_", other)
+        result = getattr(_ops(), name)(self, other)
+        if result.dtype is not self.dtype and not (
+            self.dtype.is_floating_point or not result.dtype.is_floating_point
+        ):
+            raise RuntimeError(
+                f"{name}_: result type {result.dtype} can't be cast to the in-place "
+                f"output's dtype {self.dtype}"
+            )
+        if result.shape != self.shape:
+            raise ValueError(
+                f"{name}_: the result's shape {result.shape} does not match the in-place "
+                f"output's shape {self.shape}"
+            )
+        return self._write(result._data)
+
+    def add_(self, other, alpha: Scalar = 1) -> Tensor:
+        return self._inplace_binary("add", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha: Scalar = 1) -> Tensor:
+        return self._inplace_binary("sub", other if alpha == 1 else other * alpha)
+
+    def mul_(self, other) -> Tensor:
+        return self._inplace_binary("mul", other)
+
+    def div_(self, other) -> Tensor:
+        return self._inplace_binary("div", other)
+
+    def pow_(self, exponent) -> Tensor:
+        return self._inplace_binary("pow", exponent)
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
+        self._check_inplace("clamp_")
+        return self._write(_ops().clamp(self, min, max)._data)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
+        """Fill with samples from U(a, b)."""
+        from .creation import rand
+
+        self._check_inplace("uniform_")
+        with no_grad():
+            r = rand(*self.shape, dtype=self.dtype, device=self.device, generator=generator)
+        return self._write((r * (b - a) + a)._data)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+        """Fill with samples from N(mean, std^2)."""
+        from .creation import randn
+
+        self._check_inplace("normal_")
+        with no_grad():
+            r = randn(*self.shape, dtype=self.dtype, device=self.device, generator=generator)
+        return self._write((r * std + mean)._data)
+
+    def __iadd__(self, other):
+        return self._augmented("add", other)
+
+    def __isub__(self, other):
+        return self._augmented("sub", other)
+
+    def __imul__(self, other):
+        return self._augmented("mul", other)
+
+    def __itruediv__(self, other):
+        return self._augmented("div", other)
+
+    def _augmented(self, name: str, other):
+        # `x += y` inside a graph becomes `x = x + y` (a new node), as most users expect;
+        # outside the graph it writes in place.
+        if is_grad_enabled() and (self.requires_grad or
+                                  (isinstance(other, Tensor) and other.requires_grad)):
+            return getattr(_ops(), name)(self, other)
+        return self._inplace_binary(name, other)
+
+    def __setitem__(self, index, value) -> None:
+        """``x[index] = value``. Inside a graph (x a non-leaf that requires grad, or value
+        requires grad) the write is recorded: gradients flow to value and to the
+        untouched part of x."""
+        ops = _ops()
+        if is_grad_enabled() and (self.requires_grad or
+                                  (isinstance(value, Tensor) and value.requires_grad)):
+            if self.requires_grad and self.is_leaf:
+                self._check_inplace("__setitem__")
+            out = ops.index_put(self, index, value)
+            self._data, self.grad_fn = out._data, out.grad_fn
+            self._requires_grad = True
+            self._version.value += 1
+            return
+        idx, val = ops.prepare_setitem(self, index, value)
+        self._ops_backend().setitem_(self._data, idx, val)
+        self._version.value += 1
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, o):
+        return _ops().add(self, o)
+
+    def __radd__(self, o):
+        return _ops().add(o, self)
+
+    def __sub__(self, o):
+        return _ops().sub(self, o)
+
+    def __rsub__(self, o):
+        return _ops().sub(o, self)
+
+    def __mul__(self, o):
+        return _ops().mul(self, o)
+
+    def __rmul__(self, o):
+        return _ops().mul(o, self)
+
+    def __truediv__(self, o):
+        return _ops().div(self, o)
+
+    def __rtruediv__(self, o):
+        return _ops().div(o, self)
+
+    def __floordiv__(self, o):
+        return _ops().floor_divide(self, o)
+
+    def __rfloordiv__(self, o):
+        return _ops().floor_divide(o, self)
+
+    def __pow__(self, o):
+        return _ops().pow(self, o)
+
+    def __rpow__(self, o):
+        return _ops().pow(o, self)
+
+    def __matmul__(self, o):
+        return _ops().matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return _ops().matmul(o, self)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops().abs(self)
+
+    def __eq__(self, o):  # type: ignore[override]
+        return _ops().eq(self, o)
+
+    def __ne__(self, o):  # type: ignore[override]
+        return _ops().ne(self, o)
+
+    def __lt__(self, o):
+        return _ops().lt(self, o)
+
+    def __le__(self, o):
+        return _ops().le(self, o)
+
+    def __gt__(self, o):
+        return _ops().gt(self, o)
+
+    def __ge__(self, o):
+        return _ops().ge(self, o)
+
+    def __and__(self, o):
+        return _ops().logical_and(self, o)
+
+    def __or__(self, o):
+        return _ops().logical_or(self, o)
+
+    def __xor__(self, o):
+        return _ops().logical_xor(self, o)
+
+    def __invert__(self):
+        return _ops().logical_not(self)
+
+    def __getitem__(self, index):
+        return _ops().getitem(self, index)
+
+
+def _ops():
+    from . import ops
+
+    return ops
+
+
+def _install_methods() -> None:
+    """Expose the ops as methods (``x.exp()``, ``x.sum(dim=1)``, ...).
+
+    Each method is the function of the same name in ``ember.ops``, so there is exactly
+    one definition (and one docstring) per op.
+    """
+    from . import ops
+
+    for name in ops.TENSOR_METHODS:
+        setattr(Tensor, name, getattr(ops, name))
