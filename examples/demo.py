@@ -19,8 +19,8 @@ import ember
 
 def two_spirals(n_per_class: int, noise: float, rng: np.random.Generator):
     """Points on two interleaved spirals, labelled 0 and 1."""
-    t = np.sqrt(rng.random(n_per_class)) * 3 * math.pi
-    arm = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / (3 * math.pi)
+    t = np.sqrt(rng.random(n_per_class)) * 4 * math.pi
+    arm = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / (4 * math.pi)
     x = np.concatenate([arm, -arm]) + noise * rng.standard_normal((2 * n_per_class, 2))
     y = np.concatenate([np.zeros(n_per_class), np.ones(n_per_class)]).astype(np.int64)
     return x.astype(np.float32), y
@@ -48,10 +48,11 @@ def cross_entropy(logits, y):
     return -logp.gather(1, y.reshape(-1, 1)).mean()
 
 
-def main() -> None:
+def main(epochs: int = 30) -> float:
+    """Train, print progress, and return the final test accuracy."""
     ember.manual_seed(0)
     rng = np.random.default_rng(0)
-    x_np, y_np = two_spirals(1000, 0.02, rng)
+    x_np, y_np = two_spirals(1000, 0.03, rng)
     perm = rng.permutation(len(x_np))
     split = int(0.8 * len(perm))
     train, test = perm[:split], perm[split:]
@@ -64,7 +65,7 @@ def main() -> None:
     lr, momentum, batch = 0.1, 0.9, 64
 
     start = time.perf_counter()
-    for epoch in range(1, 31):
+    for epoch in range(1, epochs + 1):
         order = rng.permutation(len(train))
         for i in range(0, len(order), batch):
             idx = ember.tensor(order[i:i + batch])
@@ -76,11 +77,12 @@ def main() -> None:
                 for p, v in zip(flat, velocity):
                     v.mul_(momentum).add_(p.grad)
                     p.sub_(v * lr)
-        if epoch % 5 == 0:
+        if epoch % 5 == 0 or epoch == epochs:
             with ember.no_grad():
                 acc = (forward(params, x_test).argmax(1) == y_test).float().mean().item()
             print(f"epoch {epoch:3d}  loss {loss.item():.4f}  test accuracy {acc:.3f}")
     print(f"trained in {time.perf_counter() - start:.1f} s; final test accuracy {acc:.1%}")
+    return acc
 
 
 if __name__ == "__main__":

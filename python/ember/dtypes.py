@@ -107,6 +107,12 @@ def from_numpy_dtype(npd: np.dtype) -> DType:
     )
 
 
+def of_array(arr) -> DType:
+    """The DType of a backend array (fast path for the four native dtypes)."""
+    d = _BY_NP.get(arr.dtype)
+    return d if d is not None else from_numpy_dtype(arr.dtype)
+
+
 def scalar_dtype(x) -> DType:
     """The default dtype of a Python scalar's kind."""
     if isinstance(x, (bool, np.bool_)):

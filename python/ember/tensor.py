@@ -78,7 +78,7 @@ class Tensor:
 
     @property
     def dtype(self) -> _dt.DType:
-        return _dt.from_numpy_dtype(self._data.dtype)
+        return _dt.of_array(self._data)
 
     @property
     def device(self) -> device:
@@ -551,10 +551,17 @@ class Tensor:
         return _ops().getitem(self, index)
 
 
-def _ops():
-    from . import ops
+_ops_module = None
 
-    return ops
+
+def _ops():
+    """ember.ops (imported on first use: it imports this module)."""
+    global _ops_module
+    if _ops_module is None:
+        from . import ops
+
+        _ops_module = ops
+    return _ops_module
 
 
 def _install_methods() -> None:

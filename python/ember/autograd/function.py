@@ -130,45 +130,43 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
         """Run the op on Tensors (and plain Python values) and record it in the graph."""
-        from ..tensor import Tensor
-
+        if _Tensor is None:
+            _late_imports()
         ctx = cls()
         device = None
         arrays = []
-        tensor_args = []
+        track = False  # does any input require grad?
         for a in args:
-            if isinstance(a, Tensor):
+            if isinstance(a, _Tensor):
                 if device is None:
-                    device = a.device
-                elif a.device != device:
+                    device = a._device
+                elif a._device is not device and a._device != device:
                     raise RuntimeError(
                         f"{cls.__name__}: expected all tensors on the same device, got "
-                        f"{device} and {a.device}"
+                        f"{device} and {a._device}"
                     )
                 arrays.append(a._data)
-                tensor_args.append(a)
+                track = track or a._requires_grad
             else:
                 arrays.append(a)
         if device is None:
             raise TypeError(f"{cls.__name__}.apply: expected at least one Tensor argument")
-        from ..backend import backend_for
-
-        ctx.backend = backend_for(device)
+        ctx.backend = _backend_for(device)
         out_array = cls.forward(ctx, *arrays, **kwargs)
 
-        requires_grad = (cls.differentiable and is_grad_enabled()
-                         and any(t.requires_grad for t in tensor_args)
-                         and not ctx.__dict__.get("_non_diff", False))
-        device = ctx.__dict__.get("out_device", device)  # set by ops that move data
-        out = Tensor._wrap(out_array, device)
+        out = _Tensor._wrap(out_array, ctx.__dict__.get("out_device", device))
         if cls.is_view:
-            out._version = tensor_args[0]._version
-        if requires_grad:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            ctx.next_functions = tuple(_edge(a) if isinstance(a, Tensor) else None for a in args)
-            ctx._resolve_saved(args, arrays, out_array, device)
+            out._version = args[0]._version
+        if track and cls.differentiable and is_grad_enabled() and \
+                out_array.dtype.kind == "f" and "_non_diff" not in ctx.__dict__:
+            ctx.needs_input_grad = tuple(isinstance(a, _Tensor) and a._requires_grad
+                                         for a in args)
+            ctx.next_functions = tuple(_edge(a) if isinstance(a, _Tensor) else None
+                                       for a in args)
+            if ctx._saved:
+                ctx._resolve_saved(args, arrays, out_array, out._device)
             out.grad_fn = ctx
-            out.requires_grad = True
+            out._requires_grad = True
         return out
 
     def _resolve_saved(self, args, arrays, out_array, device) -> None:
@@ -193,6 +191,19 @@ class Function:
         """Free what was saved for backward (called by the engine unless retain_graph)."""
         self._saved_slots = []
         self._released = True
+
+
+_Tensor = None
+_backend_for = None
+
+
+def _late_imports() -> None:
+    # Tensor and the backends import this module, so they are looked up on first use.
+    global _Tensor, _backend_for
+    from ..backend import backend_for
+    from ..tensor import Tensor
+
+    _Tensor, _backend_for = Tensor, backend_for
 
 
 def _edge(t):

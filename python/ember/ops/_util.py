@@ -41,7 +41,7 @@ def binary_operands(op: str, a, b, floating: bool = False) -> tuple[Tensor, Tens
         a = as_tensor_like(op, a, b)
     else:
         b = as_tensor_like(op, b, a)
-    if a.device != b.device:
+    if a._device is not b._device and a._device != b._device:
         raise RuntimeError(
             f"{op}: expected both tensors on the same device, got {a.device} and {b.device}"
         )
