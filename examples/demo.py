@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 import time
 
-import numpy as np
-
 import ember
+import numpy as np
 
 
 def two_spirals(n_per_class: int, noise: float, rng: np.random.Generator):

@@ -1,9 +1,8 @@
 """gradcheck itself: it must pass on correct gradients and *fail* on wrong ones."""
 
+import ember
 import numpy as np
 import pytest
-
-import ember
 from ember.autograd import Function, GradcheckError, gradcheck, gradgradcheck
 
 

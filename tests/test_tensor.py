@@ -1,9 +1,8 @@
 """Tensor creation, dtypes, properties, NumPy interop and repr."""
 
+import ember
 import numpy as np
 import pytest
-
-import ember
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,9 @@ def as_dtype(d) -> DType:
     try:
         npd = np.dtype(d)
     except TypeError:
-        raise TypeError(f"unknown dtype {d!r}; ember supports float32, float64, int64, bool") from None
+        raise TypeError(
+            f"unknown dtype {d!r}; ember supports float32, float64, int64, bool"
+        ) from None
     return from_numpy_dtype(npd)
 
 

@@ -16,7 +16,7 @@ through the same graph is a clear error.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .function import AccumulateGrad, Function
 from .grad_mode import set_grad_enabled
@@ -115,7 +115,7 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool, create_
                     _done_one_input(nxt, deps, ready, grad_buf)
 
     if inputs is not None:
-        for key, (leaf, g) in leaf_grads.items():
+        for key, (_leaf, g) in leaf_grads.items():
             if key in capture_leaf:
                 results[capture_leaf[key]] = g
         for i, r in enumerate(results):

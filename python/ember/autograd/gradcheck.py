@@ -11,7 +11,7 @@ They must agree to ``|analytical - numerical| <= atol + rtol * |numerical|`` eve
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

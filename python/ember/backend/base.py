@@ -13,7 +13,8 @@ the caller), ``dtype`` is an ``ember.dtypes.DType``, shapes are tuples of ints.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 Array = Any  # a backend array (numpy.ndarray on the CPU)
 

@@ -155,7 +155,8 @@ class CPUBackend(Backend):
 
     # ---- reductions --------------------------------------------------------------
     def sum(self, x, axes, keepdims):
-        return np.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype if x.dtype != np.bool_ else np.int64)
+        dtype = np.int64 if x.dtype == np.bool_ else x.dtype
+        return np.sum(x, axis=axes, keepdims=keepdims, dtype=dtype)
 
     def max(self, x, axes, keepdims):
         return np.max(x, axis=axes, keepdims=keepdims)

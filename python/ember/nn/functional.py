@@ -1,0 +1,268 @@
+"""``ember.nn.functional``: layers and losses as plain functions (PyTorch's ``F``).
+
+The activations and softmaxes are the ops themselves (``ember.ops``); the layers here
+compose ops, and the losses compose numerically stable pieces (log_softmax, softplus,
+a clamped BCE) so that logits of +-1e4 give finite values and gradients.
+"""
+
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..creation import rand
+from ..ops import (  # noqa: F401 - re-exported: F.relu, F.softmax, ...
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    logsumexp,
+    pad,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
+from ..ops.loss import binary_cross_entropy_elementwise
+from ..tensor import Tensor
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+# ---------------------------------------------------------------------------- layers
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b, with W of shape (out_features, in_features)."""
+    if x.shape[-1:] != weight.shape[-1:]:
+        raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} "
+                         f"features but the weight {weight.shape} expects {weight.shape[-1]}")
+    y = x @ weight.mT
+    return y if bias is None else y + bias
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted
+    dropout: the expected value is unchanged, so eval mode is the identity)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    keep = rand(*x.shape, dtype=x.dtype, device=x.device) >= p
+    return x * keep.to(x.dtype) * (1.0 / (1.0 - p))
+
+
+def one_hot(t: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 class indices -> int64 one-hot vectors along a new last dimension."""
+    from ..creation import arange
+
+    if t.dtype is not _dt.int64:
+        raise TypeError(f"one_hot: expected int64 class indices, got {t.dtype}")
+    if num_classes < 0:
+        num_classes = int(t.max().item()) + 1
+    if t.numel() and (int(t.min().item()) < 0 or int(t.max().item()) >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got "
+                         f"[{int(t.min().item())}, {int(t.max().item())}]")
+    return (t.unsqueeze(-1) == arange(num_classes, device=t.device)).long()
+
+
+# ---------------------------------------------------------------------------- losses
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _same_shape(op: str, input: Tensor, target: Tensor) -> None:
+    if input.shape != target.shape:
+        raise ValueError(
+            f"{op}: input shape {input.shape} and target shape {target.shape} differ; "
+            "broadcasting them silently is a classic bug (e.g. (N, 1) against (N,) becomes "
+            "(N, N)): reshape one of them"
+        )
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean squared error: (input - target)^2, reduced."""
+    _same_shape("mse_loss", input, target)
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean absolute error |input - target|, reduced."""
+    _same_shape("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta/2)."""
+    from ..ops import where
+
+    _same_shape("huber_loss", input, target)
+    a = (input - target).abs()
+    loss = where(a < delta, a * a * 0.5, (a - 0.5 * delta) * delta)
+    return _reduce(loss, reduction, "huber_loss")
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta/2 (Huber divided by beta)."""
+    from ..ops import where
+
+    _same_shape("smooth_l1_loss", input, target)
+    a = (input - target).abs()
+    if beta == 0:
+        return _reduce(a, reduction, "smooth_l1_loss")
+    loss = where(a < beta, a * a * (0.5 / beta), a - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def _class_dim_checks(op: str, input: Tensor, target: Tensor) -> int:
+    """The class dimension of ``input`` (1, or 0 for an unbatched (C,) input)."""
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dimension, got a 0-d tensor")
+    cdim = 0 if input.ndim == 1 else 1
+    if target.dtype is _dt.int64:
+        expected = input.shape[:cdim] + input.shape[cdim + 1:]
+        if target.shape != expected:
+            raise ValueError(f"{op}: class-index target of shape {target.shape} does not match "
+                             f"input {input.shape} (expected target shape {expected})")
+    return cdim
+
+
+def _check_targets(op: str, target: Tensor, n_classes: int, ignore_index: int) -> Tensor:
+    """The valid-target mask; raises for a class index outside [0, C)."""
+    valid = target != ignore_index
+    bad = valid & ((target < 0) | (target >= n_classes))
+    if bad.any().item():
+        value = int(target[bad].reshape(-1)[0].item())
+        raise IndexError(f"{op}: target {value} is out of bounds for {n_classes} classes "
+                         f"(valid targets are 0..{n_classes - 1}, or ignore_index="
+                         f"{ignore_index})")
+    return valid
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at the class
+    indices ``target`` (N, ...). 'mean' divides by the total weight of the counted targets."""
+    if target.dtype is not _dt.int64:
+        raise TypeError(f"nll_loss: target must be int64 class indices, got {target.dtype}")
+    cdim = _class_dim_checks("nll_loss", input, target)
+    n_classes = input.shape[cdim]
+    valid = _check_targets("nll_loss", target, n_classes, ignore_index)
+    safe = target * valid.long()  # ignored positions pick class 0, then get weight 0
+    picked = input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
+    w = valid.to(input.dtype)
+    if weight is not None:
+        if weight.shape != (n_classes,):
+            raise ValueError(f"nll_loss: weight must have shape ({n_classes},), got "
+                             f"{weight.shape}")
+        w = w * weight[safe]
+    loss = -picked * w
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    return _reduce(loss, reduction, "nll_loss")
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits ``input`` (N, C, ...) against class indices (N, ...) or
+    class probabilities (N, C, ...). Computed through log_softmax, so it is finite for
+    any logits. ``label_smoothing`` mixes the target with the uniform distribution."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing}")
+    cdim = _class_dim_checks("cross_entropy", input, target)
+    n_classes = input.shape[cdim]
+    logp = log_softmax(input, dim=cdim)
+    wshape = (n_classes,) + (1,) * (input.ndim - cdim - 1)
+
+    if target.dtype.is_floating_point:  # class probabilities
+        if target.shape != input.shape:
+            raise ValueError(f"cross_entropy: probability target of shape {target.shape} must "
+                             f"match input {input.shape}")
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / n_classes
+        term = logp * target
+        if weight is not None:
+            term = term * weight.reshape(wshape)
+        loss = -term.sum(cdim)
+        return _reduce(loss, reduction, "cross_entropy")
+
+    nll = nll_loss(logp, target, weight, ignore_index, reduction)
+    if label_smoothing == 0:
+        return nll
+    valid = target != ignore_index
+    smooth = -(logp * weight.reshape(wshape)).sum(cdim) if weight is not None else \
+        -logp.sum(cdim)
+    smooth = smooth * valid.to(smooth.dtype)
+    if reduction == "mean":
+        safe = target * valid.long()
+        denom = (weight[safe] * valid.to(weight.dtype)).sum() if weight is not None else \
+            valid.to(smooth.dtype).sum()
+        smooth = smooth.sum() / denom
+    else:
+        smooth = _reduce(smooth, reduction, "cross_entropy")
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1]; logs clamped at -100.
+    Prefer ``binary_cross_entropy_with_logits`` (it takes logits and is exact)."""
+    _same_shape("binary_cross_entropy", input, target)
+    if input.numel():
+        lo, hi = input.detach().amin().item(), input.detach().amax().item()
+        if lo < 0 or hi > 1:
+            raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got "
+                             f"values in [{lo:.4g}, {hi:.4g}] (did you mean "
+                             "binary_cross_entropy_with_logits?)")
+    loss = binary_cross_entropy_elementwise(input, target.to(input.dtype))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Tensor | None = None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """BCE of sigmoid(input) computed from the logits:
+    l = (1 - t) x + (1 + (pw - 1) t) softplus(-x), with softplus(-x) = log(1 + e^-x)
+    evaluated without overflow, so logits of +-1e4 are fine."""
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    target = target.to(input.dtype)
+    sp = softplus(-input)
+    if pos_weight is not None:
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * sp
+    else:
+        loss = (1 - target) * input + sp
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """KL(target || exp(input)) pointwise: t (log t - input), with 0 where t = 0.
+    ``input`` holds log-probabilities. reduction='batchmean' divides the sum by the batch
+    size (the mathematically right KL); 'mean' divides by the number of elements."""
+    from ..ops import exp, log, where
+
+    _same_shape("kl_div", input, target)
+    if log_target:
+        loss = exp(target) * (target - input)
+    else:
+        positive = target > 0
+        safe = where(positive, target, 1.0)
+        loss = where(positive, target * (log(safe) - input), 0.0)
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction, "kl_div")

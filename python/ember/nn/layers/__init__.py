@@ -1,0 +1,1 @@
+"""The layers, one small file per family."""
