@@ -31,26 +31,37 @@ def _differentiable_inputs(inputs):
 
 
 def _numerical_jacobian(fn, inputs, i, eps, outs_ref):
-    """Columns d out / d inputs[i][k] by central differences, one per element k."""
+    """Columns d out / d inputs[i][k] by central differences, one per element k.
+
+    Like PyTorch, the input is perturbed *in place* (through a detached alias, restored
+    afterwards), so functions that close over it -- a module's own parameters -- see it.
+    """
+    from ..autograd.grad_mode import no_grad
     from ..creation import tensor
 
     x = inputs[i]
-    base = np.array(x.detach().cpu().numpy(), dtype=np.float64, copy=True)
+    alias = x.detach()
+    base = np.array(alias.cpu().numpy(), dtype=np.float64, copy=True)
     cols = [np.zeros((o.numel(), base.size)) for o in outs_ref]
     flat = base.reshape(-1)
-    for k in range(flat.size):
-        vals = []
-        for sign in (+1, -1):
-            pert = flat.copy()
-            pert[k] += sign * eps
-            args = list(inputs)
-            # keep requires_grad: fn may itself differentiate (gradgradcheck's first_order)
-            args[i] = tensor(pert.reshape(base.shape), dtype=x.dtype, device=x.device,
-                             requires_grad=True)
-            vals.append([np.asarray(o, dtype=np.float64).reshape(-1)
-                         for o in _as_tuple(fn(*args))])
-        for j, (plus, minus) in enumerate(zip(*vals)):
-            cols[j][:, k] = (plus - minus) / (2 * eps)
+
+    def set_value(values):
+        with no_grad():
+            alias.copy_(tensor(values.reshape(base.shape), dtype=x.dtype, device=x.device))
+
+    try:
+        for k in range(flat.size):
+            vals = []
+            for sign in (+1, -1):
+                pert = flat.copy()
+                pert[k] += sign * eps
+                set_value(pert)
+                vals.append([np.asarray(o.detach(), dtype=np.float64).reshape(-1)
+                             for o in _as_tuple(fn(*inputs))])
+            for j, (plus, minus) in enumerate(zip(*vals)):
+                cols[j][:, k] = (plus - minus) / (2 * eps)
+    finally:
+        set_value(flat)
     return cols
 
 

@@ -15,7 +15,10 @@ from .layers.activation import (
     Tanh,
 )
 from .layers.dropout import Dropout
+from .layers.embedding import Embedding
 from .layers.linear import Flatten, Identity, Linear, Unflatten
+from .layers.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .layers.rnn import GRU, LSTM, RNN, RNNBase
 from .losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -32,7 +35,8 @@ from .parameter import Parameter
 
 __all__ = [
     "functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
-    "Linear", "Identity", "Flatten", "Unflatten", "Dropout",
+    "Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Embedding",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RNNBase", "RNN", "LSTM", "GRU",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softplus", "Softmax",
     "LogSoftmax",
     "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",

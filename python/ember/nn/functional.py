@@ -66,6 +66,104 @@ def one_hot(t: Tensor, num_classes: int = -1) -> Tensor:
     return (t.unsqueeze(-1) == arange(num_classes, device=t.device)).long()
 
 
+def embedding(ids: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` at the int64 ``ids`` (any shape): output shape ids.shape + (dim,).
+    The row ``padding_idx`` gets no gradient."""
+    from ..ops import where
+
+    if ids.dtype is not _dt.int64:
+        raise TypeError(f"embedding: ids must be an int64 tensor, got {ids.dtype}")
+    n = weight.shape[0]
+    if ids.numel():
+        lo, hi = int(ids.min().item()), int(ids.max().item())
+        if lo < 0 or hi >= n:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"embedding: index {bad} is out of range for an embedding table of "
+                             f"{n} rows (shape {weight.shape}); valid ids are 0..{n - 1}")
+    out = weight[ids]
+    if padding_idx is not None and weight.requires_grad:
+        keep = (ids != padding_idx).unsqueeze(-1)
+        out = where(keep, out, out.detach())  # same values, no gradient into the padding row
+    return out
+
+
+def _normalize(x: Tensor, dims: tuple, eps: float) -> Tensor:
+    """(x - mean) / sqrt(var + eps) over ``dims`` (biased variance, as every norm layer)."""
+    mean = x.mean(dims, keepdim=True)
+    centred = x - mean
+    var = (centred * centred).mean(dims, keepdim=True)
+    return centred * (var + eps).rsqrt()
+
+
+def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last ``len(normalized_shape)`` dimensions, then scale and shift."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
+        raise ValueError(f"layer_norm: expected input with shape (*, {', '.join(map(str, shape))})"
+                         f", got {x.shape}")
+    y = _normalize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise per channel (dim 1) over the batch and spatial dims.
+
+    Training: batch statistics, and the running ones move towards them:
+    running = (1 - momentum) running + momentum batch (the variance unbiased).
+    Eval: the running statistics.
+    """
+    from ..autograd.grad_mode import no_grad
+
+    dims = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if training:
+        n = x.numel() // x.shape[1]
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input of shape {x.shape}")
+        y = _normalize(x, dims, eps)
+        if running_mean is not None:
+            with no_grad():
+                xd = x.detach()
+                mean = xd.mean(dims)
+                var = xd.var(dims, correction=1)
+                running_mean.mul_(1 - momentum).add_(mean * momentum)
+                running_var.mul_(1 - momentum).add_(var * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: eval mode needs running_mean and running_var")
+        y = (x - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each sample over groups of channels (and all spatial positions)."""
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: input of shape {x.shape} must have a channel dimension "
+                         f"divisible by num_groups={num_groups}")
+    n, c = x.shape[0], x.shape[1]
+    grouped = x.reshape(n, num_groups, -1)
+    y = _normalize(grouped, (2,), eps).reshape(x.shape)
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
 # ---------------------------------------------------------------------------- losses
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
     if reduction == "mean":

@@ -1,0 +1,233 @@
+"""Recurrent layers: RNN (tanh/relu), LSTM and GRU, multi-layer and bidirectional.
+
+Parameter names and layouts are PyTorch's: for layer k (``_reverse`` for the backward
+direction) ``weight_ih_l{k}`` (G*H, input), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}``,
+``bias_hh_l{k}``, with the gates stacked in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n).
+
+The input projection of all time steps is one matrix product; only the recurrent part
+loops over time. Gradients flow back through the loop by autograd (backprop through time).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ... import dtypes as _dt
+from ...creation import empty, zeros
+from ...ops import cat, sigmoid, stack, tanh
+from ...tensor import Tensor
+from .. import functional as F
+from .. import init
+from ..module import Module
+from ..parameter import Parameter
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _rnn_cell(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, relu: bool):
+    # h' = act(W_ih x + b_ih + W_hh h + b_hh)
+    pre = x_proj + F.linear(h, w_hh, b_hh)
+    return pre.relu() if relu else tanh(pre)
+
+
+def _lstm_cell(x_proj: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None):
+    # i, f, g, o = split(W_ih x + b_ih + W_hh h + b_hh);  c' = f c + i g;  h' = o tanh(c')
+    gates = x_proj + F.linear(h, w_hh, b_hh)
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c = sigmoid(f) * c + sigmoid(i) * tanh(g)
+    return sigmoid(o) * tanh(c), c
+
+
+def _gru_cell(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None):
+    # r = s(x_r + h_r), z = s(x_z + h_z), n = tanh(x_n + r * h_n),  h' = (1 - z) n + z h
+    # where x_* = W_i* x + b_i* and h_* = W_h* h + b_h* (the reset gate scales h_n incl. bias)
+    hp = F.linear(h, w_hh, b_hh)
+    xr, xz, xn = x_proj.chunk(3, dim=-1)
+    hr, hz, hn = hp.chunk(3, dim=-1)
+    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+    n = tanh(xn + r * hn)
+    return n + z * (h - n)
+
+
+class RNNBase(Module):
+    """Shared machinery of RNN, LSTM and GRU."""
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None) -> None:
+        super().__init__()
+        if not 0 <= dropout <= 1:
+            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
+        if num_layers < 1 or hidden_size < 1:
+            raise ValueError(f"{type(self).__name__}: num_layers and hidden_size must be "
+                             "positive")
+        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
+        self.dropout, self.bidirectional = float(dropout), bidirectional
+        dirs = 2 if bidirectional else 1
+        gate = _GATES[mode] * hidden_size
+        dt = _dt.as_dtype(dtype) if dtype is not None else None
+        self._flat_names: list[list[str]] = []
+        for layer in range(num_layers):
+            layer_in = input_size if layer == 0 else hidden_size * dirs
+            for d in range(dirs):
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                names = [f"weight_ih{sfx}", f"weight_hh{sfx}"]
+                setattr(self, names[0], Parameter(empty(gate, layer_in, dtype=dt,
+                                                        device=device)))
+                setattr(self, names[1], Parameter(empty(gate, hidden_size, dtype=dt,
+                                                        device=device)))
+                if bias:
+                    names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
+                    setattr(self, names[2], Parameter(empty(gate, dtype=dt, device=device)))
+                    setattr(self, names[3], Parameter(empty(gate, dtype=dt, device=device)))
+                self._flat_names.append(names)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)), as in PyTorch
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _weights(self, layer: int, direction: int):
+        names = self._flat_names[layer * (2 if self.bidirectional else 1) + direction]
+        w = [getattr(self, n) for n in names]
+        return (w[0], w[1], w[2], w[3]) if self.bias else (w[0], w[1], None, None)
+
+    def _check_input(self, x: Tensor) -> bool:
+        name = type(self).__name__
+        if x.ndim not in (2, 3):
+            raise ValueError(f"{name}: expected a 2-D (unbatched) or 3-D input, got shape "
+                             f"{x.shape}")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input with {self.input_size} features in the "
+                             f"last dimension, got shape {x.shape}")
+        return x.ndim == 3
+
+    def _initial_state(self, h0: Tensor | None, x: Tensor, batch: int, what: str) -> Tensor:
+        dirs = 2 if self.bidirectional else 1
+        shape = (self.num_layers * dirs, batch, self.hidden_size)
+        if h0 is None:
+            return zeros(*shape, dtype=x.dtype, device=x.device)
+        if h0.shape != shape:
+            raise ValueError(f"{type(self).__name__}: expected {what} of shape {shape}, got "
+                             f"{h0.shape}")
+        return h0
+
+    def _run(self, x: Tensor, states: list) -> tuple:
+        """x: (L, N, input). states: per layer*direction, a tuple (h,) or (h, c).
+        Returns the last layer's outputs (L, N, dirs*H) and the final states."""
+        dirs = 2 if self.bidirectional else 1
+        finals = []
+        layer_in = x
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                x_proj = F.linear(layer_in, w_ih, b_ih)  # all time steps at once
+                state = states[layer * dirs + d]
+                steps = range(x.shape[0] - 1, -1, -1) if d else range(x.shape[0])
+                hs = [None] * x.shape[0]
+                for t in steps:
+                    state = self._step(x_proj[t], state, w_hh, b_hh)
+                    hs[t] = state[0]
+                outs.append(stack(hs, 0))
+                finals.append(state)
+            layer_in = outs[0] if dirs == 1 else cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, True)
+        return layer_in, finals
+
+    def _step(self, x_proj, state, w_hh, b_hh):
+        if self.mode == "LSTM":
+            return _lstm_cell(x_proj, state[0], state[1], w_hh, b_hh)
+        if self.mode == "GRU":
+            return (_gru_cell(x_proj, state[0], w_hh, b_hh),)
+        return (_rnn_cell(x_proj, state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
+
+    def _forward(self, x: Tensor, hx):
+        batched = self._check_input(x)
+        if not batched:
+            x = x.unsqueeze(1)
+            hx = None if hx is None else tuple(h.unsqueeze(1) for h in hx)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        batch = x.shape[1]
+        names = ("h0", "c0") if self.mode == "LSTM" else ("h0",)
+        init_states = [self._initial_state(None if hx is None else hx[i], x, batch, n)
+                       for i, n in enumerate(names)]
+        n_slots = init_states[0].shape[0]
+        states = [tuple(s[i] for s in init_states) for i in range(n_slots)]
+        out, finals = self._run(x, states)
+        final = tuple(stack([f[i] for f in finals], 0) for i in range(len(names)))
+        if not batched:
+            out = out.squeeze(1)
+            final = tuple(f.squeeze(1) for f in final)
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        return out, final
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu.
+    ``forward(input, h0=None) -> (output, h_n)``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, device=None,
+                 dtype=None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
+                         hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx: Tensor | None = None):
+        out, (h,) = self._forward(input, None if hx is None else (hx,))
+        return out, h
+
+
+class LSTM(RNNBase):
+    """Long short-term memory. ``forward(input, (h0, c0)=None) -> (output, (h_n, c_n))``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None) -> None:
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, device, dtype)
+
+    def forward(self, input: Tensor, hx: tuple | None = None):
+        out, (h, c) = self._forward(input, hx)
+        return out, (h, c)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit. ``forward(input, h0=None) -> (output, h_n)``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None):
+        out, (h,) = self._forward(input, None if hx is None else (hx,))
+        return out, h
