@@ -18,6 +18,8 @@
 
 namespace py = pybind11;
 
+void bind_adam(py::module_& m);  // bindings_adam.cpp
+
 namespace {
 
 std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
@@ -59,6 +61,7 @@ int num_threads() {
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "ember's native CPU kernels";
+  bind_adam(m);
   m.def("erf", &erf_binding, py::arg("x"), "Elementwise error function (float32/float64).");
   m.def("num_threads", &num_threads, "Number of OpenMP threads the kernels use.");
 }

@@ -54,6 +54,6 @@ dtype = DType
 
 _install_methods()
 
-from . import nn  # noqa: E402  (after Tensor's methods exist)
+from . import nn, optim  # noqa: E402  (after Tensor's methods exist)
 
 __version__ = "0.1.0"

@@ -155,6 +155,11 @@ class Tensor:
     def element_size(self) -> int:
         return self.dtype.itemsize
 
+    def is_contiguous(self) -> bool:
+        """True when the elements are laid out in row-major order without gaps."""
+        flags = getattr(self._data, "flags", None)
+        return True if flags is None else bool(flags["C_CONTIGUOUS"])
+
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point
 

@@ -160,3 +160,53 @@ class Backend(ABC):
     @abstractmethod
     def matmul(self, a, b):
         """Batched matrix product of (..., M, K) and (..., K, N); batch dims broadcast."""
+
+    # ---- convolution and pooling (NCHW) ------------------------------------------
+    # stride / padding / dilation / kernel_size / output_size are (h, w) pairs of ints,
+    # already validated for sign by the caller; the backend checks shapes and dtypes.
+    @abstractmethod
+    def conv2d(self, x, w, stride: tuple, padding: tuple, dilation: tuple, groups: int):
+        """Cross-correlation of x (N, C_in, H, W) with w (C_out, C_in/groups, kH, kW),
+        zero padding ``padding`` on each side: y (N, C_out, OH, OW)."""
+    @abstractmethod
+    def conv2d_backward_data(self, dy, w, input_shape: tuple, stride: tuple, padding: tuple,
+                             dilation: tuple, groups: int):
+        """The gradient of ``conv2d`` wrt its input of ``input_shape``, given dy: the
+        transposed convolution dx = conv_transpose2d(dy, w)."""
+    @abstractmethod
+    def conv2d_backward_weight(self, dy, x, weight_shape: tuple, stride: tuple,
+                               padding: tuple, dilation: tuple, groups: int):
+        """The gradient of ``conv2d`` wrt its weight of ``weight_shape``, given dy and the
+        input x: dw = sum over the batch of dy_n cross-correlated with x_n."""
+    @abstractmethod
+    def max_pool2d(self, x, kernel_size: tuple, stride: tuple, padding: tuple,
+                   dilation: tuple, ceil_mode: bool):
+        """(values, indices) of max pooling x (N, C, H, W); indices are int64 flat
+        positions iy * W + ix inside each (n, c) plane (PyTorch's convention)."""
+    @abstractmethod
+    def max_pool2d_backward(self, dy, indices, input_shape: tuple):
+        """zeros(input_shape) with dy added at ``indices`` in each (n, c) plane."""
+    @abstractmethod
+    def avg_pool2d(self, x, kernel_size: tuple, stride: tuple, padding: tuple,
+                   ceil_mode: bool, count_include_pad: bool, divisor_override: int | None):
+        """Average pooling of x (N, C, H, W), PyTorch's semantics."""
+    @abstractmethod
+    def avg_pool2d_backward(self, dy, input_shape: tuple, kernel_size: tuple, stride: tuple,
+                            padding: tuple, ceil_mode: bool, count_include_pad: bool,
+                            divisor_override: int | None):
+        """The gradient of ``avg_pool2d`` wrt its input of ``input_shape``."""
+    @abstractmethod
+    def adaptive_avg_pool2d(self, x, output_size: tuple):
+        """Average of x (N, C, H, W) over ``output_size`` adaptive windows: output cell i
+        covers rows [floor(i H / OH), ceil((i + 1) H / OH)), likewise columns."""
+    @abstractmethod
+    def adaptive_avg_pool2d_backward(self, dy, input_shape: tuple):
+        """The gradient of ``adaptive_avg_pool2d`` wrt its input of ``input_shape``."""
+
+    # ---- optimizers --------------------------------------------------------------
+    @abstractmethod
+    def adam_step_(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr: float,
+                   beta1: float, beta2: float, eps: float, weight_decay: float, step: int,
+                   amsgrad: bool, maximize: bool, decoupled: bool) -> None:
+        """One fused Adam/AdamW update of ``param``, ``exp_avg``, ``exp_avg_sq`` (and
+        ``max_exp_avg_sq`` with amsgrad) in place, in a single pass over memory."""

@@ -216,6 +216,45 @@ class CPUBackend(Backend):
     def matmul(self, a, b):
         return np.matmul(a, b)
 
+    # ---- convolution and pooling (ember's native kernels) --------------------------
+    def conv2d(self, x, w, stride, padding, dilation, groups):
+        return _C.conv2d_forward(x, w, stride, padding, dilation, groups)
+
+    def conv2d_backward_data(self, dy, w, input_shape, stride, padding, dilation, groups):
+        return _C.conv2d_backward_data(dy, w, input_shape, stride, padding, dilation, groups)
+
+    def conv2d_backward_weight(self, dy, x, weight_shape, stride, padding, dilation, groups):
+        return _C.conv2d_backward_weight(dy, x, weight_shape, stride, padding, dilation,
+                                         groups)
+
+    def max_pool2d(self, x, kernel_size, stride, padding, dilation, ceil_mode):
+        return _C.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+
+    def max_pool2d_backward(self, dy, indices, input_shape):
+        return _C.max_pool2d_backward(dy, indices, input_shape)
+
+    def avg_pool2d(self, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                   divisor_override):
+        return _C.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                             divisor_override or 0)
+
+    def avg_pool2d_backward(self, dy, input_shape, kernel_size, stride, padding, ceil_mode,
+                            count_include_pad, divisor_override):
+        return _C.avg_pool2d_backward(dy, input_shape, kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad, divisor_override or 0)
+
+    def adaptive_avg_pool2d(self, x, output_size):
+        return _C.adaptive_avg_pool2d(x, output_size)
+
+    def adaptive_avg_pool2d_backward(self, dy, input_shape):
+        return _C.adaptive_avg_pool2d_backward(dy, input_shape)
+
+    # ---- optimizers --------------------------------------------------------------
+    def adam_step_(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2,
+                   eps, weight_decay, step, amsgrad, maximize, decoupled):
+        _C.adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
+                     weight_decay, step, amsgrad, maximize, decoupled)
+
 
 def _is_basic_index(index) -> bool:
     items = index if isinstance(index, tuple) else (index,)

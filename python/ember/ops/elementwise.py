@@ -11,7 +11,7 @@ import math
 from .. import dtypes as _dt
 from ..autograd.function import Function
 from ..tensor import Tensor
-from ._util import as_tensor_like, binary_operands, const, require_float
+from ._util import binary_operands, const, require_float
 from .shape import sum_to
 
 
@@ -166,6 +166,10 @@ def floor_divide(a, b) -> Tensor:
     with no_grad():
         if a.dtype.is_floating_point:
             return floor(Div.apply(a, b))
+        if not b.dtype.is_floating_point and bool((b == 0).any()):
+            # NumPy would quietly give 0; PyTorch raises
+            raise ZeroDivisionError(f"floor_divide: integer division by zero ({a.dtype} "
+                                    f"tensors of shapes {a.shape} and {b.shape})")
         return Div.apply(a, b)  # the backend's integer division floors
 
 
@@ -176,6 +180,10 @@ def pow(a, b) -> Tensor:  # noqa: A001 - the PyTorch name
             a = require_float("pow", a)
         return PowScalar.apply(a, b)
     a, b = binary_operands("pow", a, b)
+    if not a.dtype.is_floating_point and a.dtype is not _dt.bool_ and bool((b < 0).any()):
+        raise ValueError(f"pow: integers to negative integer powers are not allowed ({a.dtype} "
+                         f"base of shape {a.shape}, exponent of shape {b.shape}); convert the "
+                         "base with .float()")
     return Pow.apply(a, b)
 
 

@@ -97,9 +97,11 @@ class IndexPut(Function):
 
         gx = IndexPut.apply(g, const(0, g.dtype, g.device), ctx.index)
         gv = GetItem.apply(g, ctx.index)
-        if gv.ndim >= len(ctx.v_shape):
-            gv = sum_to(gv, ctx.v_shape)
-        return gx, reshape(gv, ctx.v_shape), None
+        # v was broadcast to x[index]'s shape; NumPy first drops v's extra leading 1s
+        core = ctx.v_shape
+        while len(core) > gv.ndim and core[0] == 1:
+            core = core[1:]
+        return gx, reshape(sum_to(gv, core), ctx.v_shape), None
 
 
 def index_put(x: Tensor, index, value) -> Tensor:
@@ -179,7 +181,8 @@ class ScatterAdd(Function):
 def _check_gather_args(op: str, x: Tensor, dim: int, index: Tensor, other_shape=None) -> int:
     d = normalize_dim(op, dim, x.ndim)
     if not isinstance(index, Tensor) or index.dtype is not _dt.int64:
-        raise TypeError(f"{op}: index must be an int64 tensor")
+        got = index.dtype if isinstance(index, Tensor) else type(index).__name__
+        raise TypeError(f"{op}: index must be an int64 tensor, got {got}")
     if index.ndim != x.ndim:
         raise ValueError(f"{op}: index has {index.ndim} dims but the tensor has {x.ndim} "
                          f"(shapes {index.shape} and {x.shape})")
@@ -207,8 +210,14 @@ def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
     """``value`` where ``mask`` (a bool tensor broadcastable to x) is True, else x."""
     if not isinstance(mask, Tensor) or mask.dtype is not _dt.bool_:
-        raise TypeError("masked_fill: mask must be a bool tensor")
+        got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got {got}")
+    from .._broadcast import broadcast_shapes
     from .elementwise import where
+
+    if broadcast_shapes("masked_fill", mask.shape, x.shape) != x.shape:
+        raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the "
+                         f"tensor's shape {x.shape}")
 
     return where(mask, as_tensor_like("masked_fill", value, x), x)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from .._broadcast import broadcast_shapes
 from ..autograd.function import Function
-from ..tensor import Tensor
 from ..dtypes import promote
+from ..tensor import Tensor
 from .shape import cast, expand, reshape, sum_to, transpose
 
 
@@ -53,7 +53,12 @@ def matmul(a, b) -> Tensor:
             f"{'only' if b.ndim == 1 else 'second-to-last'} dimension of the second "
             f"({b2.shape[-2]})"
         )
-    batch = broadcast_shapes("matmul", a2.shape[:-2], b2.shape[:-2])
+    try:
+        batch = broadcast_shapes("matmul", a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be broadcast together: "
+                         f"their batch dimensions {a2.shape[:-2]} and {b2.shape[:-2]} do not "
+                         "match") from None
     if a2.shape[:-2] != batch:
         a2 = expand(a2, batch + a2.shape[-2:])
     if b2.shape[:-2] != batch:

@@ -84,6 +84,7 @@ def std(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
     """Standard deviation: sqrt(var)."""
     from .elementwise import sqrt
 
+    normalize_dims("std", dim, x.ndim)  # so that a bad dim is reported as std's, not var's
     return sqrt(var(x, dim, keepdim, correction=correction, unbiased=unbiased))
 
 
@@ -137,7 +138,7 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
         return maximum(x, dim)
     if dim is None:
         return amax(x)
-    return values_indices(amax(x, dim, keepdim), argmax(x, dim, keepdim))
+    return _values_at("max", x, dim, keepdim)
 
 
 def min(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
@@ -148,7 +149,27 @@ def min(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
         return minimum(x, dim)
     if dim is None:
         return amin(x)
-    return values_indices(amin(x, dim, keepdim), argmin(x, dim, keepdim))
+    return _values_at("min", x, dim, keepdim)
+
+
+def _values_at(name: str, x: Tensor, dim: int, keepdim: bool):
+    """(values, indices) of max/min along ``dim``: the values are gathered at the indices,
+    so the gradient goes to the selected element only (as PyTorch's max(dim)), while
+    amax/amin split it among ties."""
+    from .index import gather
+    from .shape import squeeze
+
+    if x.numel() == 0:
+        raise ValueError(f"{name}: the reduction over an empty tensor (shape {x.shape}) has no "
+                         "identity")
+    d = normalize_dim(name, dim, x.ndim)
+    idx = _arg("arg" + name, x, d, True)
+    if x.ndim == 0:
+        return values_indices(x, idx)
+    values = gather(x, d, idx)
+    if not keepdim:
+        values, idx = squeeze(values, d), squeeze(idx, d)
+    return values_indices(values, idx)
 
 
 def _arg(name: str, x: Tensor, dim, keepdim) -> Tensor:
@@ -173,6 +194,9 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 
 def _stable_shift(b, x, axes):
     """max over axes (keepdims), with -inf/inf rows replaced by 0 so x - m stays finite."""
+    if builtins.any(x.shape[a] == 0 for a in axes):  # nothing to shift (and max has no identity)
+        return b.full(tuple(1 if i in axes else n for i, n in enumerate(x.shape)), 0,
+                      _dt.from_numpy_dtype(x.dtype))
     m = b.max(x, axes, True)
     return b.where(b.compare("eq", b.abs(m), m.dtype.type("inf")), m.dtype.type(0), m)
 
@@ -249,27 +273,63 @@ class LogSoftmax(Function):
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, shifted by the max so it never overflows."""
     x = require_float("softmax", x)
-    return Softmax.apply(x, normalize_dim("softmax", dim, x.ndim))
+    axis = normalize_dim("softmax", dim, x.ndim)
+    if x.ndim == 0:  # a single logit: softmax over one element
+        return reshape(Softmax.apply(reshape(x, (1,)), 0), ())
+    return Softmax.apply(x, axis)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x) along ``dim``: finite even for logits of +-1e4."""
     x = require_float("log_softmax", x)
-    return LogSoftmax.apply(x, normalize_dim("log_softmax", dim, x.ndim))
+    axis = normalize_dim("log_softmax", dim, x.ndim)
+    if x.ndim == 0:
+        return reshape(LogSoftmax.apply(reshape(x, (1,)), 0), ())
+    return LogSoftmax.apply(x, axis)
+
+
+class Norm(Function):
+    # y = (sum |x|^p)^(1/p)  ->  dx = g * sign(x) |x|^(p-1) / y^(p-1)  (p = 2: g * x / y),
+    # and 0 where y = 0 (the subgradient PyTorch picks; the plain formula gives 0/0 = nan)
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdim):
+        b = ctx.backend
+        ctx.save_for_backward(x)
+        ctx.p, ctx.axes = p, axes
+        if p == 2:
+            return b.sqrt(b.sum(b.mul(x, x), axes, keepdim))
+        s = b.sum(b.pow(b.abs(x), x.dtype.type(p)), axes, keepdim)
+        return b.pow(s, x.dtype.type(1.0 / p))
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import abs as _abs
+        from .elementwise import sign, where
+
+        (x,) = ctx.saved_tensors
+        p = ctx.p
+        # y again from x (not the saved output) so that double backward sees y's dependence
+        y = Norm.apply(x, p, ctx.axes, True)
+        safe = where(y > 0, y, 1.0)
+        g = expand(reshape(g, _kept_shape(x.shape, ctx.axes)), x.shape)
+        if p == 2:
+            return g * x / safe, None, None, None
+        return g * sign(x) * _abs(x) ** (p - 1) / safe ** (p - 1), None, None, None
 
 
 def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
-    """The p-norm (sum |x|^p)^(1/p) over ``dim``; p may be inf."""
+    """The p-norm (sum |x|^p)^(1/p) over ``dim``; p may be inf. Its gradient at the zero
+    vector is 0."""
     from .elementwise import abs as _abs
-    from .elementwise import sqrt
 
-    if p == 2:
-        return sqrt(sum(x * x, dim, keepdim))
+    x = require_float("norm", x)
     if p == float("inf"):
         return amax(_abs(x), dim, keepdim)
     if p == 1:
         return sum(_abs(x), dim, keepdim)
-    return sum(_abs(x) ** p, dim, keepdim) ** (1.0 / p)
+    if not p > 0:
+        raise ValueError(f"norm: p must be positive (or inf), got {p}")
+    return Norm.apply(x, p, normalize_dims("norm", dim, x.ndim), keepdim)
 
 
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001

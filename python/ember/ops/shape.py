@@ -6,7 +6,7 @@ with the input. Each backward undoes the shape change on the gradient.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import dtypes as _dt
 from .._broadcast import broadcast_shapes, normalize_dim, normalize_dims
@@ -195,6 +195,9 @@ def expand(x: Tensor, *shape) -> Tensor:
     if lead < 0:
         raise ValueError(f"expand: the target shape {shape} has fewer dimensions than the "
                          f"tensor's shape {x.shape}")
+    if any(s == -1 for s in shape[:lead]):
+        raise ValueError(f"expand: -1 is not allowed in a new leading dimension (target shape "
+                         f"{shape} for a tensor of shape {x.shape})")
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     if broadcast_shapes("expand", x.shape, shape) != shape:
         raise ValueError(f"expand: a tensor of shape {x.shape} cannot be expanded to {shape}")
@@ -225,10 +228,12 @@ def repeat(x: Tensor, *sizes) -> Tensor:
         sizes = tuple(sizes[0])
     if len(sizes) < x.ndim:
         raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor with {x.ndim} dims")
+    if any(not isinstance(r, int) or r < 0 for r in sizes):
+        raise ValueError(f"repeat: repeat counts must be non-negative ints, got {sizes}")
     x = reshape(x, (1,) * (len(sizes) - x.ndim) + x.shape)
     # insert a size-r axis before each dimension, expand it, then merge the pairs
     inter = []
-    for r, s in zip(sizes, x.shape):
+    for s in x.shape:
         inter += [1, s]
     y = expand(reshape(x, tuple(inter)), tuple(v for r, s in zip(sizes, x.shape) for v in (r, s)))
     return reshape(y, tuple(r * s for r, s in zip(sizes, x.shape)))
@@ -257,6 +262,10 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"cat: element {i} is a {type(x).__name__}, expected a Tensor")
     ref = tensors[0]
+    for i, x in enumerate(tensors):
+        if x.ndim == 0:
+            raise ValueError(f"cat: zero-dimensional tensor (at position {i}) cannot be "
+                             "concatenated; use stack, or reshape it to (1,)")
     d = normalize_dim("cat", dim, ref.ndim)
     dt = ref.dtype
     for x in tensors[1:]:

@@ -1,0 +1,24 @@
+"""``ember.optim``: optimizers, learning-rate schedulers and regularisation penalties.
+
+Names and semantics follow ``torch.optim``::
+
+    opt = ember.optim.Adam(model_params, lr=1e-3)
+    sched = ember.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100)
+    for x, y in batches:
+        opt.zero_grad()               # gradients accumulate: clear them each step
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+    sched.step()
+"""
+
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .regularization import l1_penalty, l2_penalty
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler",
+           "l1_penalty", "l2_penalty"]

@@ -1,0 +1,403 @@
+"""Reductions: sum/mean/var/std, max/min, arg-reductions, logsumexp, softmax, norms,
+all/any."""
+
+import ember
+import numpy as np
+import pytest
+from ember.autograd import gradcheck, gradgradcheck
+from helpers import assert_close, check_op, grad_of, leaf, noncontig_leaf, np_of, rand
+
+DIMS = [None, 0, 1, -1, -2, (0, 2), (-1, 0), (0, 1, 2)]
+
+
+def _np_dim(dim):
+    return dim if dim is None or isinstance(dim, int) else tuple(dim)
+
+
+# ---------------------------------------------------------------------------- sum / mean
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize("name", ["sum", "mean"])
+def test_sum_mean_dims(name, dim, keepdim):
+    a = rand((2, 3, 2), 1)
+    ref = getattr(np, name)
+    check_op(lambda x: getattr(ember, name)(x, dim, keepdim),
+             lambda x: ref(x, axis=_np_dim(dim), keepdims=keepdim), a)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean"])
+def test_sum_mean_gradgradcheck_and_methods(name):
+    a = rand((3, 4), 2)
+    check_op(lambda x: getattr(x, name)(dim=1), lambda x: getattr(np, name)(x, axis=1), a,
+             gradgrad=True)
+    # the squared result makes the second derivative non-trivial
+    assert gradgradcheck(lambda x: getattr(x, name)(0) ** 2, (leaf(a),))
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "std", "amax", "logsumexp", "norm"])
+def test_reductions_non_contiguous(name):
+    a = rand((3, 4), 3)
+    x = noncontig_leaf(a)
+    fn = getattr(ember, name)
+    refs = {"sum": lambda v: v.sum(1), "mean": lambda v: v.mean(1),
+            "var": lambda v: v.var(1, ddof=1), "std": lambda v: v.std(1, ddof=1),
+            "amax": lambda v: v.max(1),
+            "logsumexp": lambda v: np.log(np.exp(v).sum(1)),
+            "norm": lambda v: np.sqrt((v * v).sum(1))}
+    if name == "norm":
+        out = fn(x, 2, 1)
+        gfn = lambda t: ember.norm(t, 2, 1)  # noqa: E731
+    else:
+        out = fn(x, 1)
+        gfn = lambda t: fn(t, 1)  # noqa: E731
+    assert_close(out, refs[name](a))
+    assert gradcheck(gfn, (x,))
+    big = leaf(rand((3, 8), 4))
+    assert_close(gfn(big[:, 1::2]), refs[name](np_of(big)[:, 1::2]))
+    assert gradcheck(lambda t: gfn(t[:, 1::2]), (big,))
+
+
+def test_sum_int_and_bool_give_int64():
+    a = np.array([[1, 2, 3], [4, 5, 6]])
+    out = ember.tensor(a).sum(0)
+    assert out.dtype is ember.int64
+    np.testing.assert_array_equal(np_of(out), a.sum(0))
+    b = ember.tensor(np.array([True, False, True]))
+    assert b.sum().dtype is ember.int64 and b.sum().item() == 2
+    assert ember.tensor(a).sum(dtype=ember.float64).dtype is ember.float64
+
+
+def test_mean_of_int_tensor_raises():
+    with pytest.raises(TypeError, match="mean.*int64"):
+        ember.tensor([1, 2, 3]).mean()
+
+
+def test_sum_of_0d_tensor():
+    x = leaf(3.5)
+    assert_close(x.sum(), 3.5)
+    assert_close(x.sum(0), 3.5)
+    assert_close(x.mean(-1, keepdim=True), 3.5)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "amax", "logsumexp", "softmax",
+                                  "argmax", "log_softmax", "max", "min", "std", "norm"])
+def test_reduction_dim_out_of_range(name):
+    x = leaf(rand((2, 3), 5))
+    fn = (lambda t, d: ember.norm(t, 2, d)) if name == "norm" else getattr(ember, name)
+    with pytest.raises(IndexError, match=rf"{name}: dimension 2 is out of range .* 2 dim"):
+        fn(x, 2)
+    with pytest.raises(IndexError, match=rf"{name}: dimension -3 is out of range"):
+        fn(x, -3)
+
+
+# ---------------------------------------------------------------------------- var / std
+@pytest.mark.parametrize("dim", [None, 0, -1, (0, 2)])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("correction", [0, 1, 2])
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_std(name, dim, keepdim, correction):
+    a = rand((3, 4, 3), 6)
+    ref = getattr(np, name)
+    check_op(lambda x: getattr(ember, name)(x, dim, keepdim, correction=correction),
+             lambda x: ref(x, axis=_np_dim(dim), keepdims=keepdim, ddof=correction), a)
+
+
+@pytest.mark.parametrize("unbiased,ddof", [(True, 1), (False, 0)])
+def test_var_std_unbiased_flag(unbiased, ddof):
+    a = rand((5,), 7)
+    assert_close(ember.var(leaf(a), unbiased=unbiased), np.var(a, ddof=ddof))
+    assert_close(leaf(a).std(unbiased=unbiased), np.std(a, ddof=ddof))
+    assert_close(leaf(a).var(0), np.var(a, ddof=1))  # PyTorch's default: unbiased
+
+
+def test_var_with_no_degrees_of_freedom_is_nan():
+    # N - correction = 0: 0/0, as PyTorch (nan, not an exception)
+    assert np.isnan(leaf([1.5]).var().item())
+    assert np.isnan(leaf([1.5]).std().item())
+
+
+def test_var_gradgradcheck():
+    assert gradgradcheck(lambda x: x.var(1), (leaf(rand((2, 4), 8)),))
+
+
+# ---------------------------------------------------------------------------- max / min
+def _distinct(shape, seed):
+    """Values with no ties (a random permutation), so max/min are differentiable."""
+    n = int(np.prod(shape))
+    return np.random.default_rng(seed).permutation(n).reshape(shape) * 0.37 - 1.0
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_full(name):
+    a = _distinct((3, 4), 10)
+    out = check_op(lambda x: getattr(ember, name)(x), getattr(np, name), a)
+    assert out[0].shape == (3, 4)
+    (g,) = grad_of(getattr(ember, name), leaf(a))
+    expected = np.zeros_like(a)
+    expected[np.unravel_index(getattr(np, "arg" + name)(a), a.shape)] = 1.0
+    np.testing.assert_array_equal(g, expected)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_with_dim_returns_values_and_indices(name, dim, keepdim):
+    a = _distinct((3, 4), 11)
+    x = leaf(a)
+    values, indices = getattr(ember, name)(x, dim, keepdim)
+    res = getattr(x, name)(dim=dim, keepdim=keepdim)
+    assert res.values.shape == values.shape and res.indices.dtype is ember.int64
+    assert_close(values, getattr(np, name)(a, axis=dim, keepdims=keepdim))
+    assert indices.dtype is ember.int64 and not indices.requires_grad
+    np.testing.assert_array_equal(np_of(indices),
+                                  getattr(np, "arg" + name)(a, axis=dim, keepdims=keepdim))
+    assert gradcheck(lambda t: getattr(ember, name)(t, dim, keepdim).values, (x,))
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [None, 0, (0, 2), -1])
+@pytest.mark.parametrize("name", ["amax", "amin"])
+def test_amax_amin(name, dim, keepdim):
+    a = _distinct((2, 3, 2), 12)
+    ref = {"amax": np.max, "amin": np.min}[name]
+    check_op(lambda x: getattr(ember, name)(x, dim, keepdim),
+             lambda x: ref(x, axis=_np_dim(dim), keepdims=keepdim), a)
+
+
+@pytest.mark.parametrize("name", ["amax", "amin"])
+def test_amax_amin_ties_split_gradient(name):
+    x = leaf([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]] if name == "amax"
+             else [[3.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+    (g,) = grad_of(lambda t: getattr(ember, name)(t, 1), x)
+    np.testing.assert_allclose(g, [[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_with_dim_ties_send_gradient_to_the_returned_index(name):
+    # PyTorch's max(dim)/min(dim): the gradient goes to the element at `indices` only
+    vals = [[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]] if name == "max" else [[3.0, 1.0, 1.0], [2.0] * 3]
+    x = leaf(vals)
+    res = getattr(x, name)(1)
+    np.testing.assert_array_equal(np_of(res.indices), [1, 0])
+    res.values.sum().backward()
+    np.testing.assert_array_equal(np_of(x.grad), [[0, 1, 0], [1, 0, 0]])
+    assert gradgradcheck(lambda t: getattr(t, name)(0).values ** 2, (leaf(_distinct((2, 3), 15)),))
+
+
+def test_max_min_of_0d_tensor():
+    x = leaf(2.5)
+    v, i = x.max(0)
+    assert v.item() == 2.5 and i.item() == 0
+    assert x.min().item() == 2.5
+
+
+def test_max_gradgradcheck():
+    assert gradgradcheck(lambda x: ember.amax(x, 1) ** 2, (leaf(_distinct((2, 3), 13)),))
+
+
+def test_max_min_of_empty_tensor_raises():
+    e = ember.zeros(0, 3)
+    with pytest.raises(ValueError, match=r"amax.*empty.*\(0, 3\)"):
+        e.max()
+    with pytest.raises(ValueError, match=r"amin.*empty"):
+        e.amin()
+    with pytest.raises(ValueError, match=r"argmax.*empty"):
+        e.argmax()
+    with pytest.raises(ValueError, match=r"max: .*empty tensor \(shape \(0, 3\)\)"):
+        e.max(1)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_argmin(name, dim, keepdim):
+    a = rand((3, 4), 14)
+    a[1, 2] = a[1, 3] = a.max() + 1 if name == "argmax" else a.min() - 1  # a tie: first wins
+    out = getattr(ember, name)(leaf(a), dim, keepdim)
+    assert out.dtype is ember.int64 and not out.requires_grad
+    expected = getattr(np, name)(a, axis=dim, keepdims=keepdim if dim is not None else False)
+    if dim is None and keepdim:
+        expected = np.asarray(expected).reshape(1, 1)
+    np.testing.assert_array_equal(np_of(out), expected)
+
+
+# ---------------------------------------------------------------------------- logsumexp / softmax
+def _np_logsumexp(x, axis=None, keepdims=False):
+    return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+
+
+def _np_softmax(x, axis):
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [None, 0, -1, (0, 1)])
+def test_logsumexp(dim, keepdim):
+    a = rand((3, 4), 20, -3, 3)
+    check_op(lambda x: ember.logsumexp(x, dim, keepdim),
+             lambda x: _np_logsumexp(x, _np_dim(dim), keepdim), a, gradgrad=dim == -1)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_log_softmax(name, dim):
+    a = rand((2, 3, 4), 21, -3, 3)
+    ref = _np_softmax if name == "softmax" else (lambda x, axis: np.log(_np_softmax(x, axis)))
+    check_op(lambda x: getattr(ember, name)(x, dim), lambda x: ref(x, dim), a)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_gradgradcheck_and_properties(name):
+    a = rand((2, 5), 22, -3, 3)
+    x = leaf(a)
+    assert gradgradcheck(lambda t: getattr(ember, name)(t, 1), (x,))
+    s = np_of(ember.softmax(x, -1))
+    np.testing.assert_allclose(s.sum(-1), 1.0)
+    # softmax is shift invariant along its dim
+    assert_close(getattr(ember, name)(x + 100.0, 1), np_of(getattr(ember, name)(x, 1)))
+
+
+def test_softmax_non_contiguous():
+    a = rand((4, 3), 23)
+    x = noncontig_leaf(a)
+    assert_close(ember.softmax(x, 0), _np_softmax(a, 0))
+    assert gradcheck(lambda t: ember.softmax(t, 0), (x,))
+    assert gradcheck(lambda t: ember.log_softmax(t.T, -1), (x,))
+
+
+@pytest.mark.parametrize("name,expected", [("softmax", 1.0), ("log_softmax", 0.0)])
+def test_softmax_of_0d_tensor(name, expected):
+    x = leaf(2.0)
+    out = getattr(ember, name)(x, 0)
+    assert out.shape == () and out.item() == expected
+    assert gradcheck(lambda t: getattr(ember, name)(t, -1), (x,))
+
+
+def test_softmax_logsumexp_over_empty_dim():
+    x = ember.zeros(2, 0)
+    assert ember.softmax(x, -1).shape == (2, 0)
+    assert ember.log_softmax(x, -1).shape == (2, 0)
+    np.testing.assert_array_equal(np_of(ember.logsumexp(x, -1)), [-np.inf, -np.inf])  # log(0)
+    assert ember.softmax(ember.zeros(0, 3), -1).shape == (0, 3)
+
+
+def test_softmax_of_int_tensor_is_float():
+    out = ember.softmax(ember.tensor([1, 2, 3]), 0)
+    assert out.dtype is ember.float32
+    assert_close(out, _np_softmax(np.array([1.0, 2.0, 3.0]), 0), rtol=1e-6)
+
+
+EXTREME = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [1e4, 1e4, -1e4]])
+
+
+def test_logsumexp_extreme_logits():
+    x = leaf(EXTREME)
+    out = ember.logsumexp(x, 1)
+    # 1e4 + log(1 + e^-1e4 + e^-2e4) = 1e4; -1e4 + log 3; 1e4 + log 2
+    np.testing.assert_allclose(np_of(out), [1e4, -1e4 + np.log(3.0), 1e4 + np.log(2.0)],
+                               rtol=1e-15)
+    (g,) = grad_of(lambda t: ember.logsumexp(t, 1), x)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0]], atol=1e-15)
+    assert np.isfinite(ember.logsumexp(x).item())  # over everything
+
+
+def test_softmax_extreme_logits():
+    x = leaf(EXTREME)
+    s = ember.softmax(x, 1)
+    np.testing.assert_allclose(np_of(s), [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0]],
+                               atol=1e-15)
+    w = rand((3, 3), 24)
+    (g,) = grad_of(lambda t: ember.softmax(t, 1) * leaf(w, requires_grad=False), x)
+    assert np.all(np.isfinite(g))
+    sv = np_of(s)
+    np.testing.assert_allclose(g, sv * (w - (w * sv).sum(1, keepdims=True)), atol=1e-12)
+
+
+def test_log_softmax_extreme_logits():
+    x = leaf(EXTREME)
+    y = ember.log_softmax(x, 1)
+    v = np_of(y)
+    assert np.all(np.isfinite(v))
+    np.testing.assert_allclose(
+        v, [[0, -2e4, -1e4], [-np.log(3)] * 3, [-np.log(2), -np.log(2), -2e4 - np.log(2)]],
+        rtol=1e-12, atol=1e-12)
+    w = rand((3, 3), 25)
+    (g,) = grad_of(lambda t: ember.log_softmax(t, 1) * leaf(w, requires_grad=False), x)
+    assert np.all(np.isfinite(g))
+    sv = np.exp(v)
+    np.testing.assert_allclose(g, w - sv * w.sum(1, keepdims=True), atol=1e-12)
+    # float32 too
+    x32 = ember.tensor(EXTREME.astype(np.float32), requires_grad=True)
+    ember.log_softmax(x32, 1).sum().backward()
+    assert np.all(np.isfinite(np_of(x32.grad)))
+
+
+def test_logsumexp_of_all_minus_inf_row_is_minus_inf():
+    out = ember.logsumexp(ember.tensor([[-np.inf, -np.inf], [0.0, 0.0]]), 1)
+    v = np_of(out)
+    assert v[0] == -np.inf and np.isclose(v[1], np.log(2.0))
+
+
+# ---------------------------------------------------------------------------- norm
+def _np_norm(x, p, axis=None, keepdims=False):
+    if p == np.inf:
+        return np.abs(x).max(axis=axis, keepdims=keepdims)
+    return (np.abs(x) ** p).sum(axis=axis, keepdims=keepdims) ** (1.0 / p)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [None, 1, (0, 1)])
+@pytest.mark.parametrize("p", [1, 2, float("inf"), 3])
+def test_norm(p, dim, keepdim):
+    a = _distinct((3, 4), 30)
+    a[np.abs(a) < 0.1] = 0.2  # |x| is not differentiable at 0
+    check_op(lambda x: ember.norm(x, p, dim, keepdim),
+             lambda x: _np_norm(x, p, _np_dim(dim), keepdim), a)
+
+
+@pytest.mark.parametrize("p", [2, 3, 1.5])
+def test_norm_gradgradcheck(p):
+    assert gradgradcheck(lambda x: ember.norm(x, p, 1), (leaf(rand((2, 3), 32)),))
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, float("inf")])
+def test_norm_gradient_at_zero_vector_is_zero(p):
+    # (sum x^2)^(1/2) has no derivative at 0; PyTorch (and ember) use the subgradient 0,
+    # never 0/0 = nan, which would poison a whole training step
+    x = leaf(np.zeros(3))
+    (g,) = grad_of(lambda t: ember.norm(t, p), x)
+    np.testing.assert_array_equal(g, np.zeros(3))
+    # a zero row next to a nonzero one: each row's gradient on its own
+    y = leaf([[0.0, 0.0], [3.0, 4.0]])
+    (g,) = grad_of(lambda t: ember.norm(t, p, 1), y)
+    assert np.all(np.isfinite(g)) and np.all(g[0] == 0)
+    if p == 2:
+        np.testing.assert_allclose(g[1], [0.6, 0.8])
+
+
+def test_norm_bad_p():
+    with pytest.raises(ValueError, match="norm: p must be positive"):
+        ember.norm(leaf([1.0]), 0)
+
+
+def test_norm_default_and_method():
+    a = rand((5,), 31)
+    assert_close(leaf(a).norm(), np.linalg.norm(a))
+    assert_close(ember.norm(leaf(a), 1), np.linalg.norm(a, 1))
+
+
+# ---------------------------------------------------------------------------- all / any
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("name", ["all", "any"])
+def test_all_any(name, dim, keepdim):
+    a = np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
+    for arr in (a, a.astype(np.int64), a != 0):
+        out = getattr(ember, name)(ember.tensor(arr), dim, keepdim)
+        assert out.dtype is ember.bool_
+        expected = getattr(np, name)(arr, axis=dim, keepdims=keepdim)
+        np.testing.assert_array_equal(np_of(out), expected)
+    x = leaf(a)
+    assert not getattr(x, name)().requires_grad
