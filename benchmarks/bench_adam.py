@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 import ember
+import numpy as np
 from ember import optim
 
 

@@ -1,9 +1,8 @@
 """The native fused Adam/AdamW kernel against the readable tensor-op update."""
 
+import ember
 import numpy as np
 import pytest
-
-import ember
 from ember import _C, optim
 
 

@@ -1,11 +1,10 @@
 """Models must actually learn: small, seeded, fast training runs with accuracy bars."""
 
-import numpy as np
-import pytest
-
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
+import numpy as np
+import pytest
 from ember import optim
 
 

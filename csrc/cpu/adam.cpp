@@ -85,7 +85,7 @@ void adam_impl(T* p, const T* grad, T* m, T* v, T* vmax, int64_t n, const AdamCo
   constexpr int64_t kChunk = 1 << 14;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static) if (chunks > 4)
+#pragma omp parallel for schedule(static) if (chunks > 16)
 #endif
   for (int64_t c0 = 0; c0 < chunks; ++c0) {
     const int64_t lo = c0 * kChunk, len = std::min(kChunk, n - lo);

@@ -7,7 +7,7 @@ PyTorch: ``ember.tensor``, ``Tensor.backward``, ``ember.no_grad``, ``ember.autog
 
 from __future__ import annotations
 
-from . import autograd, cuda, ops
+from . import autograd, cuda, ops, profiler
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     arange,

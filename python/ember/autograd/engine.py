@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .. import profiler as _profiler
 from .function import AccumulateGrad, Function
 from .grad_mode import set_grad_enabled
 
@@ -90,7 +91,12 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool, create_
                     "first backward freed it). Pass retain_graph=True to the first backward() "
                     "if you need to call it twice."
                 )
-            in_grads = fn.backward(fn, g)
+            if _profiler._active:
+                start = _profiler.begin()
+                in_grads = fn.backward(fn, g)
+                _profiler.end(fn.name(), start)
+            else:
+                in_grads = fn.backward(fn, g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(fn.next_functions):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import profiler as _profiler
 from .grad_mode import is_grad_enabled
 
 _INPUT, _OUTPUT, _CONST = 0, 1, 2
@@ -109,6 +110,11 @@ class Function:
                 out.append(Tensor._wrap(array, device))
         return tuple(out)
 
+    @staticmethod
+    def flops(ctx: Function, arrays: list, out_array: Any) -> float:
+        """Floating-point operations of one forward call (for the profiler); 0 = unknown."""
+        return 0.0
+
     def mark_non_differentiable(self) -> None:
         """Declare the output has no gradient (e.g. argmax)."""
         self.__dict__["_non_diff"] = True
@@ -152,7 +158,12 @@ class Function:
         if device is None:
             raise TypeError(f"{cls.__name__}.apply: expected at least one Tensor argument")
         ctx.backend = _backend_for(device)
-        out_array = cls.forward(ctx, *arrays, **kwargs)
+        if _profiler._active:
+            start = _profiler.begin()
+            out_array = cls.forward(ctx, *arrays, **kwargs)
+            _profiler.end(cls.__name__, start, cls.flops(ctx, arrays, out_array))
+        else:
+            out_array = cls.forward(ctx, *arrays, **kwargs)
 
         out = _Tensor._wrap(out_array, ctx.__dict__.get("out_device", device))
         if cls.is_view:

@@ -18,6 +18,11 @@ class MatMul(Function):
         return ctx.backend.matmul(a, b)
 
     @staticmethod
+    def flops(ctx, arrays, out):
+        # each of the batch * M * N outputs is a K-long dot product: 2K flops
+        return 2.0 * out.size * arrays[0].shape[-1]
+
+    @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         ga = sum_to(matmul(g, transpose(b, -2, -1)), a.shape) if ctx.needs_input_grad[0] \
