@@ -54,6 +54,7 @@ dtype = DType
 
 _install_methods()
 
-from . import nn, optim  # noqa: E402  (after Tensor's methods exist)
+from . import data, keras, metrics, nn, optim, viz  # noqa: E402  (after Tensor's methods exist)
+from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"

@@ -203,6 +203,21 @@ class Backend(ABC):
     def adaptive_avg_pool2d_backward(self, dy, input_shape: tuple):
         """The gradient of ``adaptive_avg_pool2d`` wrt its input of ``input_shape``."""
 
+    # ---- attention ---------------------------------------------------------------
+    @abstractmethod
+    def attention_forward(self, q, k, v, mask, is_causal: bool, scale: float | None):
+        """Fused scaled-dot-product attention: ``(out, lse)`` with
+        out = softmax(q k^T * scale + mask) v and lse the per-row logsumexp of the scores
+        (what the backward needs). q (B, H, Lq, D), k (B, H, Lk, D), v (B, H, Lk, Dv) of one
+        float dtype; ``mask`` None, bool (True = attend) or additive float, broadcastable to
+        (B, H, Lq, Lk); ``is_causal`` lets query i see keys j <= i only; ``scale`` None means
+        1/sqrt(D). Never stores the Lq x Lk matrix. Fully masked rows give 0 (lse -inf)."""
+    @abstractmethod
+    def attention_backward(self, dout, q, k, v, out, lse, mask, is_causal: bool,
+                           scale: float | None):
+        """``(dq, dk, dv)``: the gradients of ``attention_forward`` given dout = dL/dout and
+        the forward's ``out`` and ``lse`` (probabilities recomputed block by block)."""
+
     # ---- optimizers --------------------------------------------------------------
     @abstractmethod
     def adam_step_(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr: float,

@@ -214,7 +214,7 @@ class CPUBackend(Backend):
 
     # ---- linear algebra ----------------------------------------------------------
     def matmul(self, a, b):
-        return np.matmul(a, b)
+        return _C.matmul(a, b)
 
     # ---- convolution and pooling (ember's native kernels) --------------------------
     def conv2d(self, x, w, stride, padding, dilation, groups):
@@ -248,6 +248,13 @@ class CPUBackend(Backend):
 
     def adaptive_avg_pool2d_backward(self, dy, input_shape):
         return _C.adaptive_avg_pool2d_backward(dy, input_shape)
+
+    # ---- attention ---------------------------------------------------------------
+    def attention_forward(self, q, k, v, mask, is_causal, scale):
+        return _C.attention_forward(q, k, v, mask, is_causal, scale)
+
+    def attention_backward(self, dout, q, k, v, out, lse, mask, is_causal, scale):
+        return _C.attention_backward(dout, q, k, v, out, lse, mask, is_causal, scale)
 
     # ---- optimizers --------------------------------------------------------------
     def adam_step_(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2,

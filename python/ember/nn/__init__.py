@@ -14,11 +14,29 @@ from .layers.activation import (
     Softplus,
     Tanh,
 )
+from .layers.attention import MultiheadAttention
+from .layers.conv import Conv1d, Conv2d, ConvTranspose2d
 from .layers.dropout import Dropout
 from .layers.embedding import Embedding
 from .layers.linear import Flatten, Identity, Linear, Unflatten
 from .layers.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .layers.pool import (
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    Upsample,
+)
 from .layers.rnn import GRU, LSTM, RNN, RNNBase
+from .layers.transformer import (
+    PositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from .losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -36,9 +54,13 @@ from .parameter import Parameter
 __all__ = [
     "functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Embedding",
+    "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+    "AdaptiveAvgPool2d", "Upsample",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RNNBase", "RNN", "LSTM", "GRU",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softplus", "Softmax",
     "LogSoftmax",
+    "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "TransformerEncoder", "TransformerDecoder", "Transformer", "PositionalEncoding",
     "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
     "BCEWithLogitsLoss", "KLDivLoss",
 ]

@@ -23,7 +23,18 @@ from ..ops import (  # noqa: F401 - re-exported: F.relu, F.softmax, ...
     softplus,
     tanh,
 )
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401 - re-exported
+from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401 - re-exported
 from ..ops.loss import binary_cross_entropy_elementwise
+from ..ops.pool import (  # noqa: F401 - re-exported: F.max_pool2d, F.interpolate, ...
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    upsample,
+)
 from ..tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")

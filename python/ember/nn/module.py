@@ -306,6 +306,31 @@ class Module:
                     target.copy_(src.to(target.device).to(target.dtype))
         return IncompatibleKeys(missing, unexpected)
 
+    def save(self, path: Any) -> None:
+        """Save ``state_dict()`` to ``path`` in the safetensors format (``ember.save``)."""
+        from ..io import save
+
+        save(self.state_dict(), path)
+
+    def load(self, path: Any, strict: bool = True) -> IncompatibleKeys:
+        """Load a file written by ``save`` into this module (``load_state_dict`` semantics:
+        everything is read and checked first, so a failed load leaves the module unchanged)."""
+        from ..io import load
+
+        state = load(path)
+        if not isinstance(state, dict):
+            raise TypeError(f"{path}: holds a {type(state).__name__}, not a state dict")
+        try:
+            return self.load_state_dict(state, strict=strict)
+        except RuntimeError as e:
+            raise RuntimeError(f"{path}: {e}") from e
+
+    def summary(self, input_size: Any = None, input: Any = None, dtype: Any = None) -> str:  # noqa: A002
+        """A table of the layers with output shapes and parameter counts (see ember.summary)."""
+        from ..summary import summary
+
+        return summary(self, input_size=input_size, input=input, dtype=dtype)
+
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:
         """The layer's own settings, shown inside its repr (e.g. in/out features)."""

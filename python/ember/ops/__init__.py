@@ -10,9 +10,13 @@ composition of other ops. The files group them by kind:
 - ``index``        getitem, gather, scatter_add, index_select, masked_fill
 - ``linalg``       matmul
 - ``compare``      == != < <= > >=, logical ops (no gradient)
+- ``conv``         conv1d, conv2d, conv_transpose2d (native im2col + GEMM kernels)
+- ``pool``         max/avg pooling 1d/2d, adaptive_avg_pool2d, interpolate
+- ``attention``    scaled_dot_product_attention (fused native kernel), attention_reference
 """
 
 from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus
+from .attention import attention_reference, scaled_dot_product_attention
 from .compare import (
     allclose,
     eq,
@@ -35,6 +39,7 @@ from .compare import (
     ne,
     not_equal,
 )
+from .conv import conv1d, conv2d, conv_transpose2d
 from .elementwise import (
     abs,
     absolute,
@@ -80,6 +85,15 @@ from .index import (
     take,
 )
 from .linalg import bmm, dot, matmul, mm, outer
+from .pool import (
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    upsample,
+)
 from .reduce import (
     all,
     amax,
@@ -150,6 +164,6 @@ TENSOR_METHODS = [
 
 __all__ = sorted(
     {n for n in dir() if not n.startswith("_") and n not in ("TENSOR_METHODS", "activation",
-     "compare", "elementwise", "index", "linalg", "reduce", "shape", "prepare_setitem",
-     "index_put", "cast", "to_device", "sum_to")}
+     "attention", "compare", "conv", "elementwise", "index", "linalg", "pool", "reduce", "shape",
+     "prepare_setitem", "index_put", "cast", "to_device", "sum_to")}
 )

@@ -1,0 +1,324 @@
+// pybind11 bindings of the attention kernels (part of ember._C; bind_attention is called
+// from bindings_cpu.cpp). Every argument is checked here, at the boundary, and a bad one
+// raises TypeError / ValueError naming scaled_dot_product_attention, the shapes and the
+// dtypes; the kernels behind can then assume C-contiguous q, k, v of one dtype and a mask
+// described by element strides.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "cpu/attention.h"
+
+namespace py = pybind11;
+
+namespace {
+
+using ember::cpu::AttentionIsa;
+using ember::cpu::AttentionMask;
+using ember::cpu::AttentionParams;
+
+constexpr const char* kOp = "scaled_dot_product_attention";
+
+std::string dtype_of(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+std::string shape_of(const py::array& a) {
+  std::ostringstream out;
+  out << "(";
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) out << (d ? ", " : "") << a.shape(d);
+  out << (a.ndim() == 1 ? ",)" : ")");
+  return out.str();
+}
+
+std::string describe(const char* name, const py::array& a) {
+  return std::string(name) + " " + shape_of(a) + " " + dtype_of(a);
+}
+
+[[noreturn]] void fail_value(const std::string& what) {
+  throw py::value_error(std::string(kOp) + ": " + what);
+}
+[[noreturn]] void fail_type(const std::string& what) {
+  throw py::type_error(std::string(kOp) + ": " + what);
+}
+
+bool is_f32(const py::array& a) { return py::isinstance<py::array_t<float>>(a); }
+bool is_f64(const py::array& a) { return py::isinstance<py::array_t<double>>(a); }
+bool is_bool(const py::array& a) { return a.dtype().kind() == 'b'; }
+
+// The (B, H, Lq, Lk, D, Dv) of a valid problem; raises for anything else.
+struct Shapes {
+  int64_t b, h, lq, lk, d, dv;
+};
+
+Shapes check_qkv(const py::array& q, const py::array& k, const py::array& v) {
+  const std::string all = describe("query", q) + ", " + describe("key", k) + ", " +
+                          describe("value", v);
+  if (!(is_f32(q) || is_f64(q)) || q.dtype().not_equal(k.dtype()) ||
+      q.dtype().not_equal(v.dtype()))
+    fail_type("query, key and value must share one floating dtype (float32 or float64), got " +
+              all);
+  if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4)
+    fail_value("the kernel expects 4-d query (B, H, Lq, D), key (B, H, Lk, D) and value "
+               "(B, H, Lk, Dv), got " + all);
+  if (q.shape(0) != k.shape(0) || q.shape(0) != v.shape(0) || q.shape(1) != k.shape(1) ||
+      q.shape(1) != v.shape(1))
+    fail_value("query, key and value must have the same batch and head dimensions, got " + all);
+  if (k.shape(2) != v.shape(2))
+    fail_value("key and value must have the same sequence length, got " + all);
+  if (q.shape(3) != k.shape(3))
+    fail_value("query and key must have the same embedding dimension D, got " + all);
+  return {q.shape(0), q.shape(1), q.shape(2), k.shape(2), q.shape(3), v.shape(3)};
+}
+
+template <typename T>
+py::array_t<T> contiguous(const py::array& a) {
+  return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
+}
+
+// Fills the mask fields of p from an optional mask broadcastable to (B, H, Lq, Lk). `keep`
+// holds the (possibly copied) array alive for the call.
+template <typename T>
+void describe_mask(const std::optional<py::array>& mask_in, const py::array& q, const Shapes& s,
+                   AttentionParams<T>* p, py::array* keep) {
+  if (!mask_in) return;
+  py::array mask = *mask_in;
+  if (!is_bool(mask) && mask.dtype().not_equal(q.dtype()))
+    fail_type("attn_mask must be bool (True = attend) or the query's dtype " + dtype_of(q) +
+              ", got " + describe("attn_mask", mask));
+  const int64_t target[4] = {s.b, s.h, s.lq, s.lk};
+  std::ostringstream tshape;
+  tshape << "(" << s.b << ", " << s.h << ", " << s.lq << ", " << s.lk << ")";
+  if (mask.ndim() > 4)
+    fail_value("attn_mask " + shape_of(mask) + " has more than 4 dimensions; it must be "
+               "broadcastable to (B, H, Lq, Lk) = " + tshape.str());
+  const py::ssize_t lead = 4 - mask.ndim();
+  for (py::ssize_t d = 0; d < mask.ndim(); ++d) {
+    const int64_t n = mask.shape(d);
+    if (n != 1 && n != target[lead + d])
+      fail_value("attn_mask of shape " + shape_of(mask) + " is not broadcastable to (B, H, Lq, "
+                 "Lk) = " + tshape.str() + " (query " + shape_of(q) + ")");
+  }
+  // Element strides need whole-element byte strides and an aligned pointer; an unusual
+  // view that lacks them gets one copy.
+  const auto itemsize = mask.itemsize();
+  bool addressable = reinterpret_cast<std::uintptr_t>(mask.data()) %
+                         static_cast<std::uintptr_t>(itemsize) == 0;
+  for (py::ssize_t d = 0; d < mask.ndim(); ++d)
+    if (mask.shape(d) > 1 && mask.strides(d) % itemsize != 0) addressable = false;
+  if (!addressable) mask = py::array(mask.attr("copy")());
+  int64_t strides[4] = {0, 0, 0, 0};
+  for (py::ssize_t d = 0; d < mask.ndim(); ++d)
+    strides[lead + d] = mask.shape(d) > 1 ? mask.strides(d) / itemsize : 0;
+  p->mask_sb = strides[0];
+  p->mask_sh = strides[1];
+  p->mask_si = strides[2];
+  p->mask_sj = strides[3];
+  if (is_bool(mask)) {
+    p->mask_kind = AttentionMask::boolean;
+    p->mask_bool = static_cast<const uint8_t*>(mask.data());
+  } else {
+    p->mask_kind = AttentionMask::additive;
+    p->mask_add = static_cast<const T*>(mask.data());
+  }
+  *keep = mask;
+}
+
+AttentionIsa parse_kernel(const std::string& name) {
+  AttentionIsa isa;
+  if (!ember::cpu::attention_parse_isa(name.c_str(), &isa))
+    fail_value("unknown kernel '" + name + "', expected 'auto', 'avx512', 'avx2' or 'generic'");
+  if (!ember::cpu::attention_isa_available(isa))
+    fail_value("kernel '" + name + "' is not available on this CPU/build");
+  return isa;
+}
+
+// Everything a kernel call needs, built from checked arguments.
+template <typename T>
+struct Problem {
+  py::array_t<T> q, k, v;
+  py::array mask_keep;
+  AttentionParams<T> p;
+};
+
+template <typename T>
+Problem<T> make_problem(const py::array& q, const py::array& k, const py::array& v,
+                        const std::optional<py::array>& mask, bool is_causal,
+                        std::optional<double> scale, const Shapes& s) {
+  Problem<T> pr;
+  pr.q = contiguous<T>(q);
+  pr.k = contiguous<T>(k);
+  pr.v = contiguous<T>(v);
+  AttentionParams<T>& p = pr.p;
+  p.batch = s.b;
+  p.heads = s.h;
+  p.lq = s.lq;
+  p.lk = s.lk;
+  p.d = s.d;
+  p.dv = s.dv;
+  p.q = pr.q.data();
+  p.k = pr.k.data();
+  p.v = pr.v.data();
+  p.causal = is_causal;
+  p.scale = static_cast<T>(scale ? *scale : (s.d > 0 ? 1.0 / std::sqrt(static_cast<double>(s.d))
+                                                     : 1.0));
+  describe_mask<T>(mask, q, s, &p, &pr.mask_keep);
+  return pr;
+}
+
+template <typename T, typename Run>
+py::tuple forward_typed(const py::array& q, const py::array& k, const py::array& v,
+                        const std::optional<py::array>& mask, bool is_causal,
+                        std::optional<double> scale, const Shapes& s, Run run) {
+  Problem<T> pr = make_problem<T>(q, k, v, mask, is_causal, scale, s);
+  py::array_t<T> out(std::vector<py::ssize_t>{s.b, s.h, s.lq, s.dv});
+  py::array_t<T> lse(std::vector<py::ssize_t>{s.b, s.h, s.lq});
+  {
+    py::gil_scoped_release release;
+    run(pr.p, out.mutable_data(), lse.mutable_data());
+  }
+  return py::make_tuple(out, lse);
+}
+
+template <typename Run32, typename Run64>
+py::tuple forward_dispatch(const py::array& q, const py::array& k, const py::array& v,
+                           const std::optional<py::array>& mask, bool is_causal,
+                           std::optional<double> scale, Run32 run32, Run64 run64) {
+  const Shapes s = check_qkv(q, k, v);
+  if (is_f32(q)) return forward_typed<float>(q, k, v, mask, is_causal, scale, s, run32);
+  return forward_typed<double>(q, k, v, mask, is_causal, scale, s, run64);
+}
+
+void check_same(const char* name, const py::array& a, const py::array& q,
+                const std::vector<int64_t>& shape) {
+  bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
+  for (size_t d = 0; ok && d < shape.size(); ++d)
+    ok = a.shape(static_cast<py::ssize_t>(d)) == shape[d];
+  std::ostringstream want;
+  want << "(";
+  for (size_t d = 0; d < shape.size(); ++d) want << (d ? ", " : "") << shape[d];
+  want << ")";
+  if (a.dtype().not_equal(q.dtype()))
+    fail_type(std::string("backward: ") + name + " must have the query's dtype " + dtype_of(q) +
+              ", got " + describe(name, a));
+  if (!ok)
+    fail_value(std::string("backward: ") + name + " must have shape " + want.str() + ", got " +
+               describe(name, a));
+}
+
+template <typename T, typename Run>
+py::tuple backward_typed(const py::array& dout, const py::array& q, const py::array& k,
+                         const py::array& v, const py::array& out, const py::array& lse,
+                         const std::optional<py::array>& mask, bool is_causal,
+                         std::optional<double> scale, const Shapes& s, Run run) {
+  Problem<T> pr = make_problem<T>(q, k, v, mask, is_causal, scale, s);
+  auto dout_c = contiguous<T>(dout), out_c = contiguous<T>(out), lse_c = contiguous<T>(lse);
+  py::array_t<T> dq(std::vector<py::ssize_t>{s.b, s.h, s.lq, s.d});
+  py::array_t<T> dk(std::vector<py::ssize_t>{s.b, s.h, s.lk, s.d});
+  py::array_t<T> dv(std::vector<py::ssize_t>{s.b, s.h, s.lk, s.dv});
+  {
+    py::gil_scoped_release release;
+    run(pr.p, dout_c.data(), out_c.data(), lse_c.data(), dq.mutable_data(), dk.mutable_data(),
+        dv.mutable_data());
+  }
+  return py::make_tuple(dq, dk, dv);
+}
+
+template <typename Run32, typename Run64>
+py::tuple backward_dispatch(const py::array& dout, const py::array& q, const py::array& k,
+                            const py::array& v, const py::array& out, const py::array& lse,
+                            const std::optional<py::array>& mask, bool is_causal,
+                            std::optional<double> scale, Run32 run32, Run64 run64) {
+  const Shapes s = check_qkv(q, k, v);
+  check_same("grad_output", dout, q, {s.b, s.h, s.lq, s.dv});
+  check_same("out", out, q, {s.b, s.h, s.lq, s.dv});
+  check_same("lse", lse, q, {s.b, s.h, s.lq});
+  if (is_f32(q))
+    return backward_typed<float>(dout, q, k, v, out, lse, mask, is_causal, scale, s, run32);
+  return backward_typed<double>(dout, q, k, v, out, lse, mask, is_causal, scale, s, run64);
+}
+
+}  // namespace
+
+void bind_attention(py::module_& m) {
+  m.def(
+      "attention_forward",
+      [](const py::array& q, const py::array& k, const py::array& v,
+         const std::optional<py::array>& mask, bool is_causal, std::optional<double> scale,
+         const std::string& kernel) {
+        const AttentionIsa isa = parse_kernel(kernel);
+        auto run = [isa](const auto& p, auto* out, auto* lse) {
+          ember::cpu::attention_forward(p, out, lse, isa);
+        };
+        return forward_dispatch(q, k, v, mask, is_causal, scale, run, run);
+      },
+      py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask") = py::none(),
+      py::arg("is_causal") = false, py::arg("scale") = py::none(), py::kw_only(),
+      py::arg("kernel") = "auto",
+      "Fused (flash) attention: softmax(q k^T * scale + mask) v for q (B, H, Lq, D), k (B, H,\n"
+      "Lk, D), v (B, H, Lk, Dv) of one float dtype. mask: None, bool (True = attend) or\n"
+      "additive float, broadcastable to (B, H, Lq, Lk). is_causal: query i sees keys j <= i.\n"
+      "scale defaults to 1/sqrt(D). Returns (out (B, H, Lq, Dv), logsumexp (B, H, Lq)).\n"
+      "Fully masked rows give 0 and logsumexp -inf. `kernel` forces an ISA (tests).");
+  m.def(
+      "attention_backward",
+      [](const py::array& dout, const py::array& q, const py::array& k, const py::array& v,
+         const py::array& out, const py::array& lse, const std::optional<py::array>& mask,
+         bool is_causal, std::optional<double> scale, const std::string& kernel) {
+        const AttentionIsa isa = parse_kernel(kernel);
+        auto run = [isa](const auto& p, const auto* dout_, const auto* out_, const auto* lse_,
+                         auto* dq, auto* dk, auto* dv) {
+          ember::cpu::attention_backward(p, dout_, out_, lse_, dq, dk, dv, isa);
+        };
+        return backward_dispatch(dout, q, k, v, out, lse, mask, is_causal, scale, run, run);
+      },
+      py::arg("dout"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"),
+      py::arg("lse"), py::arg("mask") = py::none(), py::arg("is_causal") = false,
+      py::arg("scale") = py::none(), py::kw_only(), py::arg("kernel") = "auto",
+      "Gradients (dq, dk, dv) of attention_forward given dout and the forward's out and\n"
+      "logsumexp (FlashAttention-2 backward: probabilities recomputed block by block).");
+  m.def(
+      "attention_reference",
+      [](const py::array& q, const py::array& k, const py::array& v,
+         const std::optional<py::array>& mask, bool is_causal, std::optional<double> scale) {
+        auto run = [](const auto& p, auto* out, auto* lse) {
+          ember::cpu::attention_reference_forward(p, out, lse);
+        };
+        return forward_dispatch(q, k, v, mask, is_causal, scale, run, run);
+      },
+      py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask") = py::none(),
+      py::arg("is_causal") = false, py::arg("scale") = py::none(),
+      "attention_forward the slow, obvious way (the whole Lq x Lk matrix per head, double\n"
+      "accumulation): the tests' oracle. Returns (out, logsumexp).");
+  m.def(
+      "attention_reference_backward",
+      [](const py::array& dout, const py::array& q, const py::array& k, const py::array& v,
+         const py::array& out, const py::array& lse, const std::optional<py::array>& mask,
+         bool is_causal, std::optional<double> scale) {
+        auto run = [](const auto& p, const auto* dout_, const auto* out_, const auto* lse_,
+                      auto* dq, auto* dk, auto* dv) {
+          ember::cpu::attention_reference_backward(p, dout_, out_, lse_, dq, dk, dv);
+        };
+        return backward_dispatch(dout, q, k, v, out, lse, mask, is_causal, scale, run, run);
+      },
+      py::arg("dout"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"),
+      py::arg("lse"), py::arg("mask") = py::none(), py::arg("is_causal") = false,
+      py::arg("scale") = py::none(),
+      "attention_backward the slow, obvious way (materialised P, dP, dS): the tests' oracle.");
+  m.def(
+      "attention_kernels",
+      [] {
+        std::vector<std::string> names;
+        for (AttentionIsa isa : {AttentionIsa::avx512, AttentionIsa::avx2, AttentionIsa::generic})
+          if (ember::cpu::attention_isa_available(isa))
+            names.emplace_back(ember::cpu::attention_isa_name(isa));
+        return names;
+      },
+      "Attention kernels this build and CPU can run, best (the default) first.");
+}

@@ -1,0 +1,255 @@
+// GEMM front end: picks the micro-kernel for this CPU, decides how to spend the threads
+// (across a batch of small products, or inside each large one), owns the scratch memory,
+// and keeps the slow reference implementation. The blocked loops are in gemm_driver.h,
+// the SIMD kernels in gemm_avx512.cpp / gemm_avx2.cpp / gemm_generic.cpp.
+#include "cpu/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
+#include "cpu/gemm_kernels.h"
+
+#if defined(EMBER_OPENMP)
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define EMBER_GEMM_X86_DISPATCH 1
+#endif
+
+namespace ember::cpu {
+
+namespace {
+
+using detail::GemmKernel;
+using detail::GemmKernelTable;
+using detail::GemmProblem;
+
+// ---------------------------------------------------------------------------------------
+// Run-time kernel selection
+// ---------------------------------------------------------------------------------------
+
+// Does this CPU (and OS: libgcc checks that the OS saves the vector registers) run it?
+bool cpu_supports(GemmIsa isa) {
+#if defined(EMBER_GEMM_X86_DISPATCH)
+  __builtin_cpu_init();
+  switch (isa) {
+    case GemmIsa::avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    case GemmIsa::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    default:
+      break;
+  }
+#endif
+  return isa == GemmIsa::generic;
+}
+
+// The kernel table for `isa` if this build has it and this CPU can run it, else nullptr.
+const GemmKernelTable* table_if_usable(GemmIsa isa) {
+  if (!cpu_supports(isa)) return nullptr;
+  switch (isa) {
+    case GemmIsa::avx512:
+      return detail::gemm_avx512_table();
+    case GemmIsa::avx2:
+      return detail::gemm_avx2_table();
+    case GemmIsa::generic:
+      return detail::gemm_generic_table();
+    default:
+      return nullptr;
+  }
+}
+
+const GemmKernelTable& table_for(GemmIsa isa) {
+  if (isa == GemmIsa::automatic) isa = gemm_best_isa();
+  const GemmKernelTable* table = table_if_usable(isa);
+  return table ? *table : *detail::gemm_generic_table();
+}
+
+const GemmKernel<float>& kernel_of(const GemmKernelTable& t, float*) { return t.f32; }
+const GemmKernel<double>& kernel_of(const GemmKernelTable& t, double*) { return t.f64; }
+
+// ---------------------------------------------------------------------------------------
+// Scratch memory
+// ---------------------------------------------------------------------------------------
+
+// A 64-byte-aligned buffer that only grows. One per calling thread (thread_local), so
+// concurrent callers never share one, and repeated small products reuse warm memory.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer() { std::free(data_); }
+
+  void* reserve(std::size_t bytes) {
+    if (bytes > capacity_) {
+      std::free(data_);
+      data_ = nullptr;
+      capacity_ = 0;
+      const std::size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+      data_ = std::aligned_alloc(kAlign, rounded);  // size must be a multiple of kAlign
+      if (data_ == nullptr) throw std::bad_alloc();
+      capacity_ = rounded;
+    }
+    return data_;
+  }
+
+ private:
+  static constexpr std::size_t kAlign = 64;
+  void* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+char* workspace(std::size_t bytes) {
+  thread_local AlignedBuffer buffer;
+  return static_cast<char*>(buffer.reserve(bytes));
+}
+
+// ---------------------------------------------------------------------------------------
+// Threading policy
+// ---------------------------------------------------------------------------------------
+
+int available_threads() {
+#if defined(EMBER_OPENMP)
+  return omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
+#else
+  return 1;
+#endif
+}
+
+// Below ~0.2 MFLOP a product finishes in about the time it takes to wake another thread.
+constexpr int64_t kMinWorkPerThread = 64 * 64 * 64;
+// Products this small are run whole on one thread each when there is a batch of them.
+constexpr int64_t kSmallProduct = 192 * 192 * 192;
+
+int threads_for_product(int64_t m, int64_t n, int64_t k, int max_threads) {
+  const int64_t work = m * n * k;
+  const int64_t useful = std::max<int64_t>(1, work / kMinWorkPerThread);
+  return static_cast<int>(std::min<int64_t>(max_threads, useful));
+}
+
+// Give each thread whole products when that balances: many products, or small ones (for
+// which splitting one product would cost more in packing and syncing than it saves).
+bool parallel_over_batch(int64_t batch, int64_t m, int64_t n, int64_t k, int max_threads) {
+  if (batch < 2 || max_threads < 2) return false;
+  if (batch % max_threads == 0 || batch >= 4 * max_threads) return true;
+  return m * n * k <= kSmallProduct && batch >= max_threads;
+}
+
+template <typename T>
+GemmProblem<T> problem_at(const GemmBatch<T>& p, int64_t index) {
+  const int64_t a_offset = p.a_offsets ? p.a_offsets[index] : 0;
+  const int64_t b_offset = p.b_offsets ? p.b_offsets[index] : 0;
+  return GemmProblem<T>{p.m,
+                        p.n,
+                        p.k,
+                        p.a + a_offset,
+                        p.a_row_stride,
+                        p.a_col_stride,
+                        p.b + b_offset,
+                        p.b_row_stride,
+                        p.b_col_stride,
+                        p.c + index * p.m * p.n,
+                        p.n};
+}
+
+template <typename T>
+void gemm_impl(const GemmBatch<T>& p, GemmIsa isa) {
+  const int64_t c_size = p.batch * p.m * p.n;
+  if (c_size <= 0) return;
+  if (p.k <= 0) {  // an empty sum: C = 0
+    std::fill(p.c, p.c + c_size, T(0));
+    return;
+  }
+  const GemmKernel<T>& kernel = kernel_of(table_for(isa), static_cast<T*>(nullptr));
+  const int max_threads = available_threads();
+
+  if (parallel_over_batch(p.batch, p.m, p.n, p.k, max_threads)) {
+    // Each thread runs whole products on its own slice of one workspace, allocated here,
+    // outside the parallel region.
+    const int threads = static_cast<int>(std::min<int64_t>(max_threads, p.batch));
+    const std::size_t slice = (kernel.workspace_bytes(p.m, p.n, p.k, 1) + 63) / 64 * 64;
+    char* ws = workspace(slice * threads);
+#if defined(EMBER_OPENMP)
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+    for (int64_t index = 0; index < p.batch; ++index) {
+#if defined(EMBER_OPENMP)
+      char* mine = ws + slice * omp_get_thread_num();
+#else
+      char* mine = ws;
+#endif
+      kernel.multiply(problem_at(p, index), 1, mine);
+    }
+    return;
+  }
+
+  const int threads = threads_for_product(p.m, p.n, p.k, max_threads);
+  char* ws = workspace(kernel.workspace_bytes(p.m, p.n, p.k, threads));
+  for (int64_t index = 0; index < p.batch; ++index)
+    kernel.multiply(problem_at(p, index), threads, ws);
+}
+
+// C(i, j) = sum_k A(i, k) * B(k, j): three loops, no blocking, no tricks.
+template <typename T>
+void gemm_reference_impl(const GemmBatch<T>& p) {
+  for (int64_t index = 0; index < p.batch; ++index) {
+    const GemmProblem<T> q = problem_at(p, index);
+    for (int64_t i = 0; i < q.m; ++i) {
+      for (int64_t j = 0; j < q.n; ++j) {
+        T sum = 0;
+        for (int64_t kk = 0; kk < q.k; ++kk)
+          sum += q.a[i * q.rsa + kk * q.csa] * q.b[kk * q.rsb + j * q.csb];
+        q.c[i * q.ldc + j] = sum;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void gemm(const GemmBatch<float>& p, GemmIsa isa) { gemm_impl(p, isa); }
+void gemm(const GemmBatch<double>& p, GemmIsa isa) { gemm_impl(p, isa); }
+void gemm_reference(const GemmBatch<float>& p) { gemm_reference_impl(p); }
+void gemm_reference(const GemmBatch<double>& p) { gemm_reference_impl(p); }
+
+std::vector<GemmIsa> gemm_available_isas() {
+  std::vector<GemmIsa> isas;
+  for (GemmIsa isa : {GemmIsa::avx512, GemmIsa::avx2, GemmIsa::generic})
+    if (table_if_usable(isa) != nullptr) isas.push_back(isa);
+  return isas;
+}
+
+GemmIsa gemm_best_isa() {
+  static const GemmIsa best = gemm_available_isas().front();  // generic is always there
+  return best;
+}
+
+const char* gemm_isa_name(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::automatic:
+      return "auto";
+    case GemmIsa::generic:
+      return "generic";
+    case GemmIsa::avx2:
+      return "avx2";
+    case GemmIsa::avx512:
+      return "avx512";
+  }
+  return "unknown";
+}
+
+bool gemm_parse_isa(const std::string& name, GemmIsa* isa) {
+  for (GemmIsa candidate :
+       {GemmIsa::automatic, GemmIsa::generic, GemmIsa::avx2, GemmIsa::avx512}) {
+    if (name == gemm_isa_name(candidate)) {
+      *isa = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace ember::cpu

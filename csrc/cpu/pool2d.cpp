@@ -1,0 +1,235 @@
+// Pooling kernels: plain loops over each output's window, threads over the N*C planes
+// (planes never share memory, so forward and backward need no atomics).
+#include "cpu/pool2d.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace ember::cpu {
+
+int64_t pool2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
+                        int64_t dilation, bool ceil_mode) {
+  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  if (span < 0 || stride <= 0) return 0;
+  int64_t out = span / stride + 1;
+  // ceil mode: the last window must start inside the input or its left padding
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+namespace {
+
+// ---- max -------------------------------------------------------------------------------
+template <typename T>
+void max_forward_impl(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
+  const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
+#if defined(EMBER_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (int64_t c = 0; c < p.planes; ++c) {
+    const T* xp = x + c * in_plane;
+    for (int64_t oy = 0; oy < p.out_h; ++oy) {
+      int64_t y0 = oy * p.stride_h - p.pad_h;
+      const int64_t y1 = std::min(y0 + (p.kernel_h - 1) * p.dilation_h + 1, p.in_h);
+      while (y0 < 0) y0 += p.dilation_h;  // skip the rows that are padding
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        int64_t x0 = ox * p.stride_w - p.pad_w;
+        const int64_t x1 = std::min(x0 + (p.kernel_w - 1) * p.dilation_w + 1, p.in_w);
+        while (x0 < 0) x0 += p.dilation_w;
+        T best = -std::numeric_limits<T>::infinity();
+        int64_t best_at = y0 * p.in_w + x0;
+        for (int64_t iy = y0; iy < y1; iy += p.dilation_h) {
+          for (int64_t ix = x0; ix < x1; ix += p.dilation_w) {
+            const T v = xp[iy * p.in_w + ix];
+            if (v > best || std::isnan(v)) {
+              best = v;
+              best_at = iy * p.in_w + ix;
+            }
+          }
+        }
+        const int64_t o = c * out_plane + oy * p.out_w + ox;
+        y[o] = best;
+        idx[o] = best_at;
+      }
+    }
+  }
+}
+
+template <typename T>
+void max_backward_impl(const Pool2dParams& p, const T* dy, const int64_t* idx, T* dx) {
+  const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
+#if defined(EMBER_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (int64_t c = 0; c < p.planes; ++c) {
+    T* dxp = dx + c * in_plane;
+    std::fill(dxp, dxp + in_plane, T(0));
+    for (int64_t o = 0; o < out_plane; ++o) {
+      const int64_t at = idx[c * out_plane + o];
+      if (at >= 0 && at < in_plane) dxp[at] += dy[c * out_plane + o];  // bounds: never trust
+    }
+  }
+}
+
+// ---- average -----------------------------------------------------------------------------
+// The window of output (oy, ox) clipped to the input, and its divisor.
+struct AvgWindow {
+  int64_t y0, y1, x0, x1, divisor;
+};
+AvgWindow avg_window(const Pool2dParams& p, bool count_include_pad, int64_t divisor_override,
+                     int64_t oy, int64_t ox) {
+  int64_t y0 = oy * p.stride_h - p.pad_h, x0 = ox * p.stride_w - p.pad_w;
+  int64_t y1 = std::min(y0 + p.kernel_h, p.in_h + p.pad_h);
+  int64_t x1 = std::min(x0 + p.kernel_w, p.in_w + p.pad_w);
+  const int64_t padded_size = (y1 - y0) * (x1 - x0);
+  y0 = std::max<int64_t>(y0, 0);
+  x0 = std::max<int64_t>(x0, 0);
+  y1 = std::min(y1, p.in_h);
+  x1 = std::min(x1, p.in_w);
+  int64_t divisor = divisor_override > 0 ? divisor_override
+                    : count_include_pad  ? padded_size
+                                         : (y1 - y0) * (x1 - x0);
+  return {y0, y1, x0, x1, divisor};
+}
+
+template <typename T>
+void avg_forward_impl(const Pool2dParams& p, bool include_pad, int64_t override_, const T* x,
+                      T* y) {
+  const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
+#if defined(EMBER_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (int64_t c = 0; c < p.planes; ++c) {
+    const T* xp = x + c * in_plane;
+    for (int64_t oy = 0; oy < p.out_h; ++oy) {
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const AvgWindow w = avg_window(p, include_pad, override_, oy, ox);
+        T sum = 0;
+        for (int64_t iy = w.y0; iy < w.y1; ++iy)
+          for (int64_t ix = w.x0; ix < w.x1; ++ix) sum += xp[iy * p.in_w + ix];
+        const bool empty = w.y0 >= w.y1 || w.x0 >= w.x1 || w.divisor <= 0;
+        y[c * out_plane + oy * p.out_w + ox] = empty ? T(0) : sum / static_cast<T>(w.divisor);
+      }
+    }
+  }
+}
+
+template <typename T>
+void avg_backward_impl(const Pool2dParams& p, bool include_pad, int64_t override_, const T* dy,
+                       T* dx) {
+  const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
+#if defined(EMBER_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (int64_t c = 0; c < p.planes; ++c) {
+    T* dxp = dx + c * in_plane;
+    std::fill(dxp, dxp + in_plane, T(0));
+    for (int64_t oy = 0; oy < p.out_h; ++oy) {
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const AvgWindow w = avg_window(p, include_pad, override_, oy, ox);
+        if (w.y0 >= w.y1 || w.x0 >= w.x1 || w.divisor <= 0) continue;
+        const T g = dy[c * out_plane + oy * p.out_w + ox] / static_cast<T>(w.divisor);
+        for (int64_t iy = w.y0; iy < w.y1; ++iy)
+          for (int64_t ix = w.x0; ix < w.x1; ++ix) dxp[iy * p.in_w + ix] += g;
+      }
+    }
+  }
+}
+
+// ---- adaptive average ----------------------------------------------------------------------
+inline int64_t start_index(int64_t o, int64_t out, int64_t in) { return (o * in) / out; }
+inline int64_t end_index(int64_t o, int64_t out, int64_t in) {
+  return ((o + 1) * in + out - 1) / out;
+}
+
+template <typename T>
+void adaptive_forward_impl(const Pool2dParams& p, const T* x, T* y) {
+  const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
+#if defined(EMBER_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (int64_t c = 0; c < p.planes; ++c) {
+    const T* xp = x + c * in_plane;
+    for (int64_t oy = 0; oy < p.out_h; ++oy) {
+      const int64_t y0 = start_index(oy, p.out_h, p.in_h), y1 = end_index(oy, p.out_h, p.in_h);
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const int64_t x0 = start_index(ox, p.out_w, p.in_w);
+        const int64_t x1 = end_index(ox, p.out_w, p.in_w);
+        T sum = 0;
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) sum += xp[iy * p.in_w + ix];
+        y[c * out_plane + oy * p.out_w + ox] = sum / static_cast<T>((y1 - y0) * (x1 - x0));
+      }
+    }
+  }
+}
+
+template <typename T>
+void adaptive_backward_impl(const Pool2dParams& p, const T* dy, T* dx) {
+  const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
+#if defined(EMBER_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (int64_t c = 0; c < p.planes; ++c) {
+    T* dxp = dx + c * in_plane;
+    std::fill(dxp, dxp + in_plane, T(0));
+    for (int64_t oy = 0; oy < p.out_h; ++oy) {
+      const int64_t y0 = start_index(oy, p.out_h, p.in_h), y1 = end_index(oy, p.out_h, p.in_h);
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const int64_t x0 = start_index(ox, p.out_w, p.in_w);
+        const int64_t x1 = end_index(ox, p.out_w, p.in_w);
+        const T g = dy[c * out_plane + oy * p.out_w + ox] /
+                    static_cast<T>((y1 - y0) * (x1 - x0));
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) dxp[iy * p.in_w + ix] += g;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void max_pool2d_forward(const Pool2dParams& p, const float* x, float* y, int64_t* idx) {
+  max_forward_impl(p, x, y, idx);
+}
+void max_pool2d_forward(const Pool2dParams& p, const double* x, double* y, int64_t* idx) {
+  max_forward_impl(p, x, y, idx);
+}
+void max_pool2d_backward(const Pool2dParams& p, const float* dy, const int64_t* idx, float* dx) {
+  max_backward_impl(p, dy, idx, dx);
+}
+void max_pool2d_backward(const Pool2dParams& p, const double* dy, const int64_t* idx,
+                         double* dx) {
+  max_backward_impl(p, dy, idx, dx);
+}
+void avg_pool2d_forward(const Pool2dParams& p, bool count_include_pad, int64_t divisor_override,
+                        const float* x, float* y) {
+  avg_forward_impl(p, count_include_pad, divisor_override, x, y);
+}
+void avg_pool2d_forward(const Pool2dParams& p, bool count_include_pad, int64_t divisor_override,
+                        const double* x, double* y) {
+  avg_forward_impl(p, count_include_pad, divisor_override, x, y);
+}
+void avg_pool2d_backward(const Pool2dParams& p, bool count_include_pad,
+                         int64_t divisor_override, const float* dy, float* dx) {
+  avg_backward_impl(p, count_include_pad, divisor_override, dy, dx);
+}
+void avg_pool2d_backward(const Pool2dParams& p, bool count_include_pad,
+                         int64_t divisor_override, const double* dy, double* dx) {
+  avg_backward_impl(p, count_include_pad, divisor_override, dy, dx);
+}
+void adaptive_avg_pool2d_forward(const Pool2dParams& p, const float* x, float* y) {
+  adaptive_forward_impl(p, x, y);
+}
+void adaptive_avg_pool2d_forward(const Pool2dParams& p, const double* x, double* y) {
+  adaptive_forward_impl(p, x, y);
+}
+void adaptive_avg_pool2d_backward(const Pool2dParams& p, const float* dy, float* dx) {
+  adaptive_backward_impl(p, dy, dx);
+}
+void adaptive_avg_pool2d_backward(const Pool2dParams& p, const double* dy, double* dx) {
+  adaptive_backward_impl(p, dy, dx);
+}
+
+}  // namespace ember::cpu
