@@ -1,7 +1,9 @@
-"""The README's demo must actually learn (a shortened run, same code)."""
+"""The README's demo must actually learn (a shortened run of the same code)."""
 
 import importlib.util
 from pathlib import Path
+
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -13,7 +15,12 @@ def load(name: str):
     return module
 
 
-def test_demo_learns_the_spirals(capsys):
-    accuracy = load("demo").main(epochs=20)
-    assert accuracy >= 0.95
-    assert "test accuracy" in capsys.readouterr().out
+def test_demo_learns_the_digits(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    accuracy = load("demo").main(["--epochs", "10", "--out", str(tmp_path)])
+    assert accuracy >= 0.93
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "Total params: 17,226" in out
+    assert (tmp_path / "demo_graph.svg").read_text().startswith("<?xml")
+    assert (tmp_path / "demo_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "demo_model.safetensors").stat().st_size > 17_226 * 4
