@@ -119,8 +119,11 @@ int available_threads() {
 #endif
 }
 
-// Below ~0.2 MFLOP a product finishes in about the time it takes to wake another thread.
-constexpr int64_t kMinWorkPerThread = 64 * 64 * 64;
+// Each extra thread must get ~8 MFLOP (tens of microseconds) of work. Waking a thread costs
+// a few microseconds on an idle machine, but when another process holds the other core a
+// parallel region waits a whole scheduler time slice (milliseconds) at its barrier -- so
+// small products (an RNN step's h @ W_hh^T) run on one thread.
+constexpr int64_t kMinWorkPerThread = 160 * 160 * 160;
 // Products this small are run whole on one thread each when there is a batch of them.
 constexpr int64_t kSmallProduct = 192 * 192 * 192;
 

@@ -21,11 +21,17 @@ int64_t pool2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
 namespace {
 
 // ---- max -------------------------------------------------------------------------------
+// Threads only pay off for real work: a parallel region costs microseconds on an idle
+// machine and a whole time slice when another process holds the other core.
+inline bool worth_threads(const Pool2dParams& p) {
+  return p.planes * (p.in_h * p.in_w + p.out_h * p.out_w) > (1 << 16);
+}
+
 template <typename T>
 void max_forward_impl(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
   const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
 #if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(p))
 #endif
   for (int64_t c = 0; c < p.planes; ++c) {
     const T* xp = x + c * in_plane;
@@ -60,7 +66,7 @@ template <typename T>
 void max_backward_impl(const Pool2dParams& p, const T* dy, const int64_t* idx, T* dx) {
   const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
 #if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(p))
 #endif
   for (int64_t c = 0; c < p.planes; ++c) {
     T* dxp = dx + c * in_plane;
@@ -98,7 +104,7 @@ void avg_forward_impl(const Pool2dParams& p, bool include_pad, int64_t override_
                       T* y) {
   const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
 #if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(p))
 #endif
   for (int64_t c = 0; c < p.planes; ++c) {
     const T* xp = x + c * in_plane;
@@ -120,7 +126,7 @@ void avg_backward_impl(const Pool2dParams& p, bool include_pad, int64_t override
                        T* dx) {
   const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
 #if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(p))
 #endif
   for (int64_t c = 0; c < p.planes; ++c) {
     T* dxp = dx + c * in_plane;
@@ -147,7 +153,7 @@ template <typename T>
 void adaptive_forward_impl(const Pool2dParams& p, const T* x, T* y) {
   const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
 #if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(p))
 #endif
   for (int64_t c = 0; c < p.planes; ++c) {
     const T* xp = x + c * in_plane;
@@ -169,7 +175,7 @@ template <typename T>
 void adaptive_backward_impl(const Pool2dParams& p, const T* dy, T* dx) {
   const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
 #if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(p))
 #endif
   for (int64_t c = 0; c < p.planes; ++c) {
     T* dxp = dx + c * in_plane;

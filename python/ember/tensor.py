@@ -37,8 +37,8 @@ class Tensor:
     asks ember to record the ops applied to it so that ``backward()`` can fill ``.grad``.
     """
 
-    __slots__ = ("_data", "_device", "_requires_grad", "grad", "grad_fn", "_version",
-                 "__weakref__")
+    __slots__ = ("_data", "_device", "_requires_grad", "grad", "grad_fn", "_output_nr",
+                 "_version", "__weakref__")
     __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__
 
     def __init__(self, data: Any, dtype=None, device=None, requires_grad: bool = False) -> None:
@@ -50,6 +50,7 @@ class Tensor:
         self._requires_grad = False
         self.grad: Tensor | None = None
         self.grad_fn = None
+        self._output_nr = 0  # which output of grad_fn this tensor is
         self._version = _Version()
         if requires_grad:
             self.requires_grad = True
@@ -65,6 +66,7 @@ class Tensor:
         t._requires_grad = False
         t.grad = None
         t.grad_fn = None
+        t._output_nr = 0
         t._version = _Version()
         return t
 
@@ -118,7 +120,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad: the tensor does not require grad")
         if self.grad_fn is not None:
-            self.grad_fn._retain_ref = weakref.ref(self)
+            self.grad_fn._retain_refs[self._output_nr] = weakref.ref(self)
 
     @property
     def data(self) -> Tensor:
@@ -463,7 +465,7 @@ class Tensor:
             if self.requires_grad and self.is_leaf:
                 self._check_inplace("__setitem__")
             out = ops.index_put(self, index, value)
-            self._data, self.grad_fn = out._data, out.grad_fn
+            self._data, self.grad_fn, self._output_nr = out._data, out.grad_fn, 0
             self._requires_grad = True
             self._version.value += 1
             return

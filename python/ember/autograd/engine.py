@@ -23,9 +23,28 @@ from .function import AccumulateGrad, Function
 from .grad_mode import set_grad_enabled
 
 
-def _accumulate(buf: dict, key, g):
-    prev = buf.get(key)
-    buf[key] = g if prev is None else prev + g
+def _n_outputs(fn: Function) -> int:
+    return 1 if fn._out_meta is None else len(fn._out_meta)
+
+
+def _deliver(buf: dict, fn: Function, nr: int, g) -> None:
+    """Add gradient ``g`` into output ``nr``'s slot of node ``fn``."""
+    slots = buf.get(id(fn))
+    if slots is None:
+        slots = buf[id(fn)] = [None] * _n_outputs(fn)
+    slots[nr] = g if slots[nr] is None else slots[nr] + g
+
+
+def _output_grads(fn: Function, slots: list) -> list:
+    """A multi-output node's backward gets a gradient for every output: zeros where none
+    arrived (as PyTorch materialises them)."""
+    if fn._out_meta is None or all(g is not None for g in slots):
+        return slots
+    from ..creation import zeros
+
+    ref = next(g for g in slots if g is not None)
+    return [g if g is not None else zeros(*shape, dtype=dtype, device=ref.device)
+            for g, (shape, dtype) in zip(slots, fn._out_meta)]
 
 
 def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool, create_graph: bool,
@@ -35,15 +54,13 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool, create_
     With ``inputs=None`` gradients accumulate into the leaves' ``.grad``. Otherwise the
     gradients with respect to ``inputs`` are returned (a tuple) and no ``.grad`` changes.
     """
-    roots = [(t.grad_fn, g) for t, g in zip(outputs, grads) if t.grad_fn is not None]
+    roots = [(t.grad_fn, t._output_nr, g) for t, g in zip(outputs, grads)
+             if t.grad_fn is not None]
 
     # 1. dependency counts over the reachable graph (iterative DFS)
     deps: dict[int, int] = {}
-    nodes: dict[int, Function] = {}
-    stack = [fn for fn, _ in roots]
-    for fn in stack:
-        nodes[id(fn)] = fn
-    seen = set(nodes)
+    stack = [fn for fn, _, _ in roots]
+    seen = {id(fn) for fn in stack}
     while stack:
         fn = stack.pop()
         for nxt in fn.next_functions:
@@ -51,12 +68,11 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool, create_
                 deps[id(nxt)] = deps.get(id(nxt), 0) + 1
                 if id(nxt) not in seen:
                     seen.add(id(nxt))
-                    nodes[id(nxt)] = nxt
                     stack.append(nxt)
 
-    # what to capture for autograd.grad: leaves by identity, non-leaves by their grad_fn
+    # what to capture for autograd.grad: leaves by identity, non-leaves by (grad_fn, output)
     capture_leaf: dict[int, int] = {}
-    capture_node: dict[int, int] = {}
+    capture_node: dict[tuple, int] = {}
     results: list = [None] * (len(inputs) if inputs is not None else 0)
     if inputs is not None:
         for i, t in enumerate(inputs):
@@ -65,12 +81,12 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool, create_
             if t.grad_fn is None:
                 capture_leaf[id(t)] = i
             else:
-                capture_node[id(t.grad_fn)] = i
+                capture_node[(id(t.grad_fn), t._output_nr)] = i
 
-    grad_buf: dict[int, object] = {}
-    for fn, g in roots:
-        _accumulate(grad_buf, id(fn), g)
-    ready = [fn for fn in {id(f): f for f, _ in roots}.values() if deps.get(id(fn), 0) == 0]
+    grad_buf: dict[int, list] = {}
+    for fn, nr, g in roots:
+        _deliver(grad_buf, fn, nr, g)
+    ready = [fn for fn in {id(f): f for f, _, _ in roots}.values() if deps.get(id(fn), 0) == 0]
 
     # leaf gradients are summed here first, then written once
     leaf_grads: dict[int, tuple] = {}
@@ -78,11 +94,14 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool, create_
     with set_grad_enabled(create_graph):
         while ready:
             fn = ready.pop()
-            g = grad_buf.pop(id(fn))
-            if id(fn) in capture_node:
-                results[capture_node[id(fn)]] = g
-            if fn._retain_ref is not None:
-                owner = fn._retain_ref()
+            slots = grad_buf.pop(id(fn))
+            for nr, g in enumerate(slots):
+                if g is None:
+                    continue
+                if (id(fn), nr) in capture_node:
+                    results[capture_node[(id(fn), nr)]] = g
+                ref = fn._retain_refs.get(nr)
+                owner = ref() if ref is not None else None
                 if owner is not None:
                     owner.grad = g if owner.grad is None else owner.grad + g
             if fn._released:
@@ -91,12 +110,13 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool, create_
                     "first backward freed it). Pass retain_graph=True to the first backward() "
                     "if you need to call it twice."
                 )
+            out_grads = _output_grads(fn, slots)
             if _profiler._active:
                 start = _profiler.begin()
-                in_grads = fn.backward(fn, g)
+                in_grads = fn.backward(fn, *out_grads)
                 _profiler.end(fn.name(), start)
             else:
-                in_grads = fn.backward(fn, g)
+                in_grads = fn.backward(fn, *out_grads)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(fn.next_functions):
@@ -106,7 +126,7 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool, create_
                 )
             if not retain_graph:
                 fn._release()
-            for nxt, gi in zip(fn.next_functions, in_grads):
+            for nxt, nr, gi in zip(fn.next_functions, fn.next_output_nrs, in_grads):
                 if nxt is None or gi is None:
                     if isinstance(nxt, Function):
                         _done_one_input(nxt, deps, ready, grad_buf)
@@ -117,7 +137,7 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool, create_
                     prev = leaf_grads.get(id(leaf))
                     leaf_grads[id(leaf)] = (leaf, gi if prev is None else prev[1] + gi)
                 else:
-                    _accumulate(grad_buf, id(nxt), gi)
+                    _deliver(grad_buf, nxt, nr, gi)
                     _done_one_input(nxt, deps, ready, grad_buf)
 
     if inputs is not None:

@@ -17,6 +17,10 @@ Writing an op (the pattern every file in ``ember.ops`` follows)::
 result in a Tensor and, when grad mode is on and an input requires grad, records the
 call as the result's ``grad_fn``: a node of the graph that ``backward()`` walks.
 
+An op may return several arrays (a tuple): it then makes several output tensors, and its
+backward receives one gradient per output (zeros for outputs that got none) -- ``split``
+is the example: one node, a single ``cat`` in backward.
+
 Because backward is written with Tensor ops, running it with grad mode on
 (``create_graph=True``) records a graph of the backward itself: second derivatives come
 for free. To make that right, ``saved_tensors`` gives back the *real* input tensors (with
@@ -99,10 +103,10 @@ class Function:
                     )
                 out.append(tensor)
             elif kind == _OUTPUT:
-                array, device = payload
+                array, device, nr = payload
                 t = Tensor._wrap(array, device)
                 if is_grad_enabled():  # create_graph: the saved output keeps its history
-                    t.grad_fn = self
+                    t.grad_fn, t._output_nr = self, nr
                     t.requires_grad = True
                 out.append(t)
             else:
@@ -127,11 +131,13 @@ class Function:
 
     # ------------------------------------------------------------------ machinery
     def __init__(self) -> None:
-        self.next_functions: tuple = ()
+        self.next_functions: tuple = ()  # per input: the node its gradient goes to, or None
+        self.next_output_nrs: tuple = ()  # ... and which of that node's outputs it was
         self._saved: tuple = ()
         self._saved_slots: list = []
         self._released = False
-        self._retain_ref = None  # weakref to the output when it called retain_grad()
+        self._out_meta: tuple | None = None  # (shape, dtype) per output, multi-output ops only
+        self._retain_refs: dict = {}  # output index -> weakref, for retain_grad()
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
@@ -165,29 +171,38 @@ class Function:
         else:
             out_array = cls.forward(ctx, *arrays, **kwargs)
 
-        out = _Tensor._wrap(out_array, ctx.__dict__.get("out_device", device))
+        out_device = ctx.__dict__.get("out_device", device)  # set by ops that move data
+        multi = isinstance(out_array, tuple)
+        out_arrays = out_array if multi else (out_array,)
+        outs = tuple(_Tensor._wrap(a, out_device) for a in out_arrays)
         if cls.is_view:
-            out._version = args[0]._version
+            for o in outs:
+                o._version = args[0]._version
         if track and cls.differentiable and is_grad_enabled() and \
-                out_array.dtype.kind == "f" and "_non_diff" not in ctx.__dict__:
+                "_non_diff" not in ctx.__dict__:
             ctx.needs_input_grad = tuple(isinstance(a, _Tensor) and a._requires_grad
                                          for a in args)
-            ctx.next_functions = tuple(_edge(a) if isinstance(a, _Tensor) else None
-                                       for a in args)
+            edges = [_edge(a) if isinstance(a, _Tensor) else (None, 0) for a in args]
+            ctx.next_functions = tuple(e[0] for e in edges)
+            ctx.next_output_nrs = tuple(e[1] for e in edges)
             if ctx._saved:
-                ctx._resolve_saved(args, arrays, out_array, out._device)
-            out.grad_fn = ctx
-            out._requires_grad = True
-        return out
+                ctx._resolve_saved(args, arrays, out_arrays, out_device)
+            if multi:
+                ctx._out_meta = tuple((o.shape, o.dtype) for o in outs)
+            for nr, o in enumerate(outs):
+                if o._data.dtype.kind == "f":  # integer outputs (indices) have no gradient
+                    o.grad_fn, o._output_nr, o._requires_grad = ctx, nr, True
+        return outs if multi else outs[0]
 
-    def _resolve_saved(self, args, arrays, out_array, device) -> None:
+    def _resolve_saved(self, args, arrays, out_arrays, device) -> None:
         # Remember *how* to rebuild each saved array as a Tensor: an input is kept as the
         # Tensor itself plus its version (to detect in-place changes), the output as its
         # array (turned back into a Tensor pointing at this node), anything else as a constant.
         slots = []
         for s in self._saved:
-            if s is out_array:
-                slots.append((_OUTPUT, (s, device)))
+            nr = next((i for i, o in enumerate(out_arrays) if o is s), None)
+            if nr is not None:
+                slots.append((_OUTPUT, (s, device, nr)))
                 continue
             for a, arr in zip(args, arrays):
                 if arr is s and hasattr(a, "_version"):
@@ -217,10 +232,11 @@ def _late_imports() -> None:
     _Tensor, _backend_for = Tensor, backend_for
 
 
-def _edge(t):
-    """Where the gradient for input tensor ``t`` goes: its grad_fn, its leaf sink, or nowhere."""
-    if not t.requires_grad:
-        return None
+def _edge(t) -> tuple:
+    """Where the gradient for input tensor ``t`` goes: (its grad_fn, which output of it t
+    is), (its leaf sink, 0), or (None, 0) when it needs none."""
+    if not t._requires_grad:
+        return None, 0
     if t.grad_fn is not None:
-        return t.grad_fn
-    return AccumulateGrad(t)
+        return t.grad_fn, t._output_nr
+    return AccumulateGrad(t), 0

@@ -23,6 +23,7 @@ class Parameter(Tensor):
         self._requires_grad = False
         self.grad = None
         self.grad_fn = None
+        self._output_nr = 0
         self._version = data._version
         if requires_grad:
             self.requires_grad = True

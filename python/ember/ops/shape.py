@@ -297,6 +297,27 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return cat([unsqueeze(x, d) for x in tensors], d)
 
 
+class Split(Function):
+    # (y_1, ..., y_n) = consecutive slices of x along `axis`  ->  dx = cat(dy_1, ..., dy_n)
+    # One node with n outputs, so backward is a single cat (slicing n times would scatter
+    # each gradient into a full-size zero tensor: O(n) times the memory traffic).
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, axis, sizes):
+        ctx.axis = axis
+        out, start = [], 0
+        for n in sizes:
+            index = (slice(None),) * axis + (slice(start, start + n),)
+            out.append(ctx.backend.getitem(x, index))
+            start += n
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(list(grads), ctx.axis), None, None
+
+
 def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
     d = normalize_dim("split", dim, x.ndim)
@@ -311,13 +332,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         if sum(sizes) != n:
             raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)} but dimension {d} "
                              f"of shape {x.shape} has size {n}")
-    from .index import getitem
-
-    out, start = [], 0
-    for s in sizes:
-        out.append(getitem(x, (slice(None),) * d + (slice(start, start + s),)))
-        start += s
-    return tuple(out)
+    return Split.apply(x, d, tuple(sizes))
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
@@ -331,9 +346,10 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
 def unbind(x: Tensor, dim: int = 0) -> tuple:
     """The slices along ``dim``, with that dimension removed."""
     d = normalize_dim("unbind", dim, x.ndim)
-    from .index import getitem
-
-    return tuple(getitem(x, (slice(None),) * d + (i,)) for i in range(x.shape[d]))
+    if x.shape[d] == 0:
+        return ()
+    rest = x.shape[:d] + x.shape[d + 1:]
+    return tuple(reshape(p, rest) for p in Split.apply(x, d, (1,) * x.shape[d]))
 
 
 # ---------------------------------------------------------------------------- pad

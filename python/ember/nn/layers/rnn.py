@@ -125,7 +125,8 @@ class RNNBase(Module):
             outs = []
             for d in range(dirs):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                x_proj = F.linear(layer_in, w_ih, b_ih)  # all time steps at once
+                # the input projection of all time steps in one product, then split per step
+                x_proj = F.linear(layer_in, w_ih, b_ih).unbind(0)
                 state = states[layer * dirs + d]
                 steps = range(x.shape[0] - 1, -1, -1) if d else range(x.shape[0])
                 hs = [None] * x.shape[0]
