@@ -1,6 +1,6 @@
 """``ember.nn``: modules (layers, models), losses, initialisation and the functional API."""
 
-from . import functional, init
+from . import functional, init, utils
 from .containers import ModuleDict, ModuleList, Sequential
 from .layers.activation import (
     ELU,
@@ -52,7 +52,7 @@ from .module import Module
 from .parameter import Parameter
 
 __all__ = [
-    "functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
+    "functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Embedding",
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
     "AdaptiveAvgPool2d", "Upsample",
