@@ -18,11 +18,10 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
+import numpy as np
 from ember.data import DataLoader, Digits, TensorDataset, train_val_test_split
 from ember.metrics import accuracy, classification_report
 
