@@ -25,6 +25,7 @@ from ..ops import (  # noqa: F401 - re-exported: F.relu, F.softmax, ...
 )
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401 - re-exported
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401 - re-exported
+from ..ops.linalg import linear  # noqa: F401 - re-exported: F.linear
 from ..ops.loss import binary_cross_entropy_elementwise
 from ..ops.pool import (  # noqa: F401 - re-exported: F.max_pool2d, F.interpolate, ...
     adaptive_avg_pool2d,
@@ -41,15 +42,6 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 
 # ---------------------------------------------------------------------------- layers
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x W^T + b, with W of shape (out_features, in_features)."""
-    if x.shape[-1:] != weight.shape[-1:]:
-        raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} "
-                         f"features but the weight {weight.shape} expects {weight.shape[-1]}")
-    y = x @ weight.mT
-    return y if bias is None else y + bias
-
-
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted
     dropout: the expected value is unchanged, so eval mode is the identity)."""

@@ -76,6 +76,59 @@ def matmul(a, b) -> Tensor:
     return out
 
 
+class Linear(Function):
+    # y = x W^T + b (x: (..., in), W: (out, in))  ->  dx = g W,  dW = g^T x,  db = sum g
+    # (g and x flattened to 2-d over the leading dims, so dW and db sum over all of them).
+    # One node for what would otherwise be transpose + matmul + add: dense layers are the
+    # most common op, and each node costs Python time in forward and backward.
+    @staticmethod
+    def forward(ctx, x, w, b):
+        be = ctx.backend
+        ctx.save_for_backward(x, w)
+        rows = 1
+        for n in x.shape[:-1]:
+            rows *= n
+        y = be.matmul(be.reshape(x, (rows, x.shape[-1])), be.permute(w, (1, 0)))
+        if b is not None:
+            y = be.add(y, b)
+        return be.reshape(y, x.shape[:-1] + (w.shape[0],))
+
+    @staticmethod
+    def flops(ctx, arrays, out):
+        return 2.0 * out.size * arrays[1].shape[1]
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        g2 = reshape(g, (-1, g.shape[-1]))
+        gx = reshape(matmul(g2, w), x.shape) if ctx.needs_input_grad[0] else None
+        gw = matmul(transpose(g2, 0, 1), reshape(x, (-1, x.shape[-1]))) \
+            if ctx.needs_input_grad[1] else None
+        gb = g2.sum(0) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b, with W of shape (out_features, in_features) and x of shape (..., in)."""
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError("linear: input and weight must be Tensors")
+    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} "
+                         f"features but the weight {weight.shape} expects "
+                         f"{weight.shape[-1] if weight.ndim else 0}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias of shape {bias.shape} does not match the weight "
+                         f"{weight.shape} (expected ({weight.shape[0]},))")
+    dt = promote(x.dtype, weight.dtype)
+    if bias is not None:
+        dt = promote(dt, bias.dtype)
+        bias = cast(bias, dt)
+    if not dt.is_floating_point:
+        raise TypeError(f"linear: expected floating-point tensors, got {x.dtype} and "
+                        f"{weight.dtype}")
+    return Linear.apply(cast(x, dt), cast(weight, dt), bias)
+
+
 def mm(a: Tensor, b: Tensor) -> Tensor:
     """Product of two matrices (2-d only)."""
     if a.ndim != 2 or b.ndim != 2:
@@ -106,4 +159,4 @@ def outer(a: Tensor, b: Tensor) -> Tensor:
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
 
 
-__all__ = ["matmul", "mm", "bmm", "dot", "outer", "MatMul", "sum_to"]
+__all__ = ["matmul", "linear", "mm", "bmm", "dot", "outer", "MatMul", "Linear", "sum_to"]
