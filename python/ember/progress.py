@@ -37,6 +37,13 @@ def is_terminal(file: IO | None = None) -> bool:
         return False
 
 
+def _has_width() -> bool:
+    """False on pseudo-terminals that report 0 columns (tqdm would draw empty lines)."""
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns > 0
+
+
 def _fmt_value(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}" if (abs(v) >= 1e4 or (v != 0 and abs(v) < 1e-3)) else f"{v:.4f}"
@@ -89,9 +96,11 @@ class ProgressBar:
         self._last_draw = 0.0
         self._drawn = 0  # length of the last live line, to blank it on redraw
         self._tqdm = None
-        if self.enabled and self.live and use_tqdm and _tqdm is not None:
+        if self.enabled and self.live and use_tqdm and _tqdm is not None and _has_width():
+            # leave=False: the live bar (truncated to the terminal's width) is replaced at
+            # close() by one full summary line, so no metric is ever cut off.
             self._tqdm = _tqdm.tqdm(total=total, desc=desc or None, file=self.file,
-                                    leave=True, dynamic_ncols=True, unit=unit)
+                                    leave=False, dynamic_ncols=True, unit=unit)
 
     # -------------------------------------------------------------------- updates
     def update(self, n: int = 1, **postfix: Any) -> None:
@@ -129,8 +138,9 @@ class ProgressBar:
         if postfix:
             self.postfix.update(postfix)
         if self._tqdm is not None:
-            self._tqdm.set_postfix_str(format_metrics(self.postfix, ", ", "="), refresh=False)
             self._tqdm.close()
+            self.file.write(self._line(bar=False) + "\n")
+            self.file.flush()
             return
         line = self._line(bar=self.live)
         self.file.write(("\r" + self._padded(line) if self.live else line) + "\n")
