@@ -102,3 +102,44 @@ def test_lstm_learns_to_remember_the_first_token():
         opt.step()
     acc = (head(model(xt)[0][:, -1]).argmax(1) == yt).float().mean().item()
     assert acc >= 0.95, acc
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_fused_cells_match_the_composite_reference(cls):
+    layer = cls(3, 4, num_layers=2, bidirectional=True).double()
+    x = ember.randn(5, 2, 3, dtype=ember.float64, requires_grad=True)
+
+    def run(fused):
+        cls.use_fused_cells = fused
+        try:
+            out = layer(x)[0]
+            (out * out).sum().backward()
+        finally:
+            del cls.use_fused_cells  # back to the RNNBase default
+        grads = [x.grad.numpy().copy()] + [p.grad.numpy().copy() for p in layer.parameters()]
+        x.grad = None
+        layer.zero_grad()
+        return out.detach().numpy(), grads
+
+    out_f, grads_f = run(True)
+    out_c, grads_c = run(False)
+    np.testing.assert_allclose(out_f, out_c, rtol=1e-12, atol=1e-14)
+    for gf, gc in zip(grads_f, grads_c):
+        np.testing.assert_allclose(gf, gc, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_cells_gradcheck_and_refuse_double_backward():
+    from ember.autograd import grad
+    from ember.ops.rnn import gru_cell, lstm_cell
+
+    g = ember.randn(2, 8, dtype=ember.float64, requires_grad=True)
+    c = ember.randn(2, 2, dtype=ember.float64, requires_grad=True)
+    assert gradcheck(lambda a, b: lstm_cell(a, b), (g, c))
+    xp = ember.randn(2, 6, dtype=ember.float64, requires_grad=True)
+    hp = ember.randn(2, 6, dtype=ember.float64, requires_grad=True)
+    assert gradcheck(lambda a, b, h: gru_cell(a, b, h), (xp, hp, c))
+    h, _ = lstm_cell(g, c)
+    with pytest.raises(RuntimeError, match="first derivatives only"):
+        grad(h.sum(), g, create_graph=True)
+    with pytest.raises(ValueError, match="lstm_cell"):
+        lstm_cell(g, ember.randn(2, 3, dtype=ember.float64))

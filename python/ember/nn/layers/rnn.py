@@ -15,6 +15,7 @@ import math
 from ... import dtypes as _dt
 from ...creation import empty, zeros
 from ...ops import cat, sigmoid, stack, tanh
+from ...ops.rnn import gru_cell, lstm_cell
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -50,7 +51,14 @@ def _gru_cell(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None):
 
 
 class RNNBase(Module):
-    """Shared machinery of RNN, LSTM and GRU."""
+    """Shared machinery of RNN, LSTM and GRU.
+
+    ``use_fused_cells`` (class attribute, default True) runs each LSTM/GRU step's pointwise
+    math as one fused node (``ember.ops.rnn``: faster, first derivatives only); False uses
+    the composite cells above (slower, differentiable to any order).
+    """
+
+    use_fused_cells = True
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -141,9 +149,14 @@ class RNNBase(Module):
         return layer_in, finals
 
     def _step(self, x_proj, state, w_hh, b_hh):
+        fused = self.use_fused_cells
         if self.mode == "LSTM":
+            if fused:
+                return lstm_cell(x_proj + F.linear(state[0], w_hh, b_hh), state[1])
             return _lstm_cell(x_proj, state[0], state[1], w_hh, b_hh)
         if self.mode == "GRU":
+            if fused:
+                return (gru_cell(x_proj, F.linear(state[0], w_hh, b_hh), state[0]),)
             return (_gru_cell(x_proj, state[0], w_hh, b_hh),)
         return (_rnn_cell(x_proj, state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
 
