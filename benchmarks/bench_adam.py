@@ -2,6 +2,7 @@
 its default foreach path), on the same parameter count, in the same run.
 
     python benchmarks/bench_adam.py [--numel 10000000] [--repeat 20]
+    python benchmarks/bench_adam.py --device cuda [--numel 100000000]
 
 Bandwidth counts the bytes an ideal fused step must move: read param, grad, m, v and
 write param, m, v (7 arrays x 4 bytes per element in float32).
@@ -27,11 +28,52 @@ def best_time(fn, repeat: int) -> float:
     return best
 
 
+def cuda_main(args) -> None:
+    """ember's fused CUDA Adam against torch's fused CUDA Adam on the same GPU."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _gpu import gpu_times, require_cuda, torch_cuda
+
+    require_cuda()
+    torch = torch_cuda()
+    n = args.numel if args.numel_given else 100_000_000
+    moved = 7 * 4 * n
+    rng = np.random.default_rng(0)
+    p0, g0 = rng.standard_normal(n, dtype=np.float32), rng.standard_normal(n, dtype=np.float32)
+    p = ember.nn.Parameter(ember.tensor(p0, device="cuda"))
+    p.grad = ember.tensor(g0, device="cuda")
+    opt = optim.Adam([p], lr=1e-3, fused=True)
+    fns, names = [opt.step], ["ember Adam (fused=True, cuda)"]
+    if torch is not None:
+        tp = torch.nn.Parameter(torch.tensor(p0, device="cuda"))
+        tp.grad = torch.tensor(g0, device="cuda")
+        topt = torch.optim.Adam([tp], lr=1e-3, fused=True)
+        fns.append(topt.step)
+        names.append("torch Adam (fused=True, cuda)")
+    times = gpu_times(fns, args.repeat)
+    print(f"Adam step on {n:,} float32 parameters on the GPU, median of {args.repeat}")
+    print(f"{'implementation':32s} {'ms':>8s} {'GB/s':>8s}")
+    for name, t in zip(names, times):
+        print(f"{name:32s} {t * 1e3:8.2f} {moved / t / 1e9:8.1f}")
+    if len(times) > 1:
+        print(f"ratio ember / torch fused: {times[1] / times[0]:.2f}x (>1 means ember is faster)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--numel", type=int, default=10_000_000)
+    ap.add_argument("--numel", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="cuda: ember's fused GPU Adam against torch's fused GPU Adam")
     args = ap.parse_args()
+    args.numel_given = args.numel is not None
+    if args.numel is None:
+        args.numel = 10_000_000
+    if args.device == "cuda":
+        cuda_main(args)
+        return
     n = args.numel
     moved = 7 * 4 * n  # bytes
 

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_attention.py [--repeats 5] [--dtype float32] [--no-memory]
                                          [--memory-only]
+    python benchmarks/bench_attention.py --device cuda   (B=8, H=16, L=2048, D=64 on the GPU)
 
 Speed: for each case (B, H, L, D), causal or not, times the forward and the
 forward + backward of ``ember.nn.functional.scaled_dot_product_attention`` and of
@@ -106,6 +107,61 @@ def speed(args):
                       f"{tt / te:>5.2f}")
 
 
+def cuda_speed(args):
+    """ember's CUDA flash attention against torch's SDPA on the same GPU."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _gpu import gpu_times, require_cuda, torch_cuda
+
+    import ember
+    import numpy as np
+
+    require_cuda()
+    torch = torch_cuda()
+    F = ember.nn.functional
+    print(f"GPU attention, dtype {args.dtype}, median of {args.repeats}; reference: "
+          f"{'torch ' + torch.__version__ + ' SDPA' if torch else 'none'}")
+    header = (f"{'B':>3} {'H':>3} {'L':>5} {'D':>3} {'causal':>6} {'pass':>8} | "
+              f"{'ember ms':>9} {'GFLOP/s':>8} | {'torch ms':>9} {'GFLOP/s':>8} | {'ratio':>5}")
+    print(header)
+    print("-" * len(header))
+    rng = np.random.default_rng(0)
+    for b, h, length, d in [(8, 16, 2048, 64)]:
+        arrays = [rng.standard_normal((b, h, length, d)).astype(args.dtype) for _ in range(4)]
+        et = [ember.tensor(a, device="cuda", requires_grad=True) for a in arrays[:3]]
+        eg = ember.tensor(arrays[3], device="cuda")
+        if torch is not None:
+            tt = [torch.tensor(a, device="cuda", requires_grad=True) for a in arrays[:3]]
+            tg = torch.tensor(arrays[3], device="cuda")
+        for causal in (True, False):
+            def e_fwd():
+                with ember.no_grad():
+                    F.scaled_dot_product_attention(*et, is_causal=causal)
+
+            def e_bwd():
+                F.scaled_dot_product_attention(*et, is_causal=causal).backward(eg)
+                for t in et:
+                    t.grad = None
+
+            def t_fwd():
+                with torch.no_grad():
+                    torch.nn.functional.scaled_dot_product_attention(*tt, is_causal=causal)
+
+            def t_bwd():
+                torch.nn.functional.scaled_dot_product_attention(*tt, is_causal=causal).backward(tg)
+                for t in tt:
+                    t.grad = None
+
+            for name, pair, bwd in (("fwd", (e_fwd, t_fwd), False),
+                                    ("fwd+bwd", (e_bwd, t_bwd), True)):
+                fns = pair if torch is not None else pair[:1]
+                times = gpu_times(fns, args.repeats)
+                fl = flops(b, h, length, d, causal, bwd) / 1e9
+                ref = (f"{times[1] * 1e3:>9.2f} {fl / times[1]:>8.1f} | "
+                       f"{times[1] / times[0]:>5.2f}") if len(times) > 1 else "-"
+                print(f"{b:>3} {h:>3} {length:>5} {d:>3} {str(causal):>6} {name:>8} | "
+                      f"{times[0] * 1e3:>9.2f} {fl / times[0]:>8.1f} | {ref}")
+
+
 # ---------------------------------------------------------------------------- memory
 def _child(lib, b, h, length, d):
     """Runs in a subprocess: peak-RSS growth (bytes) of one forward + backward."""
@@ -170,7 +226,12 @@ def main():
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--memory-only", action="store_true")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="cuda: ember's GPU kernels against torch SDPA on the GPU (speed only)")
     args = p.parse_args()
+    if args.device == "cuda":
+        cuda_speed(args)
+        return
     if not args.memory_only:
         speed(args)
     if not args.no_memory:

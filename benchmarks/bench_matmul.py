@@ -1,6 +1,7 @@
 """ember's CPU GEMM (``ember._C.matmul``) against NumPy's BLAS, in the same run.
 
     python benchmarks/bench_matmul.py [--sizes 256 512 1024 2048] [--dtype float32 float64]
+    python benchmarks/bench_matmul.py --device cuda [--sizes 1024 2048 4096]
 
 Prints GFLOP/s (2*M*N*K / time) for square products and for a batch of small,
 attention-sized products, with the ratio ember / numpy. Each timing is the best of
@@ -80,14 +81,59 @@ def row(label: str, dtype: str, g_ember: float, g_numpy: float) -> None:
     print(f"{label:>22}  {dtype:>8}  {g_ember:10.1f}  {g_numpy:10.1f}  {g_ember / g_numpy:6.2f}")
 
 
+def cuda_main(args) -> None:
+    """ember's hand-written CUDA GEMM against cuBLAS (torch, TF32 off) on the same GPU."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _gpu import gpu_times, require_cuda, torch_cuda
+
+    import ember
+
+    require_cuda()
+    torch = torch_cuda()
+    if torch is not None:
+        torch.backends.cuda.matmul.allow_tf32 = False  # compare fp32 with fp32
+    sizes = args.sizes if args.sizes_given else [1024, 2048, 4096]
+    rng = np.random.default_rng(0)
+    print(f"GPU GEMM, median of {args.repeats}; reference: "
+          f"{'torch ' + torch.__version__ + ' (cuBLAS, TF32 off)' if torch else 'none'}")
+    print(f"{'size':>22}  {'dtype':>8}  {'ember GF/s':>10}  {'torch GF/s':>10}  {'ratio':>6}")
+    for dtype in args.dtype:
+        for n in sizes:
+            a = rng.standard_normal((n, n)).astype(dtype)
+            b = rng.standard_normal((n, n)).astype(dtype)
+            ea, eb = ember.tensor(a, device="cuda"), ember.tensor(b, device="cuda")
+            with ember.no_grad():
+                if n <= 2048:
+                    check((ea @ eb).numpy(), a.astype(np.float64) @ b.astype(np.float64), n)
+                fns = [lambda: ea @ eb]
+                if torch is not None:
+                    ta, tb = torch.tensor(a, device="cuda"), torch.tensor(b, device="cuda")
+                    fns.append(lambda: ta @ tb)
+                times = gpu_times(fns, args.repeats)
+            g = [2.0 * n**3 / t / 1e9 for t in times]
+            ref = f"{g[1]:10.1f}  {g[0] / g[1]:6.2f}" if len(g) > 1 else f"{'-':>10}  {'-':>6}"
+            print(f"{f'{n}x{n}x{n}':>22}  {dtype:>8}  {g[0]:10.1f}  {ref}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
+    parser.add_argument("--sizes", type=int, nargs="+", default=None)
     parser.add_argument("--dtype", nargs="+", default=["float32", "float64"],
                         choices=["float32", "float64"])
     parser.add_argument("--no-batched", action="store_true",
                         help="skip the batched small-matrix case")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="cuda: ember's GPU GEMM against torch/cuBLAS (fp32, TF32 off)")
+    parser.add_argument("--repeats", type=int, default=10, help="(--device cuda) timings")
     args = parser.parse_args()
+    args.sizes_given = args.sizes is not None
+    if args.sizes is None:
+        args.sizes = [256, 512, 1024, 2048]
+    if args.device == "cuda":
+        cuda_main(args)
+        return
 
     rng = np.random.default_rng(0)
     print(f"ember: {_C.num_threads()} OpenMP threads, GEMM kernel {_C.gemm_kernels()[0]}")

@@ -1,8 +1,13 @@
 """``ember.cuda``: the GPU device. The CUDA backend (``ember._cuda``) is built when a CUDA
 compiler is found at install time; on machines without it, or without a GPU, everything
-here answers "not available" and nothing crashes."""
+here answers "not available" and nothing crashes: ``is_available()`` is False,
+``device_count()`` 0, the memory counters 0, ``synchronize``/``empty_cache`` do nothing,
+and what needs a GPU (``current_device``, ``get_device_name``, ``tensor.to("cuda")``)
+raises a RuntimeError that says why."""
 
 from __future__ import annotations
+
+from .random import manual_seed  # noqa: F401  (ember.cuda.manual_seed, as in PyTorch)
 
 
 def _module():
@@ -11,6 +16,11 @@ def _module():
     except ImportError:
         return None
     return _cuda
+
+
+def is_built() -> bool:
+    """True when ember was built with its CUDA backend (a GPU may still be missing)."""
+    return _module() is not None
 
 
 def is_available() -> bool:
@@ -40,6 +50,46 @@ def check_available(op: str) -> None:
 def backend():
     """The CUDA backend (raises a clear RuntimeError when CUDA is not available)."""
     check_available("cuda backend")
-    from .backend.cuda import CUDABackend  # noqa: F401  (issue 4)
+    from .backend.cuda import CUDABackend
 
     return CUDABackend.instance()
+
+
+def current_device() -> int:
+    """The index of the current GPU."""
+    check_available("current_device")
+    return _module().current_device()
+
+
+def get_device_name(device: int | None = None) -> str:
+    """The GPU's name, e.g. 'NVIDIA H100 80GB HBM3'."""
+    check_available("get_device_name")
+    index = 0 if device is None else getattr(device, "index", device)
+    return _module().get_device_name(int(index or 0))
+
+
+def synchronize() -> None:
+    """Wait until every queued GPU kernel has finished (a no-op without CUDA). Kernels run
+    asynchronously: time GPU code with a synchronize() before reading the clock."""
+    if is_available():
+        _module().synchronize()
+
+
+def empty_cache() -> None:
+    """Give the caching allocator's unused blocks back to CUDA (a no-op without CUDA)."""
+    if is_available():
+        _module().empty_cache()
+
+
+def memory_allocated(device: int | None = None) -> int:
+    """Bytes of GPU memory held by live tensors (0 without CUDA)."""
+    if not is_available():
+        return 0
+    return _module().memory_allocated(int(device or 0))
+
+
+def memory_reserved(device: int | None = None) -> int:
+    """Bytes of GPU memory held by the caching allocator: live tensors plus cached blocks."""
+    if not is_available():
+        return 0
+    return _module().memory_reserved(int(device or 0))

@@ -54,7 +54,8 @@ class LeakyRelu(Function):
     def forward(ctx, x, slope):
         ctx.save_for_backward(x)
         ctx.slope = slope
-        return ctx.backend.where(x > 0, x, x * x.dtype.type(slope))
+        b = ctx.backend
+        return b.where(b.compare("gt", x, x.dtype.type(0)), x, b.mul(x, x.dtype.type(slope)))
 
     @staticmethod
     def backward(ctx, g):

@@ -1,0 +1,81 @@
+// DeviceArray: the CUDA backend's array -- a view (offset, shape, strides) of a block of
+// device memory shared by all views of it (std::shared_ptr, so the block returns to the
+// caching allocator when the last view dies).
+//
+// It mirrors what ember's Python side expects of a backend array: `.shape` (tuple),
+// `.ndim`, `.dtype` (a NumPy dtype) -- exposed by the bindings -- and strides counted in
+// *elements* (not bytes), which may be 0 (broadcast). Kernels take the raw pointer
+// `data()` (already offset) plus shape/strides, so any view works without a copy.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "cuda/common.cuh"
+
+namespace ember::cuda {
+
+// A block of device memory from the caching allocator (allocator.h). Freed on destruction.
+struct Storage {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  int device = 0;
+  Storage(size_t bytes, int device);  // allocator.cu
+  ~Storage();                          // allocator.cu: returns the block to the cache
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+};
+
+class DeviceArray {
+ public:
+  DeviceArray() = default;
+  // A new contiguous (C-order) array, uninitialised.
+  DeviceArray(std::vector<int64_t> shape, DType dtype, int device = 0)
+      : shape_(std::move(shape)), dtype_(dtype) {
+    strides_ = contiguous_strides(shape_);
+    storage_ = std::make_shared<Storage>(std::max<int64_t>(numel(), 1) * itemsize(dtype),
+                                         device);
+  }
+  // A view sharing `base`'s storage.
+  DeviceArray(const DeviceArray& base, int64_t offset, std::vector<int64_t> shape,
+              std::vector<int64_t> strides)
+      : storage_(base.storage_), offset_(offset), shape_(std::move(shape)),
+        strides_(std::move(strides)), dtype_(base.dtype_) {}
+
+  const std::vector<int64_t>& shape() const { return shape_; }
+  const std::vector<int64_t>& strides() const { return strides_; }  // in elements
+  int64_t offset() const { return offset_; }                         // in elements
+  int ndim() const { return static_cast<int>(shape_.size()); }
+  DType dtype() const { return dtype_; }
+  int device() const { return storage_ ? storage_->device : 0; }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t s : shape_) n *= s;
+    return n;
+  }
+  bool is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+  // The address of element [0, 0, ...] of this view.
+  void* data() const {
+    return static_cast<char*>(storage_->ptr) + offset_ * static_cast<int64_t>(itemsize(dtype_));
+  }
+  template <typename T>
+  T* data_as() const { return static_cast<T*>(data()); }
+  const std::shared_ptr<Storage>& storage() const { return storage_; }
+
+  static std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
+    std::vector<int64_t> s(shape.size(), 1);
+    for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i)
+      s[i] = s[i + 1] * std::max<int64_t>(shape[i + 1], 1);
+    return s;
+  }
+
+ private:
+  std::shared_ptr<Storage> storage_;
+  int64_t offset_ = 0;
+  std::vector<int64_t> shape_, strides_;
+  DType dtype_ = DType::Float32;
+};
+
+}  // namespace ember::cuda

@@ -1,0 +1,489 @@
+"""The CUDA backend.
+
+Two kinds of tests:
+- everywhere (no GPU needed): ``ember.cuda`` answers "not available" without crashing, moving
+  a tensor to 'cuda' is a clear RuntimeError, the ``_cuda`` module imports when it was built,
+  and ``CUDABackend`` implements every primitive of the Backend interface;
+- with a GPU: every op on 'cuda' against the same op on 'cpu' (forward and gradients), on
+  contiguous and non-contiguous inputs, plus training, Module.to, devices mixing, the
+  round trip through .cpu(), seeded randomness and the allocator's counters.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import ember
+import numpy as np
+import pytest
+from ember import nn
+
+HAS_GPU = ember.cuda.is_available()
+needs_gpu = pytest.mark.skipif(not HAS_GPU, reason="no CUDA GPU")
+no_gpu_only = pytest.mark.skipif(HAS_GPU, reason="a CUDA GPU is present")
+
+
+def _cuda_module():
+    try:
+        return importlib.import_module("ember._cuda")
+    except ImportError:
+        return None
+
+
+_CUDA = _cuda_module()
+needs_built = pytest.mark.skipif(_CUDA is None, reason="ember was built without ember._cuda")
+
+
+def _has(flag: str) -> bool:
+    return bool(_CUDA is not None and getattr(_CUDA, flag, False))
+
+
+needs_gemm = pytest.mark.skipif(not _has("HAVE_GEMM"), reason="no CUDA GEMM kernel in this build")
+
+
+# ---------------------------------------------------------------------------- everywhere
+@no_gpu_only
+def test_is_available_is_false_without_a_gpu():
+    assert ember.cuda.is_available() is False
+    assert ember.cuda.device_count() == 0
+
+
+@no_gpu_only
+def test_to_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        ember.ones(2).to("cuda")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        ember.zeros(2, device="cuda")
+
+
+@no_gpu_only
+def test_device_helpers_are_safe_without_a_gpu():
+    ember.cuda.synchronize()
+    ember.cuda.empty_cache()
+    assert ember.cuda.memory_allocated() == 0
+    assert ember.cuda.memory_reserved() == 0
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        ember.cuda.current_device()
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        ember.cuda.get_device_name()
+    assert ember.cuda.manual_seed(3) is not None
+
+
+def test_cuda_backend_implements_every_primitive():
+    from ember.backend.base import Backend
+    from ember.backend.cuda import CUDABackend
+
+    assert not CUDABackend.__abstractmethods__
+    abstract = {n for n in dir(Backend) if getattr(getattr(Backend, n), "__isabstractmethod__",
+                                                         False)}
+    assert abstract and all(n in CUDABackend.__dict__ for n in abstract)
+
+
+@needs_built
+def test_cuda_module_imports_when_built():
+    m = _CUDA
+    assert isinstance(m.device_count(), int) and m.device_count() >= 0
+    for flag in ("HAVE_GEMM", "HAVE_CONV", "HAVE_ATTENTION", "HAVE_ADAM"):
+        assert isinstance(getattr(m, flag), bool)
+    for name in ("DeviceArray", "from_numpy", "to_numpy", "view", "copy_", "unary", "binary",
+                 "where", "reduce", "arg_reduce", "index", "rand", "randn", "randint",
+                 "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "empty_cache",
+                 "memory_allocated", "memory_reserved", "synchronize", "get_device_name"):
+        assert hasattr(m, name), name
+
+
+@needs_built
+def test_allocator_size_classes():
+    r = _CUDA.round_alloc_size
+    assert r(1) == 512 and r(512) == 512
+    assert r(513) == 640 and r(1024) == 1024 and r(1025) == 1280
+    for n in (3, 1000, 4097, 10**6, 3 * 10**9):
+        assert n <= r(n) <= max(512, n * 1.25 + 1)
+
+
+@needs_built
+@no_gpu_only
+def test_cuda_module_without_a_gpu_raises_instead_of_crashing():
+    assert _CUDA.device_count() == 0
+    with pytest.raises(RuntimeError):
+        _CUDA.empty([2], np.float32)
+
+
+# ---------------------------------------------------------------------------- with a GPU
+def _pair(a, dtype=ember.float64, requires_grad=True):
+    """The same values as a CPU leaf and a CUDA leaf."""
+    a = np.asarray(a)
+    cpu = ember.tensor(a, dtype=dtype)
+    gpu = ember.tensor(a, dtype=dtype, device="cuda")
+    if requires_grad and dtype.is_floating_point:
+        cpu.requires_grad_(True)
+        gpu.requires_grad_(True)
+    return cpu, gpu
+
+
+def _close(gpu_tensor, cpu_tensor, rtol=1e-6, atol=1e-8):
+    assert gpu_tensor.device.type == "cuda", gpu_tensor.device
+    got = gpu_tensor.detach().cpu().numpy()
+    want = cpu_tensor.detach().numpy()
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, want.shape,
+                                                                  got.dtype, want.dtype)
+    if want.dtype.kind in "biu":
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def _check(fn, *arrays, rtol=1e-6, atol=1e-8, grad=True, dtype=ember.float64):
+    """fn on CUDA vs on the CPU: the outputs, and the gradients of sum(out * w)."""
+    pairs = [_pair(a, dtype=dtype, requires_grad=grad) for a in arrays]
+    out_c = fn(*[c for c, _ in pairs])
+    out_g = fn(*[g for _, g in pairs])
+    _close(out_g, out_c, rtol, atol)
+    if grad and out_c.requires_grad:
+        w = np.random.default_rng(1).normal(size=out_c.shape)
+        (out_c * ember.tensor(w, dtype=out_c.dtype)).sum().backward()
+        (out_g * ember.tensor(w, dtype=out_g.dtype, device="cuda")).sum().backward()
+        for c, g in pairs:
+            if c.grad is not None:
+                _close(g.grad, c.grad, rtol, atol)
+
+
+def _rand(*shape, seed=0, low=-2.0, high=2.0):
+    return np.random.default_rng(seed).uniform(low, high, size=shape)
+
+
+UNARY = {
+    "neg": lambda x: -x,
+    "exp": ember.exp,
+    "log": lambda x: ember.log(x.abs() + 0.1),
+    "log1p": lambda x: ember.log1p(x.abs()),
+    "sqrt": lambda x: ember.sqrt(x.abs() + 0.1),
+    "abs": ember.abs,
+    "sin": ember.sin,
+    "cos": ember.cos,
+    "tanh": ember.tanh,
+    "sigmoid": ember.sigmoid,
+    "erf": ember.erf,
+    "relu": ember.relu,
+    "softplus": lambda x: nn.functional.softplus(x * 20),
+    "pow": lambda x: x.abs() ** 1.5,
+    "square": lambda x: x * x,
+}
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64])
+def test_unary_matches_cpu(name, dtype):
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype is ember.float32 else {}
+    _check(UNARY[name], _rand(3, 5), dtype=dtype, **tol)
+
+
+@needs_gpu
+def test_unary_on_non_contiguous_views():
+    _check(lambda x: ember.exp(x.transpose(0, 1)[::2]), _rand(4, 6))
+    _check(lambda x: ember.tanh(x[:, ::-1]), _rand(3, 7))
+
+
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (b.abs() + 0.5),
+    "pow": lambda a, b: (a.abs() + 0.1) ** b,
+    "maximum": ember.maximum,
+    "minimum": ember.minimum,
+}
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((2, 3, 4), (4,)),
+                                    ((5,), ()), ((1, 3, 1), (2, 1, 4))])
+def test_binary_broadcasting_matches_cpu(name, shapes):
+    _check(BINARY[name], _rand(*shapes[0], seed=1), _rand(*shapes[1], seed=2))
+
+
+@needs_gpu
+def test_binary_with_scalars_and_transposed_inputs():
+    _check(lambda a, b: a.T * b + 2.5 - a.T / 4, _rand(4, 3), _rand(3, 4))
+
+
+@needs_gpu
+def test_integer_and_bool_arithmetic():
+    a = np.array([7, -7, 5, -5, 0, 3])
+    b = np.array([2, 2, -3, -3, 4, 1])
+    for fn in (lambda x, y: x // y, lambda x, y: x + y, lambda x, y: x * y,
+               lambda x, y: ember.maximum(x, y), lambda x, y: x - y):
+        c = fn(ember.tensor(a), ember.tensor(b))
+        g = fn(ember.tensor(a, device="cuda"), ember.tensor(b, device="cuda"))
+        _close(g, c)
+    m = np.array([True, False, True])
+    for fn in (lambda x: ~x, lambda x: x & x.logical_not(), lambda x: x | ember.tensor(
+            [False, False, True], device=x.device), lambda x: x.sum()):
+        _close(fn(ember.tensor(m, device="cuda")), fn(ember.tensor(m)))
+
+
+@needs_gpu
+@pytest.mark.parametrize("op", ["eq", "ne", "lt", "le", "gt", "ge"])
+def test_compare_matches_cpu(op):
+    a, b = np.array([[1.0, 2.0, np.nan], [3.0, 3.0, 0.0]]), np.array([2.0, 2.0, 0.0])
+    c = getattr(ember.tensor(a), op)(ember.tensor(b))
+    g = getattr(ember.tensor(a, device="cuda"), op)(ember.tensor(b, device="cuda"))
+    _close(g, c)
+
+
+@needs_gpu
+def test_where_clip_and_nan_propagation():
+    _check(lambda x: ember.where(x > 0, x, x * 0.1), _rand(3, 4))
+    _check(lambda x: ember.clamp(x, -0.5, 1.0), _rand(3, 4))
+    _check(lambda x: ember.clamp(x, min=0.0), _rand(3, 4))
+    x = np.array([1.0, np.nan, -1.0])
+    _close(ember.maximum(ember.tensor(x, device="cuda"), ember.tensor(0.0, device="cuda")),
+           ember.maximum(ember.tensor(x), ember.tensor(0.0)))
+
+
+REDUCTIONS = {
+    "sum_all": lambda x: x.sum(),
+    "sum_0": lambda x: x.sum(0),
+    "sum_12_keep": lambda x: x.sum((1, 2), keepdim=True),
+    "mean_neg": lambda x: x.mean(-1),
+    "amax_1": lambda x: x.amax(1),
+    "amin_02": lambda x: x.amin((0, 2)),
+    "logsumexp": lambda x: ember.logsumexp(x, 1),
+    "softmax": lambda x: ember.softmax(x, -1),
+    "log_softmax": lambda x: ember.log_softmax(x, 1),
+    "var": lambda x: x.var(0),
+    "norm": lambda x: x.norm(),
+}
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+def test_reductions_match_cpu(name):
+    _check(REDUCTIONS[name], _rand(3, 4, 5))
+    _check(lambda x: REDUCTIONS[name](x.permute(2, 0, 1)), _rand(4, 5, 3))
+
+
+@needs_gpu
+def test_long_reductions_use_the_block_kernel():
+    # > 256 elements per output: one block per output and a shared-memory tree
+    _check(lambda x: x.sum(1), _rand(3, 5000))
+    _check(lambda x: x.amax(0), _rand(3000, 2), grad=False)
+    _check(lambda x: x.sum(), _rand(1000, 70), rtol=1e-9)
+    a = _rand(7, 1000, seed=4)
+    for t in (lambda x: x.argmax(1), lambda x: x.argmin(), lambda x: x.argmax(0, keepdim=True)):
+        _close(t(ember.tensor(a, device="cuda")), t(ember.tensor(a)))
+
+
+@needs_gpu
+def test_argmax_ties_and_bool_sum():
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    g, c = ember.tensor(a, device="cuda"), ember.tensor(a)
+    _close(g.argmax(1), c.argmax(1))
+    _close(g.argmin(), c.argmin())
+    m = np.array([[True, False], [True, True]])
+    _close(ember.tensor(m, device="cuda").sum(0), ember.tensor(m).sum(0))
+
+
+INDEXING = {
+    "int": lambda x: x[1],
+    "neg_int": lambda x: x[-1, 2],
+    "slice": lambda x: x[1:3, ::2],
+    "neg_step": lambda x: x[::-1, 4:0:-2],
+    "none_ellipsis": lambda x: x[None, ..., 1],
+    "int_list": lambda x: x[[0, 2, 2, -1]],
+    "int_tensor_2d": lambda x: x[:, ember.tensor([[0, 1], [4, 4]], device=x.device)],
+    "two_arrays": lambda x: x[[0, 1, 3], [4, 0, 0]],
+    "arrays_split_by_slice": lambda x: x[[1, 2], :, [0, 1]] if x.ndim == 3 else x[[1, 2], [0, 1]],
+    "bool_mask": lambda x: x[x > 0],
+    "bool_rows": lambda x: x[ember.tensor([True, False, True, True], device=x.device)],
+    "take": lambda x: x.take(ember.tensor([0, 5, 5], device=x.device)),
+}
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", sorted(INDEXING))
+def test_getitem_matches_cpu(name):
+    _check(INDEXING[name], _rand(4, 5))
+
+
+@needs_gpu
+def test_getitem_mixed_advanced_indices_follow_numpy():
+    _check(lambda x: x[0, :, [1, 2]], _rand(3, 4, 5))   # non-adjacent: index dims go first
+    _check(lambda x: x[:, [0, 2], [1, 3]], _rand(3, 4, 5))  # adjacent: stay in place
+    _check(lambda x: x[[1, 2], :, [0, 1]], _rand(3, 4, 5))
+
+
+@needs_gpu
+def test_getitem_out_of_range_is_an_index_error():
+    x = ember.zeros(3, 4, device="cuda")
+    with pytest.raises(IndexError):
+        x[ember.tensor([0, 3], device="cuda")]
+    with pytest.raises(IndexError):
+        x[5]
+
+
+@needs_gpu
+def test_setitem_matches_cpu():
+    for index, value in [((1,), 5.0), ((slice(None), 2), np.arange(3.0)),
+                         (([0, 2],), np.ones((2, 4))), (([0, 1], [3, 3]), 7.0),
+                         ((Ellipsis, slice(1, 3)), -1.0)]:
+        a = _rand(3, 4)
+        c, g = ember.tensor(a), ember.tensor(a, device="cuda")
+        c[index] = value
+        g[index] = value
+        _close(g, c)
+    a = _rand(3, 4)
+    c, g = ember.tensor(a), ember.tensor(a, device="cuda")
+    c[c > 0] = 0.0
+    g[g > 0] = 0.0
+    _close(g, c)
+    # overlapping source and destination
+    c[1:] = c[:-1].clone()
+    g[1:] = g[:-1]
+    _close(g, c)
+
+
+@needs_gpu
+def test_gather_scatter_and_index_select():
+    idx = np.array([[0, 2, 2], [1, 0, 3]])
+    _check(lambda x: x.gather(1, ember.tensor(idx, device=x.device)), _rand(2, 4))
+    # index smaller than x in the other dimension
+    _check(lambda x: x.gather(0, ember.tensor([[1, 0]], device=x.device)), _rand(3, 4))
+    _check(lambda x: ember.scatter_add(ember.zeros(3, 4, dtype=x.dtype, device=x.device), 1,
+                                       ember.tensor(idx[:, :2], device=x.device), x), _rand(3, 2))
+    _check(lambda x: x.index_select(1, ember.tensor([3, 0, 3], device=x.device)), _rand(2, 4))
+
+
+@needs_gpu
+def test_shape_ops_match_cpu():
+    _check(lambda x: x.reshape(4, 3).T.reshape(-1), _rand(3, 4))
+    _check(lambda x: ember.cat([x, x * 2, x[:, :1]], 1), _rand(3, 4))
+    _check(lambda x: ember.stack([x, -x], 0), _rand(2, 3))
+    _check(lambda x: sum(p.sum() * (i + 1) for i, p in enumerate(x.split(2, 1))), _rand(3, 5))
+    _check(lambda x: nn.functional.pad(x, (1, 2, 0, 1), value=0.5), _rand(2, 3))
+    _check(lambda x: x.expand(2, 3, 4) * 1.0, _rand(3, 1))
+    _check(lambda x: x.unsqueeze(0).repeat(2, 1, 1), _rand(2, 3))
+
+
+@needs_gpu
+@pytest.mark.parametrize("src", [ember.bool_, ember.int64, ember.float32, ember.float64])
+@pytest.mark.parametrize("dst", [ember.bool_, ember.int64, ember.float32, ember.float64])
+def test_astype_all_dtypes(src, dst):
+    a = np.array([[0.0, 1.0, -2.5], [3.75, 0.25, 100.0]])
+    c = ember.tensor(a).to(src)
+    g = c.to("cuda")
+    _close(g.to(dst), c.to(dst))
+
+
+@needs_gpu
+def test_cpu_round_trip_keeps_values_dtype_and_shape():
+    for a in (np.arange(12.0).reshape(3, 4).T, np.array(3, dtype=np.int64),
+              np.zeros((0, 3), np.float32), np.array([True, False])):
+        g = ember.tensor(a, device="cuda")
+        back = g.cpu().numpy()
+        assert back.dtype == ember.tensor(a).numpy().dtype
+        np.testing.assert_array_equal(back, a)
+    g = ember.tensor(np.arange(12.0).reshape(3, 4), device="cuda")
+    np.testing.assert_array_equal(g.T[::2].cpu().numpy(), np.arange(12.0).reshape(3, 4).T[::2])
+
+
+@needs_gpu
+def test_creation_matches_cpu():
+    for make in (lambda d: ember.arange(10, device=d), lambda d: ember.arange(1.0, 2.0, 0.25,
+                                                                              device=d),
+                 lambda d: ember.linspace(-1, 1, 7, device=d), lambda d: ember.eye(3, 4,
+                                                                                   device=d),
+                 lambda d: ember.full((2, 3), 7, device=d), lambda d: ember.ones(2, 2, device=d),
+                 lambda d: ember.zeros(3, dtype=ember.int64, device=d)):
+        _close(make("cuda"), make("cpu"), rtol=1e-6)
+
+
+@needs_gpu
+def test_mixing_devices_names_both_devices():
+    a, b = ember.ones(2), ember.ones(2, device="cuda")
+    with pytest.raises(RuntimeError, match=r"cpu.*cuda|cuda.*cpu"):
+        a + b
+
+
+@needs_gpu
+def test_randomness_is_reproducible_with_manual_seed():
+    ember.manual_seed(123)
+    a = ember.rand(1000, device="cuda").cpu().numpy()
+    b = ember.randn(1001, dtype=ember.float64, device="cuda").cpu().numpy()
+    c = ember.randint(-3, 5, (500,), device="cuda").cpu().numpy()
+    ember.cuda.manual_seed(123)
+    np.testing.assert_array_equal(ember.rand(1000, device="cuda").cpu().numpy(), a)
+    np.testing.assert_array_equal(
+        ember.randn(1001, dtype=ember.float64, device="cuda").cpu().numpy(), b)
+    np.testing.assert_array_equal(ember.randint(-3, 5, (500,), device="cuda").cpu().numpy(), c)
+    assert 0.0 <= a.min() and a.max() < 1.0 and abs(a.mean() - 0.5) < 0.05
+    assert abs(b.mean()) < 0.15 and abs(b.std() - 1.0) < 0.1
+    assert c.min() == -3 and c.max() == 4
+    # successive draws differ
+    assert not np.array_equal(ember.rand(1000, device="cuda").cpu().numpy(), a)
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", ["max", "max_dilated_ceil", "avg", "avg_pad", "adaptive"])
+def test_pooling_matches_cpu(case):
+    F = nn.functional
+    fn = {
+        "max": lambda x: F.max_pool2d(x, 2),
+        "max_dilated_ceil": lambda x: F.max_pool2d(x, 3, 2, 1, dilation=1, ceil_mode=True),
+        "avg": lambda x: F.avg_pool2d(x, 3, 2),
+        "avg_pad": lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+        "adaptive": lambda x: F.adaptive_avg_pool2d(x, (3, 2)),
+    }[case]
+    _check(fn, _rand(2, 3, 7, 6))
+
+
+@needs_gpu
+@needs_gemm
+def test_matmul_matches_cpu():
+    _check(lambda a, b: a @ b, _rand(3, 4), _rand(4, 5))
+    _check(lambda a, b: a @ b.mT, _rand(2, 3, 4), _rand(5, 4))
+
+
+@needs_gpu
+@needs_gemm
+def test_tiny_mlp_training_step_matches_cpu():
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    gpu_model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    gpu_model.load_state_dict(model.state_dict())
+    gpu_model.to("cuda")
+    assert all(p.device.type == "cuda" for p in gpu_model.parameters())
+    x, y = _rand(16, 4), np.random.default_rng(0).integers(0, 3, 16)
+    losses = []
+    for m, dev in ((model, "cpu"), (gpu_model, "cuda")):
+        opt = ember.optim.SGD(m.parameters(), lr=0.1)
+        xs, ys = ember.tensor(x, dtype=ember.float32, device=dev), ember.tensor(y, device=dev)
+        step_losses = []
+        for _ in range(5):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(xs), ys)
+            loss.backward()
+            opt.step()
+            step_losses.append(loss.item())
+        losses.append(step_losses)
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
+    assert losses[1][-1] < losses[1][0]
+    for pc, pg in zip(model.parameters(), gpu_model.parameters()):
+        _close(pg, pc, rtol=1e-4, atol=1e-5)
+
+
+@needs_gpu
+def test_allocator_counters_and_empty_cache():
+    ember.cuda.synchronize()
+    before = ember.cuda.memory_allocated()
+    x = ember.zeros(1 << 20, device="cuda")  # 4 MiB
+    assert ember.cuda.memory_allocated() >= before + (1 << 22)
+    assert ember.cuda.memory_reserved() >= ember.cuda.memory_allocated()
+    del x
+    assert ember.cuda.memory_allocated() == before
+    ember.cuda.empty_cache()
+    assert ember.cuda.memory_reserved() == ember.cuda.memory_allocated()
+    assert isinstance(ember.cuda.get_device_name(), str)
+    assert ember.cuda.current_device() == 0
