@@ -110,10 +110,9 @@ def speed(args):
 def cuda_speed(args):
     """ember's CUDA flash attention against torch's SDPA on the same GPU."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _gpu import gpu_times, require_cuda, torch_cuda
-
     import ember
     import numpy as np
+    from _gpu import gpu_times, require_cuda, torch_cuda
 
     require_cuda()
     torch = torch_cuda()
@@ -133,20 +132,20 @@ def cuda_speed(args):
             tt = [torch.tensor(a, device="cuda", requires_grad=True) for a in arrays[:3]]
             tg = torch.tensor(arrays[3], device="cuda")
         for causal in (True, False):
-            def e_fwd():
+            def e_fwd(et=et, causal=causal):
                 with ember.no_grad():
                     F.scaled_dot_product_attention(*et, is_causal=causal)
 
-            def e_bwd():
+            def e_bwd(et=et, causal=causal, eg=eg):
                 F.scaled_dot_product_attention(*et, is_causal=causal).backward(eg)
                 for t in et:
                     t.grad = None
 
-            def t_fwd():
+            def t_fwd(tt=tt, causal=causal):
                 with torch.no_grad():
                     torch.nn.functional.scaled_dot_product_attention(*tt, is_causal=causal)
 
-            def t_bwd():
+            def t_bwd(tt=tt, causal=causal, tg=tg):
                 torch.nn.functional.scaled_dot_product_attention(*tt, is_causal=causal).backward(tg)
                 for t in tt:
                     t.grad = None

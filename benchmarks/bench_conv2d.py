@@ -1,4 +1,4 @@
-"""ember's conv2d (im2col + its packed GEMM) against PyTorch's CPU conv, in the same run.
+"""ember's conv2d (implicit GEMM on its packed GEMM) against PyTorch's CPU conv, in the same run.
 
     python benchmarks/bench_conv2d.py [--dtype float32] [--threads N] [--rounds 4]
 

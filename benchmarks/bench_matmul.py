@@ -86,9 +86,8 @@ def cuda_main(args) -> None:
     import sys
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _gpu import gpu_times, require_cuda, torch_cuda
-
     import ember
+    from _gpu import gpu_times, require_cuda, torch_cuda
 
     require_cuda()
     torch = torch_cuda()
@@ -107,10 +106,10 @@ def cuda_main(args) -> None:
             with ember.no_grad():
                 if n <= 2048:
                     check((ea @ eb).numpy(), a.astype(np.float64) @ b.astype(np.float64), n)
-                fns = [lambda: ea @ eb]
+                fns = [lambda ea=ea, eb=eb: ea @ eb]
                 if torch is not None:
                     ta, tb = torch.tensor(a, device="cuda"), torch.tensor(b, device="cuda")
-                    fns.append(lambda: ta @ tb)
+                    fns.append(lambda ta=ta, tb=tb: ta @ tb)
                 times = gpu_times(fns, args.repeats)
             g = [2.0 * n**3 / t / 1e9 for t in times]
             ref = f"{g[1]:10.1f}  {g[0] / g[1]:6.2f}" if len(g) > 1 else f"{'-':>10}  {'-':>6}"

@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <sstream>
@@ -138,6 +139,20 @@ ember::cpu::Conv2dParams conv_params(const std::string& op, const Shape& x, cons
   return p;
 }
 
+// The GEMM micro-kernel a fast conv uses: "auto", "avx512", "avx2" or "generic" (tests).
+ember::cpu::GemmIsa conv_isa(const std::string& op, const std::string& kernel) {
+  ember::cpu::GemmIsa isa;
+  if (!ember::cpu::gemm_parse_isa(kernel, &isa))
+    throw py::value_error(op + ": unknown kernel '" + kernel +
+                          "' (expected 'auto', 'avx512', 'avx2' or 'generic')");
+  if (isa != ember::cpu::GemmIsa::automatic) {
+    const auto isas = ember::cpu::gemm_available_isas();
+    if (std::find(isas.begin(), isas.end(), isa) == isas.end())
+      throw py::value_error(op + ": kernel '" + kernel + "' is not available on this CPU");
+  }
+  return isa;
+}
+
 Shape out_shape(const ember::cpu::Conv2dParams& p) {
   return {p.batch, p.out_channels, p.out_h, p.out_w};
 }
@@ -172,9 +187,11 @@ py::array run_forward(const py::array& x, const py::array& w, const ember::cpu::
 // y = conv2d(x, w) by the fast kernel or the reference.
 template <bool Reference>
 py::array conv2d_forward_binding(const py::array& x, const py::array& w, const Pair& stride,
-                                 const Pair& padding, const Pair& dilation, int64_t groups) {
+                                 const Pair& padding, const Pair& dilation, int64_t groups,
+                                 const std::string& kernel) {
   const std::string op = Reference ? "conv2d_reference" : "conv2d";
-  const auto p = conv_params(op, shape_of(x), shape_of(w), {stride, padding, dilation, groups});
+  auto p = conv_params(op, shape_of(x), shape_of(w), {stride, padding, dilation, groups});
+  p.isa = conv_isa(op, kernel);
   if (check_float_pair(op, x, "input", w, "weight"))
     return run_forward<float>(x, w, p, [](const auto& q, auto a, auto b, auto c) {
       Reference ? ember::cpu::conv2d_forward_reference(q, a, b, c)
@@ -191,11 +208,12 @@ template <bool Reference>
 py::array conv2d_backward_data_binding(const py::array& dy, const py::array& w,
                                        const Shape& input_shape, const Pair& stride,
                                        const Pair& padding, const Pair& dilation,
-                                       int64_t groups) {
+                                       int64_t groups, const std::string& kernel) {
   const std::string op = Reference ? "conv2d_backward_data_reference" : "conv2d_backward_data";
   const Shape xs = shape_arg(op, input_shape, "input_shape");
   check_ndim4(op, shape_of(dy), "grad_output", "(N, C_out, OH, OW)");
-  const auto p = conv_params(op, xs, shape_of(w), {stride, padding, dilation, groups});
+  auto p = conv_params(op, xs, shape_of(w), {stride, padding, dilation, groups});
+  p.isa = conv_isa(op, kernel);
   check_dy(op, dy, p);
   const bool f32 = check_float_pair(op, dy, "grad_output", w, "weight");
   auto run = [&](auto tag) -> py::array {
@@ -221,12 +239,13 @@ template <bool Reference>
 py::array conv2d_backward_weight_binding(const py::array& dy, const py::array& x,
                                          const Shape& weight_shape, const Pair& stride,
                                          const Pair& padding, const Pair& dilation,
-                                         int64_t groups) {
+                                         int64_t groups, const std::string& kernel) {
   const std::string op =
       Reference ? "conv2d_backward_weight_reference" : "conv2d_backward_weight";
   const Shape ws = shape_arg(op, weight_shape, "weight_shape");
   check_ndim4(op, shape_of(dy), "grad_output", "(N, C_out, OH, OW)");
-  const auto p = conv_params(op, shape_of(x), ws, {stride, padding, dilation, groups});
+  auto p = conv_params(op, shape_of(x), ws, {stride, padding, dilation, groups});
+  p.isa = conv_isa(op, kernel);
   check_dy(op, dy, p);
   const bool f32 = check_float_pair(op, dy, "grad_output", x, "input");
   auto run = [&](auto tag) -> py::array {
@@ -480,27 +499,42 @@ void bind_conv(py::module_& m) {
 
   m.def("conv2d_forward", &conv2d_forward_binding<false>, py::arg("x"), py::arg("w"),
         py::arg("stride") = one, py::arg("padding") = zero, py::arg("dilation") = one,
-        py::arg("groups") = 1,
+        py::arg("groups") = 1, py::kw_only(), py::arg("kernel") = "auto",
         (std::string("y = conv2d(x, w): x (N, C_in, H, W), w (C_out, C_in/groups, kH, kW), "
-                     "float32/float64, NCHW. im2col + packed GEMM, multi-threaded. ") +
-         conv_args_doc).c_str());
+                     "float32/float64, NCHW. Implicit GEMM on the packed GEMM, multi-threaded. ") +
+         conv_args_doc + " kernel forces the GEMM micro-kernel ('avx512', 'avx2', 'generic').")
+            .c_str());
   m.def("conv2d_backward_data", &conv2d_backward_data_binding<false>, py::arg("dy"),
         py::arg("w"), py::arg("input_shape"), py::arg("stride") = one,
         py::arg("padding") = zero, py::arg("dilation") = one, py::arg("groups") = 1,
+        py::kw_only(), py::arg("kernel") = "auto",
         "dx = conv_transpose(dy, w): the gradient of conv2d wrt its input (of input_shape).");
   m.def("conv2d_backward_weight", &conv2d_backward_weight_binding<false>, py::arg("dy"),
         py::arg("x"), py::arg("weight_shape"), py::arg("stride") = one,
         py::arg("padding") = zero, py::arg("dilation") = one, py::arg("groups") = 1,
+        py::kw_only(), py::arg("kernel") = "auto",
         "dw = sum_n dy_n (cross-correlated with) x_n: the gradient of conv2d wrt its weight.");
-  m.def("conv2d_reference", &conv2d_forward_binding<true>, py::arg("x"), py::arg("w"),
+  m.def("conv2d_reference",
+        [](const py::array& x, const py::array& w, const Pair& s, const Pair& p, const Pair& d,
+           int64_t g) { return conv2d_forward_binding<true>(x, w, s, p, d, g, "auto"); },
+        py::arg("x"), py::arg("w"),
         py::arg("stride") = one, py::arg("padding") = zero, py::arg("dilation") = one,
         py::arg("groups") = 1,
         "conv2d by the direct 7-nested loops (slow, single-threaded; the tests' oracle).");
-  m.def("conv2d_backward_data_reference", &conv2d_backward_data_binding<true>, py::arg("dy"),
+  m.def("conv2d_backward_data_reference",
+        [](const py::array& dy, const py::array& w, const Shape& xs, const Pair& s,
+           const Pair& p, const Pair& d, int64_t g) {
+          return conv2d_backward_data_binding<true>(dy, w, xs, s, p, d, g, "auto");
+        },
+        py::arg("dy"),
         py::arg("w"), py::arg("input_shape"), py::arg("stride") = one,
         py::arg("padding") = zero, py::arg("dilation") = one, py::arg("groups") = 1,
         "conv2d_backward_data by the direct loops (slow; the tests' oracle).");
-  m.def("conv2d_backward_weight_reference", &conv2d_backward_weight_binding<true>,
+  m.def("conv2d_backward_weight_reference",
+        [](const py::array& dy, const py::array& x, const Shape& ws, const Pair& s,
+           const Pair& p, const Pair& d, int64_t g) {
+          return conv2d_backward_weight_binding<true>(dy, x, ws, s, p, d, g, "auto");
+        },
         py::arg("dy"), py::arg("x"), py::arg("weight_shape"), py::arg("stride") = one,
         py::arg("padding") = zero, py::arg("dilation") = one, py::arg("groups") = 1,
         "conv2d_backward_weight by the direct loops (slow; the tests' oracle).");

@@ -24,6 +24,7 @@ namespace py = pybind11;
 void bind_adam(py::module_& m);  // bindings_adam.cpp
 void bind_conv(py::module_& m);  // bindings_conv.cpp
 void bind_attention(py::module_& m);  // bindings_attention.cpp
+void bind_rnn(py::module_& m);  // bindings_rnn.cpp
 
 namespace {
 
@@ -225,6 +226,7 @@ PYBIND11_MODULE(_C, m) {
   bind_adam(m);
   bind_conv(m);
   bind_attention(m);
+  bind_rnn(m);
   m.def("erf", &erf_binding, py::arg("x"), "Elementwise error function (float32/float64).");
   m.def("num_threads", &num_threads, "Number of OpenMP threads the kernels use.");
   m.def("matmul", &matmul_binding, py::arg("a"), py::arg("b"), py::kw_only(),

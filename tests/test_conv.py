@@ -96,6 +96,70 @@ def test_native_threads_path_with_batch_1_and_many_channels():
         rtol=1e-4, atol=1e-3)
 
 
+# The implicit-GEMM paths: forward gathers col(X) inside the GEMM's packing for the whole
+# batch at once (panels straddle images when OH OW is not a multiple of the panel width);
+# stride-1 backward-data runs as a forward conv with the flipped weight when there are
+# >= 16 channels per group; backward-weight packs both operands from dY and a padded
+# channels-last copy of X. Each is checked with every GEMM micro-kernel this CPU has.
+IMPLICIT_CONFIGS = [
+    # (x shape, w shape, stride, padding, dilation, groups)
+    ((3, 16, 5, 5), (8, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1),     # P = 25: straddling panels
+    ((1, 32, 9, 7), (20, 16, 3, 3), (1, 1), (1, 1), (2, 1), 2),    # batch 1, groups, dilation
+    ((2, 16, 11, 10), (17, 16, 3, 2), (2, 1), (1, 0), (1, 1), 1),  # stride: col2im dx path
+    ((2, 16, 6, 40), (5, 16, 1, 3), (1, 1), (0, 2), (1, 1), 1),    # wide rows (> 1 vector)
+    ((3, 48, 4, 4), (30, 16, 2, 2), (1, 1), (1, 1), (1, 1), 3),    # pad > d (k - 1) - p ...
+    ((2, 16, 7, 7), (9, 16, 7, 7), (1, 1), (3, 3), (1, 1), 1),     # 49 taps
+]
+
+
+@pytest.mark.parametrize("cfg", IMPLICIT_CONFIGS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_implicit_gemm_paths_match_reference_on_every_kernel(cfg, dtype):
+    xs, ws, s, p, d, g = cfg
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    y_ref = _C.conv2d_reference(x, w, s, p, d, g)
+    dy = rng.standard_normal(y_ref.shape).astype(dtype)
+    dx_ref = _C.conv2d_backward_data_reference(dy, w, xs, s, p, d, g)
+    dw_ref = _C.conv2d_backward_weight_reference(dy, x, ws, s, p, d, g)
+    tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-10)
+    for kernel in _C.gemm_kernels():
+        np.testing.assert_allclose(_C.conv2d_forward(x, w, s, p, d, g, kernel=kernel), y_ref,
+                                   err_msg=kernel, **tol)
+        np.testing.assert_allclose(
+            _C.conv2d_backward_data(dy, w, xs, s, p, d, g, kernel=kernel), dx_ref,
+            err_msg=kernel, **tol)
+        np.testing.assert_allclose(
+            _C.conv2d_backward_weight(dy, x, ws, s, p, d, g, kernel=kernel), dw_ref,
+            err_msg=kernel, **tol)
+
+
+def test_backward_weight_chunks_of_images_add_up():
+    # Backward-weight's channels-last copy holds at most 2**21 elements: a 16 x 258 x 258
+    # padded image is one chunk on its own, so a batch of 3 takes three accumulating GEMMs.
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 16, 256, 256)).astype(np.float32)
+    args = ((1, 1), (1, 1), (1, 1), 1)
+    dy = rng.standard_normal((3, 1, 258, 258)).astype(np.float32)  # 1x1 kernel, padding 1
+    np.testing.assert_allclose(_C.conv2d_backward_weight(dy, x, (1, 16, 1, 1), *args),
+                               _C.conv2d_backward_weight_reference(dy, x, (1, 16, 1, 1), *args),
+                               rtol=1e-4, atol=1e-2)
+    # 3x3: the chunked sum equals the sum of one-image (one-chunk) gradients
+    dy = rng.standard_normal((3, 2, 256, 256)).astype(np.float32)
+    dw = _C.conv2d_backward_weight(dy, x, (2, 16, 3, 3), *args)
+    per_image = sum(_C.conv2d_backward_weight(dy[n:n + 1], x[n:n + 1], (2, 16, 3, 3), *args)
+                    for n in range(3))
+    np.testing.assert_allclose(dw, per_image, rtol=1e-4, atol=1e-2)
+
+
+def test_native_conv_rejects_unknown_kernel():
+    x = np.zeros((1, 2, 4, 4), np.float32)
+    w = np.zeros((3, 2, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="conv2d: unknown kernel 'sse9'"):
+        _C.conv2d_forward(x, w, kernel="sse9")
+
+
 def test_native_accepts_any_strides_and_empty_batch():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((5, 5, 3, 2)).transpose(3, 2, 1, 0)  # (2, 3, 5, 5), F-order

@@ -143,3 +143,185 @@ def test_fused_cells_gradcheck_and_refuse_double_backward():
         grad(h.sum(), g, create_graph=True)
     with pytest.raises(ValueError, match="lstm_cell"):
         lstm_cell(g, ember.randn(2, 3, dtype=ember.float64))
+
+
+# ---- the fused sequence-level layers (ember.ops.rnn.lstm_layer / gru_layer / rnn_layer) ----
+
+_GATE_COUNT = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+
+
+def _layer_inputs(kind, steps, batch, hidden, dtype, bias=True, seed=0):
+    gen = np.random.default_rng(seed)
+    g = _GATE_COUNT[kind] * hidden
+
+    def t(*shape, scale=1.0):
+        return ember.tensor(gen.normal(scale=scale, size=shape), dtype=dtype, requires_grad=True)
+
+    x_proj, w_hh = t(steps, batch, g), t(g, hidden, scale=0.5)
+    b_hh = t(g) if bias else None
+    states = (t(batch, hidden), t(batch, hidden)) if kind == "lstm" else (t(batch, hidden),)
+    return x_proj, w_hh, b_hh, states
+
+
+def _fused(kind, x_proj, w_hh, b_hh, states, reverse):
+    from ember.ops.rnn import gru_layer, lstm_layer, rnn_layer
+
+    if kind == "lstm":
+        return lstm_layer(x_proj, w_hh, b_hh, *states, reverse=reverse)
+    if kind == "gru":
+        return gru_layer(x_proj, w_hh, b_hh, *states, reverse=reverse)
+    return rnn_layer(x_proj, w_hh, b_hh, *states, reverse=reverse, relu=kind == "rnn_relu")
+
+
+def _composite(kind, x_proj, w_hh, b_hh, states, reverse):
+    # the readable reference: a Python loop over the composite cells of nn/layers/rnn.py
+    from ember.nn.layers.rnn import _gru_cell, _lstm_cell, _rnn_cell
+
+    steps = x_proj.shape[0]
+    hs = [None] * steps
+    state = states
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        if kind == "lstm":
+            state = _lstm_cell(x_proj[t], state[0], state[1], w_hh, b_hh)
+        elif kind == "gru":
+            state = (_gru_cell(x_proj[t], state[0], w_hh, b_hh),)
+        else:
+            state = (_rnn_cell(x_proj[t], state[0], w_hh, b_hh, kind == "rnn_relu"),)
+        hs[t] = state[0]
+    return (ember.stack(hs, 0), *state)
+
+
+def _values_and_grads(fn, inputs, seed=1):
+    x_proj, w_hh, b_hh, states = inputs
+    leaves = [x_proj, w_hh] + ([b_hh] if b_hh is not None else []) + list(states)
+    for p in leaves:
+        p.grad = None
+    outs = fn(x_proj, w_hh, b_hh, states)
+    gen = np.random.default_rng(seed)  # a random linear functional of every output
+    loss = sum((o * ember.tensor(gen.normal(size=o.shape), dtype=o.dtype)).sum() for o in outs)
+    loss.backward()
+    return [o.detach().numpy() for o in outs], [p.grad.numpy() for p in leaves]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64])
+@pytest.mark.parametrize("steps, batch, hidden, reverse, bias", [
+    (6, 3, 5, False, True),    # H not a multiple of any SIMD width
+    (6, 3, 5, True, True),     # the backward direction of a bidirectional layer
+    (1, 4, 19, False, True),   # a single step
+    (7, 1, 33, True, False),   # an unbatched sequence (N = 1), no bias
+    (5, 17, 16, False, True),  # N above the GEMM's small-batch cut-off
+])
+def test_fused_layer_matches_composite(kind, dtype, steps, batch, hidden, reverse, bias):
+    inputs = _layer_inputs(kind, steps, batch, hidden, dtype, bias)
+    outs_f, grads_f = _values_and_grads(
+        lambda x, w, b, s: _fused(kind, x, w, b, s, reverse), inputs)
+    outs_c, grads_c = _values_and_grads(
+        lambda x, w, b, s: _composite(kind, x, w, b, s, reverse), inputs)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == ember.float64 else dict(rtol=1e-4, atol=1e-5)
+    for a, b in zip(outs_f, outs_c):
+        np.testing.assert_allclose(a, b, **tol)
+    for a, b in zip(grads_f, grads_c):
+        np.testing.assert_allclose(a, b, **tol)
+    assert all(o.dtype == dtype.np for o in outs_f + grads_f)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+def test_backend_default_recurrence_matches_the_native_kernels(kind):
+    # Backend's default lstm_forward/... (a Python loop over backend primitives, what a new
+    # backend inherits) against the CPU backend's native kernels, forward and backward.
+    from ember.backend import base
+    from ember.backend.cpu import CPUBackend
+
+    class Portable(CPUBackend):  # the CPU primitives, but the base class's recurrence
+        pass
+
+    for name in ("lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
+                 "rnn_forward", "rnn_backward"):
+        setattr(Portable, name, getattr(base.Backend, name))
+    native, portable = CPUBackend(), Portable()
+    gen = np.random.default_rng(3)
+    for reverse in (False, True):
+        n, h, steps, g = 3, 6, 5, _GATE_COUNT[kind] * 6
+        x, w, b = gen.normal(size=(steps, n, g)), gen.normal(size=(g, h)), gen.normal(size=g)
+        h0, c0 = gen.normal(size=(n, h)), gen.normal(size=(n, h))
+        dhs, dh_n, dc_n = gen.normal(size=(steps, n, h)), gen.normal(size=(n, h)), \
+            gen.normal(size=(n, h))
+        results = []
+        for be in (native, portable):
+            if kind == "lstm":
+                fwd = be.lstm_forward(x, w, b, h0, c0, reverse)
+                bwd = be.lstm_backward(dhs, dh_n, dc_n, *fwd, h0, c0, w, reverse)
+            elif kind == "gru":
+                fwd = be.gru_forward(x, w, b, h0, reverse)
+                bwd = be.gru_backward(dhs, dh_n, *fwd, h0, w, reverse)
+            else:
+                relu = kind == "rnn_relu"
+                fwd = (be.rnn_forward(x, w, b, h0, reverse, relu),)
+                bwd = be.rnn_backward(dhs, dh_n, fwd[0], h0, w, reverse, relu)
+            results.append([np.asarray(a) for a in (*fwd, *bwd)])
+        for a, b_ in zip(*results):
+            np.testing.assert_allclose(a, b_, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+@pytest.mark.parametrize("reverse, bias", [(False, True), (True, False)])
+def test_fused_layer_gradcheck(kind, reverse, bias):
+    x_proj, w_hh, b_hh, states = _layer_inputs(kind, 3, 2, 3, ember.float64, bias, seed=7)
+    args = (x_proj, w_hh, *states) + ((b_hh,) if bias else ())
+
+    def fn(x, w, *rest):
+        st = rest[:len(states)]
+        b = rest[len(states)] if bias else None
+        return _fused(kind, x, w, b, st, reverse)
+
+    assert gradcheck(fn, args)
+
+
+def test_fused_layer_refuses_double_backward_and_checks_inputs():
+    from ember.autograd import grad
+    from ember.ops.rnn import gru_layer, lstm_layer
+
+    x_proj, w_hh, b_hh, (h0, c0) = _layer_inputs("lstm", 3, 2, 4, ember.float64)
+    hs, _, _ = lstm_layer(x_proj, w_hh, b_hh, h0, c0)
+    with pytest.raises(RuntimeError, match="LSTMLayer.*first derivatives only"):
+        grad(hs.sum(), x_proj, create_graph=True)
+    with pytest.raises(ValueError, match=r"lstm_layer: expected x_proj \(L, N, 4H\).*w_hh "
+                                         r"\(15, 4\)"):
+        lstm_layer(x_proj, w_hh[:15], b_hh, h0, c0)
+    with pytest.raises(ValueError, match="gru_layer"):
+        gru_layer(x_proj, w_hh, b_hh, h0)  # 4H gates for a GRU
+    with pytest.raises(TypeError, match="lstm_layer: all tensors must share one floating"):
+        lstm_layer(x_proj, w_hh, b_hh, h0.float(), c0)
+
+
+def test_native_kernels_check_their_arguments():
+    from ember import _C
+
+    f, d = np.float32, np.float64
+    x, w, b = np.zeros((3, 2, 8), f), np.zeros((8, 2), f), np.zeros(8, f)
+    h0 = np.zeros((2, 2), f)
+    with pytest.raises(ValueError, match=r"lstm_forward: expected w_hh of shape \(8, 2\), got "
+                                         r"\(8, 3\); got x_proj \(3, 2, 8\) float32"):
+        _C.lstm_forward(x, np.zeros((8, 3), f), b, h0, h0, False)
+    with pytest.raises(TypeError, match="lstm_forward: all arrays must share one floating dtype"):
+        _C.lstm_forward(x, w, b, h0.astype(d), h0, False)
+    with pytest.raises(TypeError, match="gru_forward"):
+        _C.gru_forward(np.zeros((3, 2, 6), np.int64), np.zeros((6, 2), np.int64), None,
+                       np.zeros((2, 2), np.int64), False)
+    with pytest.raises(ValueError, match="positive"):
+        _C.rnn_forward(np.zeros((0, 2, 2), f), np.zeros((2, 2), f), None, h0, False, False)
+    with pytest.raises(ValueError, match=r"expected x_proj of shape \(3, 2, 6\)"):
+        _C.gru_forward(x, np.zeros((6, 2), f), None, h0, False)
+    with pytest.raises(ValueError, match=r"lstm_backward: expected gates of shape"):
+        _C.lstm_backward(*(np.zeros((3, 2, 2), f),) + (h0,) * 2 + (np.zeros((3, 2, 2), f),) * 2
+                         + (np.zeros((3, 2, 7), f), h0, h0, w))
+    # non-contiguous and strided views are accepted (copied once at the boundary)
+    gen = np.random.default_rng(0)
+    xb = gen.normal(size=(2, 3, 16)).astype(f)
+    wb = gen.normal(size=(2, 8)).astype(f)
+    ref = _C.lstm_forward(np.ascontiguousarray(xb.transpose(1, 0, 2)[:, :, ::2]),
+                          np.ascontiguousarray(wb.T), None, h0, h0, True)
+    got = _C.lstm_forward(xb.transpose(1, 0, 2)[:, :, ::2], wb.T, None, h0, h0, True)
+    for a, r in zip(got, ref):
+        np.testing.assert_array_equal(a, r)

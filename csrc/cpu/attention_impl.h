@@ -51,6 +51,8 @@ const AttentionKernels* attention_avx512_kernels();
 #include <cstddef>
 #include <new>
 
+#include "cpu/vec_math.h"
+
 #if defined(EMBER_OPENMP)
 #include <omp.h>
 #endif
@@ -124,66 +126,7 @@ struct Scratch {
   Scratch& operator=(const Scratch&) = delete;
 };
 
-// ---------------------------------------------------------------------------------------
-// exp, vectorisable: exp(x) = 2^n * exp(r) with n = round(x / ln 2), r = x - n ln 2 in
-// [-ln2/2, ln2/2], exp(r) by its Taylor polynomial (degree 7 for float: relative error
-// < 1e-8; degree 13 for double: < 2e-16), and 2^n written straight into the exponent bits.
-// n is rounded by adding 1.5 * 2^(mantissa bits): the sum's low bits then hold n.
-// Below the smallest normal result it returns exactly 0 (so exp(-inf) = 0).
-// ---------------------------------------------------------------------------------------
-inline float exp_fast(float x) {
-  const bool under = x < -87.0f;
-  const float xc = x > 88.0f ? 88.0f : (under ? -87.0f : x);
-  const float magic = 12582912.0f;  // 1.5 * 2^23
-  const float t = xc * 1.44269504088896341f + magic;
-  const float n = t - magic;
-  float r = xc - n * 0.693145751953125f;  // ln 2 split in two: n * hi is exact
-  r = r - n * 1.42860682030941723212e-6f;
-  float poly = 1.0f / 5040.0f;
-  poly = poly * r + 1.0f / 720.0f;
-  poly = poly * r + 1.0f / 120.0f;
-  poly = poly * r + 1.0f / 24.0f;
-  poly = poly * r + 1.0f / 6.0f;
-  poly = poly * r + 0.5f;
-  poly = poly * r + 1.0f;
-  poly = poly * r + 1.0f;
-  int32_t bits;
-  __builtin_memcpy(&bits, &t, sizeof bits);
-  bits = (bits - 0x4B400000 + 127) * (1 << 23);  // (n + bias) << 23
-  float scale;
-  __builtin_memcpy(&scale, &bits, sizeof scale);
-  return under ? 0.0f : poly * scale;
-}
-
-inline double exp_fast(double x) {
-  const bool under = x < -708.0;
-  const double xc = x > 709.0 ? 709.0 : (under ? -708.0 : x);
-  const double magic = 6755399441055744.0;  // 1.5 * 2^52
-  const double t = xc * 1.4426950408889634074 + magic;
-  const double n = t - magic;
-  double r = xc - n * 6.93147180369123816490e-01;
-  r = r - n * 1.90821492927058770002e-10;
-  double poly = 1.0 / 6227020800.0;  // 1/13!
-  poly = poly * r + 1.0 / 479001600.0;
-  poly = poly * r + 1.0 / 39916800.0;
-  poly = poly * r + 1.0 / 3628800.0;
-  poly = poly * r + 1.0 / 362880.0;
-  poly = poly * r + 1.0 / 40320.0;
-  poly = poly * r + 1.0 / 5040.0;
-  poly = poly * r + 1.0 / 720.0;
-  poly = poly * r + 1.0 / 120.0;
-  poly = poly * r + 1.0 / 24.0;
-  poly = poly * r + 1.0 / 6.0;
-  poly = poly * r + 0.5;
-  poly = poly * r + 1.0;
-  poly = poly * r + 1.0;
-  int64_t bits;
-  __builtin_memcpy(&bits, &t, sizeof bits);
-  bits = (bits - 0x4338000000000000LL + 1023) * (int64_t{1} << 52);
-  double scale;
-  __builtin_memcpy(&scale, &bits, sizeof scale);
-  return under ? 0.0 : poly * scale;
-}
+// exp_fast (vectorisable exp) lives in cpu/vec_math.h, shared with the recurrent kernels.
 
 template <typename T>
 constexpr T neg_inf() {

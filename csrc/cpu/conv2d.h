@@ -1,6 +1,6 @@
 // 2-d convolution (cross-correlation, as in every deep-learning framework), NCHW layout,
 // float32 and float64: forward, backward-data (gradient wrt the input) and backward-weight
-// (gradient wrt the weight), each fast (im2col + ember's packed GEMM, OpenMP) and each
+// (gradient wrt the weight), each fast (implicit GEMM on ember's packed GEMM, OpenMP) and each
 // with a slow, obviously-correct direct-loop reference beside it (the tests' oracle).
 //
 // Shapes: x (N, C_in, H, W), w (C_out, C_in/groups, kH, kW), y (N, C_out, OH, OW) with
@@ -13,6 +13,8 @@
 #pragma once
 #include <cstdint>
 
+#include "cpu/gemm.h"
+
 namespace ember::cpu {
 
 struct Conv2dParams {
@@ -21,6 +23,7 @@ struct Conv2dParams {
   int64_t out_h = 0, out_w = 0;
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
   int64_t groups = 1;
+  GemmIsa isa = GemmIsa::automatic;  // the GEMM micro-kernel (tests force each one)
 };
 
 // The output size of one spatial dimension (may be <= 0 for an invalid configuration).

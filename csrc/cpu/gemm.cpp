@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <stdexcept>
 
 #include "cpu/gemm_kernels.h"
 
@@ -142,28 +143,71 @@ bool parallel_over_batch(int64_t batch, int64_t m, int64_t n, int64_t k, int max
 }
 
 template <typename T>
+bool custom_c_layout(const GemmBatch<T>& p) {
+  return p.c_row_stride != 0 || p.c_group_cols != 0;
+}
+
+template <typename T>
 GemmProblem<T> problem_at(const GemmBatch<T>& p, int64_t index) {
-  const int64_t a_offset = p.a_offsets ? p.a_offsets[index] : 0;
-  const int64_t b_offset = p.b_offsets ? p.b_offsets[index] : 0;
-  return GemmProblem<T>{p.m,
-                        p.n,
-                        p.k,
-                        p.a + a_offset,
-                        p.a_row_stride,
-                        p.a_col_stride,
-                        p.b + b_offset,
-                        p.b_row_stride,
-                        p.b_col_stride,
-                        p.c + index * p.m * p.n,
-                        p.n};
+  // Packed operands carry no pointer (the packer has its own); offsets only apply to strides.
+  const T* a = p.a_packer ? nullptr : p.a + (p.a_offsets ? p.a_offsets[index] : 0);
+  const T* b = p.b_packer ? nullptr : p.b + (p.b_offsets ? p.b_offsets[index] : 0);
+  GemmProblem<T> q{p.m, p.n, p.k, a, p.a_row_stride, p.a_col_stride, b, p.b_row_stride,
+                   p.b_col_stride, p.c + index * p.m * p.n, p.c_row_stride ? p.c_row_stride : p.n};
+  q.c_group_cols = p.c_group_cols;
+  q.c_group_stride = p.c_group_stride;
+  q.a_packer = p.a_packer;
+  q.b_packer = p.b_packer;
+  q.index = index;
+  q.accumulate = p.accumulate;
+  return q;
+}
+
+// Element (i, j) of product `index`'s C, in whatever layout the caller gave.
+template <typename T>
+T& c_element(const GemmProblem<T>& q, int64_t i, int64_t j) {
+  if (q.c_group_cols <= 0) return q.c[i * q.ldc + j];
+  return q.c[(j / q.c_group_cols) * q.c_group_stride + i * q.ldc + j % q.c_group_cols];
+}
+
+// Element (i, kk) of A (or (kk, j) of B), by strides or, for an implicit operand, by asking
+// its packer for a one-line, one-k panel (slow, for the reference only).
+template <typename T>
+T a_element(const GemmProblem<T>& q, int64_t i, int64_t kk) {
+  if (q.a_packer == nullptr) return q.a[i * q.rsa + kk * q.csa];
+  T v;
+  q.a_packer->pack(q.a_packer->ctx, q.index, i, 1, kk, 1, 1, &v);
+  return v;
+}
+template <typename T>
+T b_element(const GemmProblem<T>& q, int64_t kk, int64_t j) {
+  if (q.b_packer == nullptr) return q.b[kk * q.rsb + j * q.csb];
+  T v;
+  q.b_packer->pack(q.b_packer->ctx, q.index, j, 1, kk, 1, 1, &v);
+  return v;
+}
+
+template <typename T>
+void check_layout(const GemmBatch<T>& p) {
+  if (custom_c_layout(p) && p.batch > 1)
+    throw std::invalid_argument("gemm: a custom C layout (c_row_stride/c_group_cols) needs "
+                                "batch == 1");
 }
 
 template <typename T>
 void gemm_impl(const GemmBatch<T>& p, GemmIsa isa) {
+  check_layout(p);
   const int64_t c_size = p.batch * p.m * p.n;
   if (c_size <= 0) return;
-  if (p.k <= 0) {  // an empty sum: C = 0
-    std::fill(p.c, p.c + c_size, T(0));
+  if (p.k <= 0) {  // an empty sum: C = 0 (or C unchanged when accumulating)
+    if (p.accumulate) return;
+    if (!custom_c_layout(p)) {
+      std::fill(p.c, p.c + c_size, T(0));
+      return;
+    }
+    const GemmProblem<T> q = problem_at(p, 0);
+    for (int64_t i = 0; i < q.m; ++i)
+      for (int64_t j = 0; j < q.n; ++j) c_element(q, i, j) = T(0);
     return;
   }
   const GemmKernel<T>& kernel = kernel_of(table_for(isa), static_cast<T*>(nullptr));
@@ -198,14 +242,15 @@ void gemm_impl(const GemmBatch<T>& p, GemmIsa isa) {
 // C(i, j) = sum_k A(i, k) * B(k, j): three loops, no blocking, no tricks.
 template <typename T>
 void gemm_reference_impl(const GemmBatch<T>& p) {
+  check_layout(p);
   for (int64_t index = 0; index < p.batch; ++index) {
     const GemmProblem<T> q = problem_at(p, index);
     for (int64_t i = 0; i < q.m; ++i) {
       for (int64_t j = 0; j < q.n; ++j) {
         T sum = 0;
-        for (int64_t kk = 0; kk < q.k; ++kk)
-          sum += q.a[i * q.rsa + kk * q.csa] * q.b[kk * q.rsb + j * q.csb];
-        q.c[i * q.ldc + j] = sum;
+        for (int64_t kk = 0; kk < q.k; ++kk) sum += a_element(q, i, kk) * b_element(q, kk, j);
+        T& c = c_element(q, i, j);
+        c = q.accumulate ? c + sum : sum;
       }
     }
   }

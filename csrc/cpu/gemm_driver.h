@@ -217,37 +217,89 @@ struct BlockedGemm {
     return static_cast<std::size_t>(round_up(elems * int64_t(sizeof(T)), kAlign));
   }
 
-  // Layout: [shared B panel][A block of thread 0][A block of thread 1]...
+  // Layout: [shared B panel][A block of thread 0][A block of thread 1]... The B panel region
+  // also holds one B micro-panel per thread for the short-A loops (run_thread_short_a).
+  static int64_t b_region_elems(int64_t n, int64_t k, int threads) {
+    const int64_t micro_panels = threads * min_i64(KC, k) * NR;
+    return b_panel_elems(n, k) > micro_panels ? b_panel_elems(n, k) : micro_panels;
+  }
   static std::size_t workspace_bytes(int64_t m, int64_t n, int64_t k, int threads) {
-    return aligned_bytes(b_panel_elems(n, k)) + threads * aligned_bytes(a_block_elems(m, k));
+    return aligned_bytes(b_region_elems(n, k, threads)) +
+           threads * aligned_bytes(a_block_elems(m, k));
   }
 
-  // One MR x NR tile of C. Edge tiles are computed whole into a scratch tile (the packed
-  // panels are zero-padded) and only the valid part is written back.
-  static void micro_tile(int64_t kc, const T* a, const T* b, int64_t rows, int64_t cols, T* c,
-                         int64_t ldc, bool accumulate) {
-    if (rows == MR && cols == NR) {
-      Kernel::micro_kernel(kc, a, b, c, ldc, accumulate);
+  // Where C(row, col) lives: row-major with row stride ldc, the columns optionally cut into
+  // groups of c_group_cols that lie c_group_stride apart (one image each in a convolution).
+  static T* c_at(const GemmProblem<T>& p, int64_t row, int64_t col) {
+    if (p.c_group_cols <= 0) return p.c + row * p.ldc + col;
+    return p.c + (col / p.c_group_cols) * p.c_group_stride + row * p.ldc +
+           col % p.c_group_cols;
+  }
+  // Are columns [col, col + cols) adjacent in memory (not split by a group boundary)?
+  static bool c_contiguous(const GemmProblem<T>& p, int64_t col, int64_t cols) {
+    return p.c_group_cols <= 0 || col % p.c_group_cols + cols <= p.c_group_cols;
+  }
+
+  // The MR x NR tile of C at (row, col). Edge tiles, and tiles that straddle a column group,
+  // are computed whole into a scratch tile (the packed panels are zero-padded) and only the
+  // valid part is written back, column by column.
+  static void micro_tile(const GemmProblem<T>& p, int64_t kc, const T* a, const T* b,
+                         int64_t row, int64_t col, int64_t rows, int64_t cols,
+                         bool accumulate) {
+    const bool contiguous = c_contiguous(p, col, cols);
+    if (rows == MR && cols == NR && contiguous) {
+      Kernel::micro_kernel(kc, a, b, c_at(p, row, col), p.ldc, accumulate);
       return;
     }
     alignas(kAlign) T tile[MR * NR];
     Kernel::micro_kernel(kc, a, b, tile, NR, false);
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+    for (int64_t j0 = 0; j0 < cols;) {  // runs of columns that are adjacent in C
+      int64_t run = cols - j0;
+      if (!contiguous) run = min_i64(run, p.c_group_cols - (col + j0) % p.c_group_cols);
+      T* c = c_at(p, row, col + j0);
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < run; ++j) {
+          const T v = tile[i * NR + j0 + j];
+          c[i * p.ldc + j] = accumulate ? c[i * p.ldc + j] + v : v;
+        }
+      j0 += run;
+    }
   }
 
-  // C block (mc x the B micro-panels [panels.begin, panels.end) of an nc-wide panel).
-  // jr outside ir: one B micro-panel is reused from L1 against every A micro-panel.
-  static void multiply_block(const T* packed_a, int64_t mc, const T* packed_b, Range panels,
-                             int64_t nc, int64_t kc, T* c, int64_t ldc, bool accumulate) {
+  // C block (rows [row, row + mc) x the B micro-panels [panels.begin, panels.end) of the
+  // nc-wide panel starting at column col). jr outside ir: one B micro-panel is reused from
+  // L1 against every A micro-panel.
+  static void multiply_block(const GemmProblem<T>& p, const T* packed_a, int64_t row,
+                             int64_t mc, const T* packed_b, Range panels, int64_t col,
+                             int64_t nc, int64_t kc, bool accumulate) {
     for (int64_t jp = panels.begin; jp < panels.end; ++jp) {
       const int64_t cols = min_i64(NR, nc - jp * NR);
       const T* b = packed_b + jp * NR * kc;
       for (int64_t i = 0; i < mc; i += MR)
-        micro_tile(kc, packed_a + i * kc, b, min_i64(MR, mc - i), cols, c + i * ldc + jp * NR,
-                   ldc, accumulate);
+        micro_tile(p, kc, packed_a + i * kc, b, row + i, col + jp * NR, min_i64(MR, mc - i),
+                   cols, accumulate);
     }
+  }
+
+  // Packs B micro-panel (columns [col, col + cols), k in [pc, pc + kc)) by strides or by
+  // the caller's packer; likewise an A block (rows [row, row + mc)).
+  static void pack_b(const GemmProblem<T>& p, int64_t pc, int64_t kc, int64_t col,
+                     int64_t cols, T* dst) {
+    if (p.b_packer != nullptr) {
+      p.b_packer->pack(p.b_packer->ctx, p.index, col, cols, pc, kc, NR, dst);
+      return;
+    }
+    pack_b_micro_panel<T, NR>(p.b + pc * p.rsb + col * p.csb, p.rsb, p.csb, cols, kc, dst);
+  }
+  static void pack_a(const GemmProblem<T>& p, int64_t row, int64_t mc, int64_t pc, int64_t kc,
+                     T* dst) {
+    if (p.a_packer == nullptr) {
+      pack_a_block<T, MR>(p.a + row * p.rsa + pc * p.csa, p.rsa, p.csa, mc, kc, dst);
+      return;
+    }
+    for (int64_t i = 0; i < mc; i += MR)
+      p.a_packer->pack(p.a_packer->ctx, p.index, row + i, min_i64(MR, mc - i), pc, kc, MR,
+                       dst + i * kc);
   }
 
   // How the team tiles C: grid_rows x grid_cols threads. Splitting rows is preferred (the
@@ -272,12 +324,39 @@ struct BlockedGemm {
     return best;
   }
 
+  // Short A (all m rows in one A block) with the threads splitting the columns: a B micro-
+  // panel is packed right before its use, into this thread's own slot, and multiplied against
+  // the whole A block while it sits in L1 -- instead of packing a KC x NC panel (megabytes)
+  // through to L3 and reading it back. With few rows each B value is used only m times, so
+  // that round trip, not the multiply, would set the speed (a conv's few output channels).
+  // The threads share nothing: no barriers.
+  static void run_thread_short_a(const GemmProblem<T>& p, T* packed_b, T* packed_a,
+                                 Range my_panels_of_n) {
+    const int64_t kc_step = ceil_div(p.k, ceil_div(p.k, KC));
+    for (int64_t pc = 0; pc < p.k; pc += kc_step) {
+      const int64_t kc = min_i64(kc_step, p.k - pc);
+      pack_a(p, 0, p.m, pc, kc, packed_a);
+      for (int64_t jp = my_panels_of_n.begin; jp < my_panels_of_n.end; ++jp) {
+        const int64_t col = jp * NR, cols = min_i64(NR, p.n - col);
+        pack_b(p, pc, kc, col, cols, packed_b);
+        for (int64_t i = 0; i < p.m; i += MR)
+          micro_tile(p, kc, packed_a + i * kc, packed_b, i, col, min_i64(MR, p.m - i), cols,
+                     pc > 0 || p.accumulate);
+      }
+    }
+  }
+
   // The loops run by each thread of the team (thread = 0 .. team-1).
   static void run_thread(const GemmProblem<T>& p, char* workspace, int thread, int team) {
     T* packed_b = reinterpret_cast<T*>(workspace);
-    T* packed_a = reinterpret_cast<T*>(workspace + aligned_bytes(b_panel_elems(p.n, p.k)) +
+    T* packed_a = reinterpret_cast<T*>(workspace + aligned_bytes(b_region_elems(p.n, p.k, team)) +
                                        thread * aligned_bytes(a_block_elems(p.m, p.k)));
     const Grid grid = choose_grid(team, p.m, p.n);
+    if (grid.rows == 1 && p.m <= MC) {
+      run_thread_short_a(p, packed_b + thread * min_i64(KC, p.k) * NR, packed_a,
+                         split_range(ceil_div(p.n, NR), team, thread));
+      return;
+    }
     const int grid_row = thread / grid.cols, grid_col = thread % grid.cols;
 
     // My rows of C, in whole micro-panels, cut into equal MC-sized blocks (no runt block).
@@ -298,17 +377,16 @@ struct BlockedGemm {
         // The whole team packs the shared B panel, each thread a share of micro-panels.
         const Range packs = split_range(n_panels, team, thread);
         for (int64_t jp = packs.begin; jp < packs.end; ++jp)
-          pack_b_micro_panel<T, NR>(p.b + pc * p.rsb + (jc + jp * NR) * p.csb, p.rsb, p.csb,
-                                    min_i64(NR, nc - jp * NR), kc, packed_b + jp * NR * kc);
+          pack_b(p, pc, kc, jc + jp * NR, min_i64(NR, nc - jp * NR), packed_b + jp * NR * kc);
         team_barrier(team);
 
         if (my_panels.begin < my_panels.end) {
           for (int64_t ic = row_begin; ic < row_end; ic += mc_step) {
             const int64_t mc = min_i64(mc_step, row_end - ic);
-            pack_a_block<T, MR>(p.a + ic * p.rsa + pc * p.csa, p.rsa, p.csa, mc, kc, packed_a);
+            pack_a(p, ic, mc, pc, kc, packed_a);
             // The first k block writes C, later ones add to it: C needs no zeroing.
-            multiply_block(packed_a, mc, packed_b, my_panels, nc, kc, p.c + ic * p.ldc + jc,
-                           p.ldc, pc > 0);
+            multiply_block(p, packed_a, ic, mc, packed_b, my_panels, jc, nc, kc,
+                           pc > 0 || p.accumulate);
           }
         }
         team_barrier(team);  // nobody repacks B while another thread still reads it

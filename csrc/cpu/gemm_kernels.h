@@ -5,11 +5,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cpu/gemm.h"  // GemmPacker (plain data: a function pointer and a context)
+
 namespace ember::cpu::detail {
 
 // One product C = A * B. A is m x k with element (i, p) at a[i * rsa + p * csa]; B is
 // k x n with element (p, j) at b[p * rsb + j * csb] (strides in elements, any sign);
-// C is m x n row-major with row stride ldc (and unit column stride).
+// C is m x n row-major with row stride ldc (and unit column stride), its columns optionally
+// in groups (see GemmBatch in gemm.h). A packer, when set, replaces a (or b) and its strides.
 template <typename T>
 struct GemmProblem {
   int64_t m, n, k;
@@ -19,6 +22,11 @@ struct GemmProblem {
   int64_t rsb, csb;
   T* c;
   int64_t ldc;
+  int64_t c_group_cols = 0, c_group_stride = 0;  // 0: no column groups
+  const GemmPacker<T>* a_packer = nullptr;
+  const GemmPacker<T>* b_packer = nullptr;
+  int64_t index = 0;  // the batch index, passed to the packers
+  bool accumulate = false;
 };
 
 // What one ISA file provides for one dtype. All memory is allocated by the caller, outside

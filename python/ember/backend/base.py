@@ -225,3 +225,161 @@ class Backend(ABC):
                    amsgrad: bool, maximize: bool, decoupled: bool) -> None:
         """One fused Adam/AdamW update of ``param``, ``exp_avg``, ``exp_avg_sq`` (and
         ``max_exp_avg_sq`` with amsgrad) in place, in a single pass over memory."""
+
+    # ---- recurrent layers (one layer, one direction, a whole sequence) --------------
+    # Defaults written with the primitives above (a Python loop over time), so any backend
+    # runs them as is; the CPU backend overrides them with fused native kernels. Layouts:
+    # x_proj (L, N, G*H) = x W_ih^T + b_ih, w_hh (G*H, H), b_hh (G*H,) or None, h0/c0 (N, H);
+    # gates stacked in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n); ``reverse`` runs the
+    # steps t = L-1 .. 0 (the backward direction of a bidirectional layer).
+    def lstm_forward(self, x_proj, w_hh, b_hh, h0, c0, reverse: bool):
+        """``(hs, cs, gates)``: the states h, c (L, N, H) after every step and the gate
+        activations [i, f, g, o] (L, N, 4H) the backward needs:
+        a = x_proj[t] + h W_hh^T + b_hh;  i, f, o = sigmoid;  g = tanh;
+        c = f c_prev + i g;  h = o tanh(c)."""
+        steps, hid = x_proj.shape[0], h0.shape[-1]
+        w_t = self.permute(w_hh, (1, 0))
+        h, c = h0, c0
+        hs, cs, acts = [None] * steps, [None] * steps, [None] * steps
+        for t in _rnn_steps(steps, reverse):
+            a = self.add(self.getitem(x_proj, t), self.matmul(h, w_t))
+            if b_hh is not None:
+                a = self.add(a, b_hh)
+            i, f, o = (self.sigmoid(_rnn_gate(self, a, k, hid)) for k in (0, 1, 3))
+            g = self.tanh(_rnn_gate(self, a, 2, hid))
+            c = self.add(self.mul(f, c), self.mul(i, g))
+            h = self.mul(o, self.tanh(c))
+            hs[t], cs[t], acts[t] = h, c, self.cat([i, f, g, o], 1)
+        return _rnn_stack(self, hs), _rnn_stack(self, cs), _rnn_stack(self, acts)
+
+    def lstm_backward(self, dhs, dh_n, dc_n, hs, cs, gates, h0, c0, w_hh, reverse: bool):
+        """``(dx_proj, dw_hh, db_hh, dh0, dc0)``: backprop through time of ``lstm_forward``
+        from dhs (L, N, H) (the gradient of every output h) and dh_n, dc_n (N, H). Per step,
+        with dh = dhs[t] + (gradient from step t+1) and dc_total = dc + dh o (1 - tanh(c)^2):
+        da_i = dc_total g i (1 - i); da_f = dc_total c_prev f (1 - f);
+        da_g = dc_total i (1 - g^2); da_o = dh tanh(c) o (1 - o);
+        dh_prev = da W_hh; dc_prev = dc_total f; dW_hh = sum_t da^T h_prev; db_hh = sum da."""
+        steps, hid = hs.shape[0], h0.shape[-1]
+        order = list(_rnn_steps(steps, reverse))
+        dh, dc = dh_n, dc_n
+        das = [None] * steps
+        for k in range(steps - 1, -1, -1):
+            t = order[k]
+            c_prev = c0 if k == 0 else self.getitem(cs, order[k - 1])
+            act = self.getitem(gates, t)
+            i, f, g, o = (_rnn_gate(self, act, j, hid) for j in range(4))
+            dh = self.add(dh, self.getitem(dhs, t))
+            tc = self.tanh(self.getitem(cs, t))
+            dct = self.add(dc, self.mul(self.mul(dh, o), self.sub(1.0, self.mul(tc, tc))))
+            di = self.mul(self.mul(dct, g), self.mul(i, self.sub(1.0, i)))
+            df = self.mul(self.mul(dct, c_prev), self.mul(f, self.sub(1.0, f)))
+            dg = self.mul(self.mul(dct, i), self.sub(1.0, self.mul(g, g)))
+            do = self.mul(self.mul(dh, tc), self.mul(o, self.sub(1.0, o)))
+            das[t] = self.cat([di, df, dg, do], 1)
+            dh, dc = self.matmul(das[t], w_hh), self.mul(dct, f)
+        dx = _rnn_stack(self, das)
+        dw, db = _rnn_weight_grads(self, dx, hs, h0, order)
+        return dx, dw, db, dh, dc
+
+    def gru_forward(self, x_proj, w_hh, b_hh, h0, reverse: bool):
+        """``(hs, gates)``: the states (L, N, H) and per step [r, z, n, hn] (L, N, 4H), with
+        [h_r, h_z, hn] = h W_hh^T + b_hh:  r = sigmoid(x_r + h_r);  z = sigmoid(x_z + h_z);
+        n = tanh(x_n + r hn);  h = (1 - z) n + z h_prev  (PyTorch's GRU)."""
+        steps, hid = x_proj.shape[0], h0.shape[-1]
+        w_t = self.permute(w_hh, (1, 0))
+        h = h0
+        hs, acts = [None] * steps, [None] * steps
+        for t in _rnn_steps(steps, reverse):
+            xp, hp = self.getitem(x_proj, t), self.matmul(h, w_t)
+            if b_hh is not None:
+                hp = self.add(hp, b_hh)
+            r, z = (self.sigmoid(self.add(_rnn_gate(self, xp, k, hid), _rnn_gate(self, hp, k, hid)))
+                    for k in (0, 1))
+            hn = _rnn_gate(self, hp, 2, hid)
+            n = self.tanh(self.add(_rnn_gate(self, xp, 2, hid), self.mul(r, hn)))
+            h = self.add(n, self.mul(z, self.sub(h, n)))
+            hs[t], acts[t] = h, self.cat([r, z, n, hn], 1)
+        return _rnn_stack(self, hs), _rnn_stack(self, acts)
+
+    def gru_backward(self, dhs, dh_n, hs, gates, h0, w_hh, reverse: bool):
+        """``(dx_proj, dw_hh, db_hh, dh0)``: backprop through time of ``gru_forward``. Per
+        step, dh = dhs[t] + (gradient from step t+1):  dpre_n = dh (1 - z) (1 - n^2);
+        dpre_r = dpre_n hn r (1 - r);  dpre_z = dh (h_prev - n) z (1 - z);
+        dx_proj = [dpre_r, dpre_z, dpre_n];  dhp = [dpre_r, dpre_z, dpre_n r];
+        dh_prev = dh z + dhp W_hh;  dW_hh = sum_t dhp^T h_prev;  db_hh = sum dhp."""
+        steps, hid = hs.shape[0], h0.shape[-1]
+        order = list(_rnn_steps(steps, reverse))
+        dh = dh_n
+        dxs, dhps = [None] * steps, [None] * steps
+        for k in range(steps - 1, -1, -1):
+            t = order[k]
+            h_prev = h0 if k == 0 else self.getitem(hs, order[k - 1])
+            act = self.getitem(gates, t)
+            r, z, n, hn = (_rnn_gate(self, act, j, hid) for j in range(4))
+            dh = self.add(dh, self.getitem(dhs, t))
+            dpre_n = self.mul(self.mul(dh, self.sub(1.0, z)), self.sub(1.0, self.mul(n, n)))
+            dpre_r = self.mul(self.mul(dpre_n, hn), self.mul(r, self.sub(1.0, r)))
+            dpre_z = self.mul(self.mul(dh, self.sub(h_prev, n)), self.mul(z, self.sub(1.0, z)))
+            dxs[t] = self.cat([dpre_r, dpre_z, dpre_n], 1)
+            dhps[t] = self.cat([dpre_r, dpre_z, self.mul(dpre_n, r)], 1)
+            dh = self.add(self.mul(dh, z), self.matmul(dhps[t], w_hh))
+        dw, db = _rnn_weight_grads(self, _rnn_stack(self, dhps), hs, h0, order)
+        return _rnn_stack(self, dxs), dw, db, dh
+
+    def rnn_forward(self, x_proj, w_hh, b_hh, h0, reverse: bool, relu: bool):
+        """hs (L, N, H) of an Elman RNN: h = act(x_proj[t] + h_prev W_hh^T + b_hh)."""
+        w_t = self.permute(w_hh, (1, 0))
+        h = h0
+        hs = [None] * x_proj.shape[0]
+        for t in _rnn_steps(x_proj.shape[0], reverse):
+            pre = self.add(self.getitem(x_proj, t), self.matmul(h, w_t))
+            if b_hh is not None:
+                pre = self.add(pre, b_hh)
+            h = self.maximum(pre, 0.0) if relu else self.tanh(pre)
+            hs[t] = h
+        return _rnn_stack(self, hs)
+
+    def rnn_backward(self, dhs, dh_n, hs, h0, w_hh, reverse: bool, relu: bool):
+        """``(dx_proj, dw_hh, db_hh, dh0)`` of ``rnn_forward``: dpre = dh act'(pre) with
+        tanh' = 1 - h^2 and relu' = [h > 0];  dh_prev = dpre W_hh."""
+        steps = hs.shape[0]
+        order = list(_rnn_steps(steps, reverse))
+        dh = dh_n
+        dpres = [None] * steps
+        for k in range(steps - 1, -1, -1):
+            t = order[k]
+            h = self.getitem(hs, t)
+            dh = self.add(dh, self.getitem(dhs, t))
+            # relu' = [h > 0] = sign(h), as h = relu(pre) >= 0
+            slope = self.sign(h) if relu else self.sub(1.0, self.mul(h, h))
+            dpres[t] = self.mul(dh, slope)
+            dh = self.matmul(dpres[t], w_hh)
+        dx = _rnn_stack(self, dpres)
+        dw, db = _rnn_weight_grads(self, dx, hs, h0, order)
+        return dx, dw, db, dh
+
+
+def _rnn_steps(steps: int, reverse: bool):
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def _rnn_gate(b: Backend, x, k: int, hid: int):
+    """Columns [k*hid, (k+1)*hid) of the last dimension (a view)."""
+    return b.getitem(x, (Ellipsis, slice(k * hid, (k + 1) * hid)))
+
+
+def _rnn_stack(b: Backend, xs: list):
+    """(N, C) arrays -> (len(xs), N, C)."""
+    return b.cat([b.reshape(x, (1, *x.shape)) for x in xs], 0)
+
+
+def _rnn_weight_grads(b: Backend, dpre, hs, h0, order: list):
+    """dW_hh = sum_t dpre[t]^T h_prev(t) and db_hh = sum_t sum_n dpre[t] for dpre (L, N, G*H),
+    with h_prev the state each step read (h0 for the first step of ``order``)."""
+    steps, batch, width = dpre.shape
+    prev = [None] * steps
+    for k, t in enumerate(order):
+        prev[t] = h0 if k == 0 else b.getitem(hs, order[k - 1])
+    flat = b.reshape(dpre, (steps * batch, width))
+    h_prev = b.reshape(_rnn_stack(b, prev), (steps * batch, h0.shape[-1]))
+    return b.matmul(b.permute(flat, (1, 0)), h_prev), b.sum(flat, (0,), False)

@@ -262,6 +262,25 @@ class CPUBackend(Backend):
         _C.adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
                      weight_decay, step, amsgrad, maximize, decoupled)
 
+    # ---- recurrent layers: the whole time loop in one native call (csrc/cpu/rnn.cpp) --
+    def lstm_forward(self, x_proj, w_hh, b_hh, h0, c0, reverse):
+        return _C.lstm_forward(x_proj, w_hh, b_hh, h0, c0, reverse)
+
+    def lstm_backward(self, dhs, dh_n, dc_n, hs, cs, gates, h0, c0, w_hh, reverse):
+        return _C.lstm_backward(dhs, dh_n, dc_n, hs, cs, gates, h0, c0, w_hh, reverse)
+
+    def gru_forward(self, x_proj, w_hh, b_hh, h0, reverse):
+        return _C.gru_forward(x_proj, w_hh, b_hh, h0, reverse)
+
+    def gru_backward(self, dhs, dh_n, hs, gates, h0, w_hh, reverse):
+        return _C.gru_backward(dhs, dh_n, hs, gates, h0, w_hh, reverse)
+
+    def rnn_forward(self, x_proj, w_hh, b_hh, h0, reverse, relu):
+        return _C.rnn_forward(x_proj, w_hh, b_hh, h0, reverse, relu)
+
+    def rnn_backward(self, dhs, dh_n, hs, h0, w_hh, reverse, relu):
+        return _C.rnn_backward(dhs, dh_n, hs, h0, w_hh, reverse, relu)
+
 
 def _is_basic_index(index) -> bool:
     items = index if isinstance(index, tuple) else (index,)

@@ -5,7 +5,10 @@ direction) ``weight_ih_l{k}`` (G*H, input), ``weight_hh_l{k}`` (G*H, H), ``bias_
 ``bias_hh_l{k}``, with the gates stacked in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n).
 
 The input projection of all time steps is one matrix product; only the recurrent part
-loops over time. Gradients flow back through the loop by autograd (backprop through time).
+loops over time. By default (``use_fused_cells``) that loop is one fused op per layer and
+direction (``ember.ops.rnn.lstm_layer``/``gru_layer``/``rnn_layer``: the time loop and its
+backprop through time in native code); otherwise it is a Python loop over the composite
+cells below, and autograd backpropagates through time step by step.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 from ... import dtypes as _dt
 from ...creation import empty, zeros
 from ...ops import cat, sigmoid, stack, tanh
-from ...ops.rnn import gru_cell, lstm_cell
+from ...ops.rnn import gru_layer, lstm_layer, rnn_layer
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -53,9 +56,9 @@ def _gru_cell(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None):
 class RNNBase(Module):
     """Shared machinery of RNN, LSTM and GRU.
 
-    ``use_fused_cells`` (class attribute, default True) runs each LSTM/GRU step's pointwise
-    math as one fused node (``ember.ops.rnn``: faster, first derivatives only); False uses
-    the composite cells above (slower, differentiable to any order).
+    ``use_fused_cells`` (class attribute, default True) runs each layer direction over the
+    whole sequence as one fused node (``ember.ops.rnn``: much faster, first derivatives
+    only); False uses the composite cells above (slower, differentiable to any order).
     """
 
     use_fused_cells = True
@@ -133,9 +136,15 @@ class RNNBase(Module):
             outs = []
             for d in range(dirs):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                # the input projection of all time steps in one product, then split per step
-                x_proj = F.linear(layer_in, w_ih, b_ih).unbind(0)
+                # the input projection of all time steps in one product
+                x_proj = F.linear(layer_in, w_ih, b_ih)
                 state = states[layer * dirs + d]
+                if self.use_fused_cells:  # the whole recurrence as one node
+                    hs, *final = self._fused_layer(x_proj, state, w_hh, b_hh, bool(d))
+                    outs.append(hs)
+                    finals.append(tuple(final))
+                    continue
+                x_proj = x_proj.unbind(0)  # the reference: a Python loop over time
                 steps = range(x.shape[0] - 1, -1, -1) if d else range(x.shape[0])
                 hs = [None] * x.shape[0]
                 for t in steps:
@@ -148,15 +157,19 @@ class RNNBase(Module):
                 layer_in = F.dropout(layer_in, self.dropout, True)
         return layer_in, finals
 
-    def _step(self, x_proj, state, w_hh, b_hh):
-        fused = self.use_fused_cells
+    def _fused_layer(self, x_proj, state, w_hh, b_hh, reverse: bool):
+        """(hs, h_n) or (hs, h_n, c_n) of one layer direction, by one fused op."""
         if self.mode == "LSTM":
-            if fused:
-                return lstm_cell(x_proj + F.linear(state[0], w_hh, b_hh), state[1])
+            return lstm_layer(x_proj, w_hh, b_hh, state[0], state[1], reverse)
+        if self.mode == "GRU":
+            return gru_layer(x_proj, w_hh, b_hh, state[0], reverse)
+        return rnn_layer(x_proj, w_hh, b_hh, state[0], reverse, self.mode == "RNN_RELU")
+
+    def _step(self, x_proj, state, w_hh, b_hh):
+        # the composite cells: one step as plain Tensor ops (any order of derivatives)
+        if self.mode == "LSTM":
             return _lstm_cell(x_proj, state[0], state[1], w_hh, b_hh)
         if self.mode == "GRU":
-            if fused:
-                return (gru_cell(x_proj, F.linear(state[0], w_hh, b_hh), state[0]),)
             return (_gru_cell(x_proj, state[0], w_hh, b_hh),)
         return (_rnn_cell(x_proj, state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
 

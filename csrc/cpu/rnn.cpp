@@ -1,0 +1,413 @@
+// Fused recurrent layers (see rnn.h): the time loop of an LSTM / GRU / RNN layer in C++.
+//
+// Each step is one small GEMM (h_prev W_hh^T, through ember's packed GEMM) and one pointwise
+// loop (the gate nonlinearities and the state update). The pointwise loops are compiled
+// for AVX-512, AVX2 and portable SSE2 (GCC's target_clones picks one at load time), with
+// exp/sigmoid/tanh from vec_math.h so they vectorise. The backward walks the steps in the
+// opposite order: per step a pointwise loop gives the gate-pre-activation gradients and a
+// GEMM (dgates W_hh) the gradient of h_prev; dW_hh and db_hh are reduced over all steps at
+// the end with one GEMM.
+#include "cpu/rnn.h"
+
+#include <cstring>
+#include <vector>
+
+#include "cpu/gemm.h"
+#include "cpu/vec_math.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
+    defined(__linux__)
+#define EMBER_RNN_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define EMBER_RNN_SIMD
+#endif
+
+namespace ember::cpu {
+namespace {
+
+// ---- small linear-algebra helpers -------------------------------------------------------
+
+// C (m x n, leading dimension ldc) (+)= A (m x k, lda) * B (k x n, ldb), all row-major.
+// Tiny m (an unbatched sequence) takes a plain axpy loop: the packed GEMM would re-pack all
+// of B for one or two rows of output.
+template <typename T>
+EMBER_RNN_SIMD void small_matmul(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+                                 const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate) {
+  for (int64_t i = 0; i < m; ++i) {
+    T* ci = c + i * ldc;
+    if (!accumulate) std::memset(ci, 0, sizeof(T) * static_cast<size_t>(n));
+    for (int64_t p = 0; p < k; ++p) {
+      const T aip = a[i * lda + p];
+      const T* bp = b + p * ldb;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) ci[j] += aip * bp[j];
+    }
+  }
+}
+
+template <typename T>
+void matmul(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+            T* c, int64_t ldc, bool accumulate = false) {
+  if (m <= 2 || k == 0) {
+    small_matmul(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    return;
+  }
+  GemmBatch<T> p;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.a = a;
+  p.a_row_stride = lda;
+  p.a_col_stride = 1;
+  p.b = b;
+  p.b_row_stride = ldb;
+  p.b_col_stride = 1;
+  p.c = c;
+  p.c_row_stride = ldc;
+  p.accumulate = accumulate;
+  gemm(p);
+}
+
+// dst (cols x rows, leading dimension ldd) = src (rows x cols, leading dimension lds)^T,
+// in 8 x 8 tiles so that both the reads and the writes stay within 8 cache lines: a larger
+// tile thrashes L1 when a leading dimension is a multiple of 4 KiB (rows map to one set).
+template <typename T>
+void transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, int64_t ldd) {
+  constexpr int64_t kTile = 8;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+    const int64_t r1 = r0 + kTile < rows ? r0 + kTile : rows;
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t c1 = c0 + kTile < cols ? c0 + kTile : cols;
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) dst[c * ldd + r] = src[r * lds + c];
+    }
+  }
+}
+
+// Step index of the s-th step processed in the forward direction of the layer.
+int64_t step_at(const RnnShape& s, int64_t i) { return s.reverse ? s.steps - 1 - i : i; }
+
+// The hidden state that step t reads: h0 for the first step processed, else the previous one.
+template <typename T>
+const T* state_before(const RnnShape& s, int64_t t, const T* h0, const T* hs) {
+  const int64_t nh = s.batch * s.hidden;
+  if (!s.reverse) return t == 0 ? h0 : hs + (t - 1) * nh;
+  return t == s.steps - 1 ? h0 : hs + (t + 1) * nh;
+}
+
+// W_hh (G*H x H) transposed to (H x G*H), so that each step's h_prev W_hh^T reads B by rows.
+template <typename T>
+std::vector<T> transposed_weight(const RnnShape& s, int64_t gates, const T* w_hh) {
+  const int64_t gh = gates * s.hidden;
+  std::vector<T> wt(static_cast<size_t>(gh * s.hidden));
+  transpose(gh, s.hidden, w_hh, s.hidden, wt.data(), gh);
+  return wt;
+}
+
+// The bias b_hh, or zeros when the layer has none (one code path for both).
+template <typename T>
+std::vector<T> bias_or_zeros(int64_t n, const T* b) {
+  std::vector<T> out(static_cast<size_t>(n), T(0));
+  if (b) std::memcpy(out.data(), b, sizeof(T) * static_cast<size_t>(n));
+  return out;
+}
+
+// dW_hh (G*H x H) = sum_t dpre[t]^T h_prev(t) and db_hh (G*H) = sum_t sum_n dpre[t, n], with
+// dpre (L, N, G*H) the gradients of the hidden projection W_hh h + b_hh of every step.
+// All steps in one GEMM, laid out for speed: dW^T (H x GH) = Hprev^T (H x LN) * dpre (LN x GH)
+// with Hprev^T gathered by transposing each step's h_prev, then dW^T transposed back.
+template <typename T>
+void weight_grads(const RnnShape& s, int64_t gates, const T* dpre, const T* hs, const T* h0,
+                  T* dw_hh, T* db_hh) {
+  const int64_t H = s.hidden, N = s.batch, gh = gates * H, ln = s.steps * N;
+  if (dw_hh) {
+    std::vector<T> hprev_t(static_cast<size_t>(H * ln));
+    for (int64_t t = 0; t < s.steps; ++t)
+      transpose(N, H, state_before(s, t, h0, hs), H, hprev_t.data() + t * N, ln);
+    std::vector<T> dw_t(static_cast<size_t>(H * gh));
+    matmul(H, gh, ln, hprev_t.data(), ln, dpre, gh, dw_t.data(), gh);
+    transpose(H, gh, dw_t.data(), gh, dw_hh, H);
+  }
+  if (db_hh) {
+    std::memset(db_hh, 0, sizeof(T) * static_cast<size_t>(gh));
+    for (int64_t r = 0; r < ln; ++r) {
+      const T* row = dpre + r * gh;
+#pragma omp simd
+      for (int64_t j = 0; j < gh; ++j) db_hh[j] += row[j];
+    }
+  }
+}
+
+// ---- LSTM ---------------------------------------------------------------------------------
+
+// One step's pointwise part. On entry g (N, 4H) holds h_prev W_hh^T; with
+// a = g + x_proj + b_hh = [a_i, a_f, a_g, a_o]:
+//   i, f, o = sigmoid(a_i, a_f, a_o);  g = tanh(a_g);  c = f c_prev + i g;  h = o tanh(c)
+// On exit g holds the activations [i, f, g, o].
+template <typename T>
+EMBER_RNN_SIMD void lstm_cell_forward(int64_t N, int64_t H, const T* xp, const T* b,
+                                      const T* c_prev, T* g, T* c, T* h) {
+  for (int64_t n = 0; n < N; ++n) {
+    T* gr = g + n * 4 * H;
+    const T* xr = xp + n * 4 * H;
+    const T* cp = c_prev + n * H;
+    T* cn = c + n * H;
+    T* hn = h + n * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      const T i = sigmoid_fast(gr[j] + xr[j] + b[j]);
+      const T f = sigmoid_fast(gr[H + j] + xr[H + j] + b[H + j]);
+      const T gg = tanh_fast(gr[2 * H + j] + xr[2 * H + j] + b[2 * H + j]);
+      const T o = sigmoid_fast(gr[3 * H + j] + xr[3 * H + j] + b[3 * H + j]);
+      const T cc = f * cp[j] + i * gg;
+      gr[j] = i;
+      gr[H + j] = f;
+      gr[2 * H + j] = gg;
+      gr[3 * H + j] = o;
+      cn[j] = cc;
+      hn[j] = o * tanh_fast(cc);
+    }
+  }
+}
+
+// One step's pointwise backward. dh = dh_out + dh_rec (the gradient reaching h from the
+// layer's output and from the next step); dc (in/out) is the gradient reaching c:
+//   dc_total = dc + dh o (1 - tanh(c)^2)
+//   da_i = dc_total g i (1 - i);   da_f = dc_total c_prev f (1 - f)
+//   da_g = dc_total i (1 - g^2);   da_o = dh tanh(c) o (1 - o);   dc <- dc_total f
+template <typename T>
+EMBER_RNN_SIMD void lstm_cell_backward(int64_t N, int64_t H, const T* dh_out, const T* dh_rec,
+                                       const T* act, const T* c, const T* c_prev, T* dc,
+                                       T* dgates) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* a = act + n * 4 * H;
+    T* d = dgates + n * 4 * H;
+    const T* dho = dh_out + n * H;
+    const T* dhr = dh_rec + n * H;
+    const T* cn = c + n * H;
+    const T* cp = c_prev + n * H;
+    T* dcn = dc + n * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+      const T dh = dho[j] + dhr[j];
+      const T tc = tanh_fast(cn[j]);
+      const T dct = dcn[j] + dh * o * (T(1) - tc * tc);
+      d[j] = dct * g * i * (T(1) - i);
+      d[H + j] = dct * cp[j] * f * (T(1) - f);
+      d[2 * H + j] = dct * i * (T(1) - g * g);
+      d[3 * H + j] = dh * tc * o * (T(1) - o);
+      dcn[j] = dct * f;
+    }
+  }
+}
+
+// ---- GRU ----------------------------------------------------------------------------------
+
+// One step's pointwise part. On entry the first 3H columns of each 4H row of g hold
+// h_prev W_hh^T = [h_r, h_z, h_n] (without b_hh); with x_proj = [x_r, x_z, x_n]:
+//   r = sigmoid(x_r + h_r + b_hr);  z = sigmoid(x_z + h_z + b_hz);  hn = h_n + b_hn
+//   n = tanh(x_n + r hn);  h = (1 - z) n + z h_prev = n + z (h_prev - n)
+// On exit g holds [r, z, n, hn].
+template <typename T>
+EMBER_RNN_SIMD void gru_cell_forward(int64_t N, int64_t H, const T* xp, const T* b,
+                                     const T* h_prev, T* g, T* h) {
+  for (int64_t n = 0; n < N; ++n) {
+    T* gr = g + n * 4 * H;
+    const T* xr = xp + n * 3 * H;
+    const T* hp = h_prev + n * H;
+    T* ho = h + n * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      const T r = sigmoid_fast(xr[j] + gr[j] + b[j]);
+      const T z = sigmoid_fast(xr[H + j] + gr[H + j] + b[H + j]);
+      const T hn = gr[2 * H + j] + b[2 * H + j];
+      const T nn = tanh_fast(xr[2 * H + j] + r * hn);
+      gr[j] = r;
+      gr[H + j] = z;
+      gr[2 * H + j] = nn;
+      gr[3 * H + j] = hn;
+      ho[j] = nn + z * (hp[j] - nn);
+    }
+  }
+}
+
+// One step's pointwise backward, dh = dh_out + dh_rec:
+//   dn = dh (1 - z);  dz = dh (h_prev - n);  d(pre_n) = dn (1 - n^2)
+//   d(pre_r) = d(pre_n) hn r (1 - r);  d(pre_z) = dz z (1 - z)
+//   dx_proj = [d(pre_r), d(pre_z), d(pre_n)];  d(W_hh h + b_hh) = [d(pre_r), d(pre_z), d(pre_n) r]
+// dh_rec <- dh z (the direct path to h_prev; the caller adds d(W_hh h + b_hh) W_hh).
+template <typename T>
+EMBER_RNN_SIMD void gru_cell_backward(int64_t N, int64_t H, const T* dh_out, T* dh_rec,
+                                      const T* act, const T* h_prev, T* dx, T* dhp) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* a = act + n * 4 * H;
+    T* dxr = dx + n * 3 * H;
+    T* dhr = dhp + n * 3 * H;
+    const T* dho = dh_out + n * H;
+    T* drec = dh_rec + n * H;
+    const T* hp = h_prev + n * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      const T r = a[j], z = a[H + j], nn = a[2 * H + j], hn = a[3 * H + j];
+      const T dh = dho[j] + drec[j];
+      const T dpre_n = dh * (T(1) - z) * (T(1) - nn * nn);
+      const T dpre_r = dpre_n * hn * r * (T(1) - r);
+      const T dpre_z = dh * (hp[j] - nn) * z * (T(1) - z);
+      dxr[j] = dpre_r;
+      dxr[H + j] = dpre_z;
+      dxr[2 * H + j] = dpre_n;
+      dhr[j] = dpre_r;
+      dhr[H + j] = dpre_z;
+      dhr[2 * H + j] = dpre_n * r;
+      drec[j] = dh * z;
+    }
+  }
+}
+
+// ---- Elman RNN ----------------------------------------------------------------------------
+
+// h (in: h_prev W_hh^T, out: the new state) = act(h + x_proj + b_hh), act = tanh or relu.
+template <typename T>
+EMBER_RNN_SIMD void rnn_cell_forward(int64_t count, int64_t H, bool relu, const T* xp,
+                                     const T* b, T* h) {
+  for (int64_t r = 0; r < count; ++r) {
+    T* hr = h + r * H;
+    const T* xr = xp + r * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      const T pre = hr[j] + xr[j] + b[j];
+      hr[j] = relu ? (pre > T(0) ? pre : T(0)) : tanh_fast(pre);
+    }
+  }
+}
+
+// d(pre) = dh act'(pre), from the output h: tanh' = 1 - h^2, relu' = [h > 0].
+template <typename T>
+EMBER_RNN_SIMD void rnn_cell_backward(int64_t count, bool relu, const T* dh_out, const T* dh_rec,
+                                      const T* h, T* dpre) {
+#pragma omp simd
+  for (int64_t j = 0; j < count; ++j) {
+    const T dh = dh_out[j] + dh_rec[j];
+    dpre[j] = relu ? (h[j] > T(0) ? dh : T(0)) : dh * (T(1) - h[j] * h[j]);
+  }
+}
+
+}  // namespace
+
+// ---- the layer drivers --------------------------------------------------------------------
+
+template <typename T>
+void lstm_forward(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_hh,
+                  const T* h0, const T* c0, T* hs, T* cs, T* gates) {
+  const int64_t N = s.batch, H = s.hidden, nh = N * H, g4 = 4 * H;
+  const std::vector<T> wt = transposed_weight(s, 4, w_hh);
+  const std::vector<T> bias = bias_or_zeros(g4, b_hh);
+  for (int64_t i = 0; i < s.steps; ++i) {
+    const int64_t t = step_at(s, i);
+    const T* h_prev = state_before(s, t, h0, hs);
+    const T* c_prev = state_before(s, t, c0, cs);
+    T* g = gates + t * N * g4;
+    matmul(N, g4, H, h_prev, H, wt.data(), g4, g, g4);  // g = h_prev W_hh^T
+    lstm_cell_forward(N, H, x_proj + t * N * g4, bias.data(), c_prev, g, cs + t * nh,
+                      hs + t * nh);
+  }
+}
+
+template <typename T>
+void lstm_backward(const RnnShape& s, const T* dhs, const T* dh_n, const T* dc_n, const T* hs,
+                   const T* cs, const T* gates, const T* h0, const T* c0, const T* w_hh,
+                   T* dx_proj, T* dw_hh, T* db_hh, T* dh0, T* dc0) {
+  const int64_t N = s.batch, H = s.hidden, nh = N * H, g4 = 4 * H;
+  // dh0 / dc0 carry the running gradient of (h, c) from step to step and end as the answer.
+  std::memcpy(dh0, dh_n, sizeof(T) * static_cast<size_t>(nh));
+  std::memcpy(dc0, dc_n, sizeof(T) * static_cast<size_t>(nh));
+  for (int64_t i = s.steps - 1; i >= 0; --i) {
+    const int64_t t = step_at(s, i);
+    T* dg = dx_proj + t * N * g4;  // d(gates) = d(x_proj) = d(W_hh h_prev + b_hh)
+    lstm_cell_backward(N, H, dhs + t * nh, dh0, gates + t * N * g4, cs + t * nh,
+                       state_before(s, t, c0, cs), dc0, dg);
+    matmul(N, H, g4, dg, g4, w_hh, H, dh0, H);  // dh_prev = d(gates) W_hh
+  }
+  weight_grads(s, 4, dx_proj, hs, h0, dw_hh, db_hh);
+}
+
+template <typename T>
+void gru_forward(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_hh,
+                 const T* h0, T* hs, T* gates) {
+  const int64_t N = s.batch, H = s.hidden, nh = N * H, g3 = 3 * H;
+  const std::vector<T> wt = transposed_weight(s, 3, w_hh);
+  const std::vector<T> bias = bias_or_zeros(g3, b_hh);
+  for (int64_t i = 0; i < s.steps; ++i) {
+    const int64_t t = step_at(s, i);
+    const T* h_prev = state_before(s, t, h0, hs);
+    T* g = gates + t * N * 4 * H;
+    matmul(N, g3, H, h_prev, H, wt.data(), g3, g, 4 * H);  // first 3H of each row: h W^T
+    gru_cell_forward(N, H, x_proj + t * N * g3, bias.data(), h_prev, g, hs + t * nh);
+  }
+}
+
+template <typename T>
+void gru_backward(const RnnShape& s, const T* dhs, const T* dh_n, const T* hs, const T* gates,
+                  const T* h0, const T* w_hh, T* dx_proj, T* dw_hh, T* db_hh, T* dh0) {
+  const int64_t N = s.batch, H = s.hidden, nh = N * H, g3 = 3 * H;
+  std::vector<T> dhp(static_cast<size_t>(s.steps * N * g3));  // d(W_hh h_prev + b_hh)
+  std::memcpy(dh0, dh_n, sizeof(T) * static_cast<size_t>(nh));
+  for (int64_t i = s.steps - 1; i >= 0; --i) {
+    const int64_t t = step_at(s, i);
+    T* dp = dhp.data() + t * N * g3;
+    gru_cell_backward(N, H, dhs + t * nh, dh0, gates + t * N * 4 * H,
+                      state_before(s, t, h0, hs), dx_proj + t * N * g3, dp);
+    matmul(N, H, g3, dp, g3, w_hh, H, dh0, H, /*accumulate=*/true);  // dh_prev += dp W_hh
+  }
+  weight_grads(s, 3, dhp.data(), hs, h0, dw_hh, db_hh);
+}
+
+template <typename T>
+void rnn_forward(const RnnShape& s, bool relu, const T* x_proj, const T* w_hh, const T* b_hh,
+                 const T* h0, T* hs) {
+  const int64_t N = s.batch, H = s.hidden, nh = N * H;
+  const std::vector<T> wt = transposed_weight(s, 1, w_hh);
+  const std::vector<T> bias = bias_or_zeros(H, b_hh);
+  for (int64_t i = 0; i < s.steps; ++i) {
+    const int64_t t = step_at(s, i);
+    T* h = hs + t * nh;
+    matmul(N, H, H, state_before(s, t, h0, hs), H, wt.data(), H, h, H);
+    rnn_cell_forward(N, H, relu, x_proj + t * nh, bias.data(), h);
+  }
+}
+
+template <typename T>
+void rnn_backward(const RnnShape& s, bool relu, const T* dhs, const T* dh_n, const T* hs,
+                  const T* h0, const T* w_hh, T* dx_proj, T* dw_hh, T* db_hh, T* dh0) {
+  const int64_t N = s.batch, H = s.hidden, nh = N * H;
+  std::memcpy(dh0, dh_n, sizeof(T) * static_cast<size_t>(nh));
+  for (int64_t i = s.steps - 1; i >= 0; --i) {
+    const int64_t t = step_at(s, i);
+    T* dpre = dx_proj + t * nh;
+    rnn_cell_backward(nh, relu, dhs + t * nh, dh0, hs + t * nh, dpre);
+    matmul(N, H, H, dpre, H, w_hh, H, dh0, H);  // dh_prev = d(pre) W_hh
+  }
+  weight_grads(s, 1, dx_proj, hs, h0, dw_hh, db_hh);
+}
+
+#define EMBER_RNN_INSTANTIATE(T)                                                              \
+  template void lstm_forward<T>(const RnnShape&, const T*, const T*, const T*, const T*,     \
+                                const T*, T*, T*, T*);                                        \
+  template void lstm_backward<T>(const RnnShape&, const T*, const T*, const T*, const T*,    \
+                                 const T*, const T*, const T*, const T*, const T*, T*, T*,    \
+                                 T*, T*, T*);                                                 \
+  template void gru_forward<T>(const RnnShape&, const T*, const T*, const T*, const T*, T*,  \
+                               T*);                                                           \
+  template void gru_backward<T>(const RnnShape&, const T*, const T*, const T*, const T*,     \
+                                const T*, const T*, T*, T*, T*, T*);                          \
+  template void rnn_forward<T>(const RnnShape&, bool, const T*, const T*, const T*,          \
+                               const T*, T*);                                                 \
+  template void rnn_backward<T>(const RnnShape&, bool, const T*, const T*, const T*,         \
+                                const T*, const T*, T*, T*, T*, T*);
+
+EMBER_RNN_INSTANTIATE(float)
+EMBER_RNN_INSTANTIATE(double)
+#undef EMBER_RNN_INSTANTIATE
+
+}  // namespace ember::cpu
