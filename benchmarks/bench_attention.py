@@ -13,9 +13,10 @@ ember is faster). FLOPs follow the FlashAttention papers: forward 4 B H L^2 D (t
 matmuls), backward 2.5x that; halved under a causal mask.
 
 Memory: native allocations are invisible to tracemalloc, so each (library, L) runs in a
-fresh subprocess that reads its peak RSS (ru_maxrss) after creating the inputs and after
-one forward + backward; the growth is what the op allocated at its peak. The fused kernel
-keeps O(block) scratch per thread, so the growth is linear in L (outputs and gradients,
+fresh subprocess that resets its peak RSS (VmHWM, via /proc/self/clear_refs) after
+creating the inputs and reads it after one forward + backward; the growth is what the op
+allocated at its peak. The fused kernel keeps O(block) scratch per thread, so the growth is
+linear in L (outputs and gradients,
 ~6 B H L D floats) -- the last column shows the size one B x H x L x L score matrix would
 have had.
 """
@@ -164,12 +165,24 @@ def cuda_speed(args):
 # ---------------------------------------------------------------------------- memory
 def _child(lib, b, h, length, d):
     """Runs in a subprocess: peak-RSS growth (bytes) of one forward + backward."""
-    import resource
-
     import numpy as np
 
+    def status(field):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024  # kB
+        raise RuntimeError(f"no {field} in /proc/self/status")
+
+    def start():
+        # Linux: writing 5 to clear_refs resets the peak (VmHWM) to the current RSS, so the
+        # imports' transient peak does not hide the growth we measure.
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return status("VmRSS")
+
     def peak():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+        return status("VmHWM")
 
     rng = np.random.default_rng(0)
     # float32 straight away: a freed float64 temporary would hide the growth we measure
@@ -181,7 +194,7 @@ def _child(lib, b, h, length, d):
         g = ember.tensor(arrays[3])
         ember.nn.functional.scaled_dot_product_attention(  # warm: import-time allocations
             *[ember.tensor(a[:1, :1, :8]) for a in arrays[:3]])
-        before = peak()
+        before = start()
         ember.nn.functional.scaled_dot_product_attention(*ts).backward(g)
     else:
         import torch
@@ -190,7 +203,7 @@ def _child(lib, b, h, length, d):
         g = torch.tensor(arrays[3])
         torch.nn.functional.scaled_dot_product_attention(
             *[torch.tensor(a[:1, :1, :8]) for a in arrays[:3]])
-        before = peak()
+        before = start()
         torch.nn.functional.scaled_dot_product_attention(*ts).backward(g)
     print(json.dumps(peak() - before))
 
