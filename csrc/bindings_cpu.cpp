@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -211,6 +212,31 @@ std::vector<std::string> gemm_kernels() {
   return names;
 }
 
+// relu_backward(g, y): g where y > 0 else 0, for same-shaped float arrays.
+template <typename T>
+py::array relu_backward_typed(const py::array& g, const py::array& y) {
+  auto gc = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(g);
+  auto yc = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(y);
+  py::array_t<T> out(std::vector<py::ssize_t>(gc.shape(), gc.shape() + gc.ndim()));
+  {
+    py::gil_scoped_release release;
+    ember::cpu::relu_backward(gc.data(), yc.data(), out.mutable_data(), gc.size());
+  }
+  return out;
+}
+
+py::array relu_backward_binding(const py::array& g, const py::array& y) {
+  const bool same_shape = g.ndim() == y.ndim() &&
+                          std::equal(g.shape(), g.shape() + g.ndim(), y.shape());
+  if (!same_shape || !g.dtype().is(y.dtype()))
+    throw py::value_error("relu_backward: gradient " + dtype_name(g) + " and output " +
+                          dtype_name(y) + " must have the same shape and dtype");
+  if (py::isinstance<py::array_t<float>>(g)) return relu_backward_typed<float>(g, y);
+  if (py::isinstance<py::array_t<double>>(g)) return relu_backward_typed<double>(g, y);
+  throw py::type_error("relu_backward: expected float32 or float64 arrays, got " +
+                       dtype_name(g));
+}
+
 int num_threads() {
 #if defined(EMBER_OPENMP)
   return omp_get_max_threads();
@@ -228,6 +254,8 @@ PYBIND11_MODULE(_C, m) {
   bind_attention(m);
   bind_rnn(m);
   m.def("erf", &erf_binding, py::arg("x"), "Elementwise error function (float32/float64).");
+  m.def("relu_backward", &relu_backward_binding, py::arg("g"), py::arg("y"),
+        "g where y > 0 else 0 (relu's backward from its output), one threaded pass.");
   m.def("num_threads", &num_threads, "Number of OpenMP threads the kernels use.");
   m.def("matmul", &matmul_binding, py::arg("a"), py::arg("b"), py::kw_only(),
         py::arg("kernel") = "auto",

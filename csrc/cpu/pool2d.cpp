@@ -27,8 +27,52 @@ inline bool worth_threads(const Pool2dParams& p) {
   return p.planes * (p.in_h * p.in_w + p.out_h * p.out_w) > (1 << 16);
 }
 
+// The CNN workhorse -- 2x2 windows, stride 2, no padding or dilation -- with the window
+// unrolled: four loads and compares per output instead of the general loops' bounds and
+// stride arithmetic. The same comparison rule, so the same values and indices.
+template <typename T>
+inline bool is_plain_2x2(const Pool2dParams& p) {
+  return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 &&
+         p.pad_h == 0 && p.pad_w == 0 && p.dilation_h == 1 && p.dilation_w == 1 &&
+         2 * p.out_h <= p.in_h && 2 * p.out_w <= p.in_w;
+}
+
+template <typename T>
+void max_forward_2x2(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
+  const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w, w = p.in_w;
+#if defined(EMBER_OPENMP)
+#pragma omp parallel for schedule(static) if (worth_threads(p))
+#endif
+  for (int64_t c = 0; c < p.planes; ++c) {
+    const T* xp = x + c * in_plane;
+    for (int64_t oy = 0; oy < p.out_h; ++oy) {
+      const int64_t r0 = 2 * oy * w, r1 = r0 + w;
+      T* yo = y + c * out_plane + oy * p.out_w;
+      int64_t* io = idx + c * out_plane + oy * p.out_w;
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const int64_t at[4] = {r0 + 2 * ox, r0 + 2 * ox + 1, r1 + 2 * ox, r1 + 2 * ox + 1};
+        T best = -std::numeric_limits<T>::infinity();
+        int64_t best_at = at[0];
+        for (int k = 0; k < 4; ++k) {  // the general path's rule, unrolled by the compiler
+          const T v = xp[at[k]];
+          if (v > best || std::isnan(v)) {
+            best = v;
+            best_at = at[k];
+          }
+        }
+        yo[ox] = best;
+        io[ox] = best_at;
+      }
+    }
+  }
+}
+
 template <typename T>
 void max_forward_impl(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
+  if (is_plain_2x2<T>(p)) {
+    max_forward_2x2(p, x, y, idx);
+    return;
+  }
   const int64_t out_plane = p.out_h * p.out_w, in_plane = p.in_h * p.in_w;
 #if defined(EMBER_OPENMP)
 #pragma omp parallel for schedule(static) if (worth_threads(p))

@@ -117,6 +117,12 @@ class Backend(ABC):
         """op in {'and','or','xor','not'} on bool arrays."""
     @abstractmethod
     def where(self, cond, a, b): ...
+    def relu_backward(self, g, y):
+        """``g`` where ``y > 0``, else 0: relu's backward from its output. A default in
+        terms of the primitives above; backends may fuse it into one pass."""
+        zero = y.dtype.type(0)
+        return self.where(self.compare("gt", y, zero), g, zero)
+
     @abstractmethod
     def clip(self, x, lo, hi):
         """Clamp into [lo, hi]; either bound may be None."""

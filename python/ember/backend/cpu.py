@@ -146,6 +146,9 @@ class CPUBackend(Backend):
     def where(self, cond, a, b):
         return np.where(cond, a, b)
 
+    def relu_backward(self, g, y):
+        return _C.relu_backward(g, y)
+
     def clip(self, x, lo, hi):
         if lo is not None:
             x = np.maximum(x, x.dtype.type(lo))

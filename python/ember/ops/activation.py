@@ -30,7 +30,7 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 class Relu(Function):
-    # y = max(x, 0)  ->  dx = g where x > 0, else 0
+    # y = max(x, 0)  ->  dx = g where x > 0, else 0  (= ReluGrad(g, y))
     @staticmethod
     def forward(ctx, x):
         y = ctx.backend.maximum(x, x.dtype.type(0))
@@ -40,7 +40,21 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * (y > 0).to(g.dtype)
+        return ReluGrad.apply(g, y.detach())
+
+
+class ReluGrad(Function):
+    # z = g where y > 0 else 0 (relu's backward, one fused pass)  ->  dg = gz where y > 0;
+    # the mask is flat in y, so y gets no gradient (second derivatives of relu are 0).
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(y)
+        return ctx.backend.relu_backward(g, y)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (y,) = ctx.saved_tensors
+        return ReluGrad.apply(gz, y), None
 
 
 def relu(x: Tensor) -> Tensor:
