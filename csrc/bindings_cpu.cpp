@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "cpu/elementwise.h"
 #include "cpu/gemm.h"
 
 #if defined(EMBER_OPENMP)
@@ -26,35 +25,12 @@ void bind_adam(py::module_& m);  // bindings_adam.cpp
 void bind_conv(py::module_& m);  // bindings_conv.cpp
 void bind_attention(py::module_& m);  // bindings_attention.cpp
 void bind_rnn(py::module_& m);  // bindings_rnn.cpp
+void bind_elementwise(py::module_& m);  // bindings_elementwise.cpp
+void bind_norm(py::module_& m);  // bindings_norm.cpp
 
 namespace {
 
 std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
-
-// erf(x): returns a new contiguous array of x's dtype (float32 or float64).
-py::array erf_binding(const py::array& x) {
-  if (py::isinstance<py::array_t<float>>(x)) {
-    auto xc = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(x);
-    py::array_t<float> y(std::vector<py::ssize_t>(xc.shape(), xc.shape() + xc.ndim()));
-    {
-      py::gil_scoped_release release;
-      ember::cpu::erf_forward(xc.data(), y.mutable_data(), xc.size());
-    }
-    return y;
-  }
-  if (py::isinstance<py::array_t<double>>(x)) {
-    auto xc = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(x);
-    py::array_t<double> y(std::vector<py::ssize_t>(xc.shape(), xc.shape() + xc.ndim()));
-    {
-      py::gil_scoped_release release;
-      ember::cpu::erf_forward(xc.data(), y.mutable_data(), xc.size());
-    }
-    return y;
-  }
-  std::ostringstream msg;
-  msg << "erf: expected a float32 or float64 array, got dtype " << dtype_name(x);
-  throw py::type_error(msg.str());
-}
 
 // ---- matmul ----------------------------------------------------------------------------
 
@@ -212,31 +188,6 @@ std::vector<std::string> gemm_kernels() {
   return names;
 }
 
-// relu_backward(g, y): g where y > 0 else 0, for same-shaped float arrays.
-template <typename T>
-py::array relu_backward_typed(const py::array& g, const py::array& y) {
-  auto gc = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(g);
-  auto yc = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(y);
-  py::array_t<T> out(std::vector<py::ssize_t>(gc.shape(), gc.shape() + gc.ndim()));
-  {
-    py::gil_scoped_release release;
-    ember::cpu::relu_backward(gc.data(), yc.data(), out.mutable_data(), gc.size());
-  }
-  return out;
-}
-
-py::array relu_backward_binding(const py::array& g, const py::array& y) {
-  const bool same_shape = g.ndim() == y.ndim() &&
-                          std::equal(g.shape(), g.shape() + g.ndim(), y.shape());
-  if (!same_shape || !g.dtype().is(y.dtype()))
-    throw py::value_error("relu_backward: gradient " + dtype_name(g) + " and output " +
-                          dtype_name(y) + " must have the same shape and dtype");
-  if (py::isinstance<py::array_t<float>>(g)) return relu_backward_typed<float>(g, y);
-  if (py::isinstance<py::array_t<double>>(g)) return relu_backward_typed<double>(g, y);
-  throw py::type_error("relu_backward: expected float32 or float64 arrays, got " +
-                       dtype_name(g));
-}
-
 int num_threads() {
 #if defined(EMBER_OPENMP)
   return omp_get_max_threads();
@@ -253,9 +204,8 @@ PYBIND11_MODULE(_C, m) {
   bind_conv(m);
   bind_attention(m);
   bind_rnn(m);
-  m.def("erf", &erf_binding, py::arg("x"), "Elementwise error function (float32/float64).");
-  m.def("relu_backward", &relu_backward_binding, py::arg("g"), py::arg("y"),
-        "g where y > 0 else 0 (relu's backward from its output), one threaded pass.");
+  bind_elementwise(m);
+  bind_norm(m);
   m.def("num_threads", &num_threads, "Number of OpenMP threads the kernels use.");
   m.def("matmul", &matmul_binding, py::arg("a"), py::arg("b"), py::kw_only(),
         py::arg("kernel") = "auto",

@@ -17,19 +17,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cpu/multiversion.h"  // EMBER_MULTIVERSION: the loop is compiled per ISA
+
 namespace ember::cpu {
 
 namespace {
-
-// The loop below is compiled three times -- AVX-512, AVX2 and baseline x86-64 -- and the
-// dynamic loader picks the best one for the CPU (GCC function multi-versioning), so a
-// generic build still streams 16 floats per instruction on an AVX-512 machine.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define EMBER_MULTIVERSION \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define EMBER_MULTIVERSION
-#endif
 
 // The per-step constants, folded once so the loop is pure multiply-adds, a sqrt and a divide.
 template <typename T>

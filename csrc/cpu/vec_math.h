@@ -1,4 +1,4 @@
-// Vectorisable elementary functions: exp, expm1, sigmoid and tanh written with plain
+// Vectorisable elementary functions: exp, expm1, sigmoid, tanh and (float) erf written with plain
 // arithmetic, selects and bit casts only (no calls, no branches), so a loop over them
 // compiles to SIMD code for whatever instruction set the including file is built for.
 //
@@ -105,6 +105,27 @@ inline T tanh_fast(T x) {
   const T m = expm1_fast(T(-2) * ax);
   const T y = (T(0) - m) / (T(2) + m);  // 0 - m: +0 (not -0) for x = 0
   return x < T(0) ? -y : y;
+}
+
+// erf(x) in float: the rational approximation x P(x^2) / Q(x^2) on [-4, 4] used by Eigen
+// and XLA (P of degree 6 in x^2, Q of degree 4; relative error below 5e-7, i.e. a few
+// ulp). Beyond |x| = 4, erf(x) rounds to +-1 in float, so x is clamped there first.
+inline float erf_fast(float x) {
+  const float xc = x > 4.0f ? 4.0f : (x < -4.0f ? -4.0f : x);
+  const float x2 = xc * xc;
+  float p = -2.72614225801306e-10f;
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 - 2.10102402082508e-06f;
+  p = p * x2 - 5.69250639462346e-05f;
+  p = p * x2 - 7.34990630326855e-04f;
+  p = p * x2 - 2.95459980854025e-03f;
+  p = p * x2 - 1.60960333262415e-02f;
+  float q = -1.45660718464996e-05f;
+  q = q * x2 - 2.13374055278905e-04f;
+  q = q * x2 - 1.68282697438203e-03f;
+  q = q * x2 - 7.37332916720468e-03f;
+  q = q * x2 - 1.42647390514189e-02f;
+  return xc * p / q;
 }
 
 }  // namespace

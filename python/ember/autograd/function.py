@@ -74,7 +74,7 @@ class Function:
     # ------------------------------------------------------------------ ctx API
     def save_for_backward(self, *arrays) -> None:
         """Keep arrays for backward. Pass the forward's own input or output arrays (or
-        any other array, which comes back as a constant)."""
+        any other array, which comes back as a constant; None comes back as None)."""
         self._saved = arrays
 
     @property
@@ -111,7 +111,7 @@ class Function:
                 out.append(t)
             else:
                 array, device = payload
-                out.append(Tensor._wrap(array, device))
+                out.append(None if array is None else Tensor._wrap(array, device))
         return tuple(out)
 
     @staticmethod

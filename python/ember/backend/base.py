@@ -12,6 +12,7 @@ the caller), ``dtype`` is an ``ember.dtypes.DType``, shapes are tuples of ints.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -122,6 +123,70 @@ class Backend(ABC):
         terms of the primitives above; backends may fuse it into one pass."""
         zero = y.dtype.type(0)
         return self.where(self.compare("gt", y, zero), g, zero)
+
+    # Fused activations and normalisation: defaults in terms of the primitives above
+    # (correct on any backend); the CPU backend runs each as one native threaded pass.
+    def gelu(self, x, approximate: str):
+        """x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, or with approximate='tanh'
+        x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
+        c = x.dtype.type
+        if approximate == "tanh":
+            inner = self.add(x, self.mul(self.mul(self.mul(x, x), x), c(0.044715)))
+            t = self.tanh(self.mul(inner, c(math.sqrt(2 / math.pi))))
+        else:
+            t = self.erf(self.mul(x, c(math.sqrt(0.5))))
+        return self.mul(self.mul(x, c(0.5)), self.add(t, c(1)))
+
+    def gelu_backward(self, g, x, approximate: str):
+        """g * gelu'(x): g (Phi(x) + x phi(x)), phi the normal density; for 'tanh'
+        g ((1 + t) / 2 + x (1 - t^2) u' / 2), t = tanh(u), u' = sqrt(2/pi)(1 + 3 0.044715 x^2)."""
+        c = x.dtype.type
+        x2 = self.mul(x, x)
+        if approximate == "tanh":
+            k = c(math.sqrt(2 / math.pi))
+            t = self.tanh(self.mul(self.add(x, self.mul(self.mul(x2, x), c(0.044715))), k))
+            du = self.mul(self.add(self.mul(x2, c(3 * 0.044715)), c(1)), k)
+            one_m_t2 = self.sub(c(1), self.mul(t, t))
+            slope = self.add(self.mul(self.add(t, c(1)), c(0.5)),
+                             self.mul(self.mul(self.mul(x, one_m_t2), du), c(0.5)))
+        else:
+            cdf = self.mul(self.add(self.erf(self.mul(x, c(math.sqrt(0.5)))), c(1)), c(0.5))
+            pdf = self.mul(self.exp(self.mul(x2, c(-0.5))), c(1 / math.sqrt(2 * math.pi)))
+            slope = self.add(cdf, self.mul(x, pdf))
+        return self.mul(g, slope)
+
+    def layer_norm(self, x, weight, bias, eps: float):
+        """Normalise over the last axis: returns (y, mean, rstd), with
+        mean = sum(x)/d, rstd = 1/sqrt(sum((x - mean)^2)/d + eps) of shape x.shape[:-1] and
+        y = (x - mean) rstd weight + bias (weight/bias: (d,) arrays or None)."""
+        last = (x.ndim - 1,)
+        d = x.dtype.type(x.shape[-1])
+        mean = self.div(self.sum(x, last, True), d)
+        centred = self.sub(x, mean)
+        var = self.div(self.sum(self.mul(centred, centred), last, True), d)
+        rstd = self.div(x.dtype.type(1), self.sqrt(self.add(var, x.dtype.type(eps))))
+        y = self.mul(centred, rstd)
+        if weight is not None:
+            y = self.mul(y, weight)
+        if bias is not None:
+            y = self.add(y, bias)
+        stat = x.shape[:-1]
+        return y, self.reshape(mean, stat), self.reshape(rstd, stat)
+
+    def layer_norm_backward(self, g, x, weight, mean, rstd):
+        """(dx, dweight, dbias) of ``layer_norm``, with xhat = (x - mean) rstd, gh = g weight:
+        dx = rstd (gh - mean(gh) - xhat mean(gh xhat)), dweight = sum_rows g xhat,
+        dbias = sum_rows g (dweight/dbias have shape (d,))."""
+        last, rows = (x.ndim - 1,), tuple(range(x.ndim - 1))
+        d = x.dtype.type(x.shape[-1])
+        stat = x.shape[:-1] + (1,)
+        mean, rstd = self.reshape(mean, stat), self.reshape(rstd, stat)
+        xhat = self.mul(self.sub(x, mean), rstd)
+        gh = g if weight is None else self.mul(g, weight)
+        mean_gh = self.div(self.sum(gh, last, True), d)
+        mean_gh_xhat = self.div(self.sum(self.mul(gh, xhat), last, True), d)
+        dx = self.mul(self.sub(self.sub(gh, mean_gh), self.mul(xhat, mean_gh_xhat)), rstd)
+        return dx, self.sum(self.mul(g, xhat), rows, False), self.sum(g, rows, False)
 
     @abstractmethod
     def clip(self, x, lo, hi):

@@ -149,6 +149,18 @@ class CPUBackend(Backend):
     def relu_backward(self, g, y):
         return _C.relu_backward(g, y)
 
+    def gelu(self, x, approximate):
+        return _C.gelu(x, approximate == "tanh")
+
+    def gelu_backward(self, g, x, approximate):
+        return _C.gelu_backward(g, x, approximate == "tanh")
+
+    def layer_norm(self, x, weight, bias, eps):
+        return _C.layer_norm_forward(x, weight, bias, eps)
+
+    def layer_norm_backward(self, g, x, weight, mean, rstd):
+        return _C.layer_norm_backward(g, x, weight, mean, rstd)
+
     def clip(self, x, lo, hi):
         if lo is not None:
             x = np.maximum(x, x.dtype.type(lo))

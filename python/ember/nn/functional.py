@@ -27,6 +27,7 @@ from ..ops.attention import scaled_dot_product_attention  # noqa: F401 - re-expo
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401 - re-exported
 from ..ops.linalg import linear  # noqa: F401 - re-exported: F.linear
 from ..ops.loss import binary_cross_entropy_elementwise
+from ..ops.norm import layer_norm  # noqa: F401 - re-exported: F.layer_norm
 from ..ops.pool import (  # noqa: F401 - re-exported: F.max_pool2d, F.interpolate, ...
     adaptive_avg_pool2d,
     avg_pool1d,
@@ -98,21 +99,6 @@ def _normalize(x: Tensor, dims: tuple, eps: float) -> Tensor:
     return centred * (var + eps).rsqrt()
 
 
-def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
-               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
-    """Normalise over the last ``len(normalized_shape)`` dimensions, then scale and shift."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
-        raise ValueError(f"layer_norm: expected input with shape (*, {', '.join(map(str, shape))})"
-                         f", got {x.shape}")
-    y = _normalize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
-    if weight is not None:
-        y = y * weight
-    if bias is not None:
-        y = y + bias
-    return y
-
-
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -157,8 +143,8 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
         raise ValueError(f"group_norm: input of shape {x.shape} must have a channel dimension "
                          f"divisible by num_groups={num_groups}")
     n, c = x.shape[0], x.shape[1]
-    grouped = x.reshape(n, num_groups, -1)
-    y = _normalize(grouped, (2,), eps).reshape(x.shape)
+    grouped = x.reshape(n, num_groups, -1)  # each group's values in one row: a layer norm
+    y = layer_norm(grouped, grouped.shape[-1], eps=eps).reshape(x.shape)
     shape = (1, c) + (1,) * (x.ndim - 2)
     if weight is not None:
         y = y * weight.reshape(shape)

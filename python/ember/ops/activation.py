@@ -82,18 +82,67 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     return LeakyRelu.apply(require_float("leaky_relu", x), negative_slope)
 
 
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+class Gelu(Function):
+    # exact: y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2
+    #        ->  dx = g (Phi(x) + x phi(x)),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+    # tanh:  y = x (1 + tanh u) / 2,  u = sqrt(2/pi) (x + 0.044715 x^3)
+    #        ->  dx = g ((1 + t) / 2 + x (1 - t^2) u' / 2),  t = tanh u
+    # Both directions are one fused pass each (backend.gelu / backend.gelu_backward); the
+    # backward is itself a node (GeluBackward), so second derivatives work.
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        return ctx.backend.gelu(x, approximate)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return GeluBackward.apply(g, x, ctx.approximate), None
+
+
+class GeluBackward(Function):
+    # z = g gelu'(x)  ->  dg = gz gelu'(x),  dx = gz g gelu''(x)
+    # with gelu''(x) = phi(x) (2 - x^2) (exact) or, for tanh (s = 1 - t^2, u'' = 6 a c x),
+    # s u' - x t s u'^2 + x s u'' / 2. These are written in Tensor ops: differentiable again.
+    @staticmethod
+    def forward(ctx, g, x, approximate):
+        ctx.save_for_backward(g, x)
+        ctx.approximate = approximate
+        return ctx.backend.gelu_backward(g, x, approximate)
+
+    @staticmethod
+    def backward(ctx, gz):
+        g, x = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            t = tanh((x + x * x * x * _GELU_CUBIC) * _SQRT_2_OVER_PI)
+            s = 1 - t * t
+            du = (x * x * (3 * _GELU_CUBIC) + 1) * _SQRT_2_OVER_PI
+            d2u = x * (6 * _GELU_CUBIC * _SQRT_2_OVER_PI)
+            d1 = (t + 1) * 0.5 + x * s * du * 0.5
+            d2 = s * du - x * t * s * du * du + x * s * d2u * 0.5
+        else:
+            pdf = exp(x * x * -0.5) * _INV_SQRT_2PI
+            d1 = (erf(x * _SQRT_HALF) + 1) * 0.5 + x * pdf
+            d2 = pdf * (2 - x * x)
+        return gz * d1, gz * g * d2, None
+
+
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit: x * Phi(x) = x/2 (1 + erf(x / sqrt 2)).
 
     ``approximate='tanh'`` uses x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-    Written with differentiable ops, so its gradients (of any order) follow.
     """
     x = require_float("gelu", x)
-    if approximate == "none":
-        return x * 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
-    if approximate == "tanh":
-        return x * 0.5 * (1 + tanh((x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)))
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return Gelu.apply(x, approximate)
 
 
 class Softplus(Function):

@@ -1,0 +1,186 @@
+#include "cpu/layer_norm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "cpu/multiversion.h"
+
+#if defined(EMBER_OPENMP)
+#include <omp.h>
+#endif
+
+namespace ember::cpu {
+
+namespace {
+
+// Sums in the element type, vectorised (the pragma allows the reassociation); rows are
+// short (the model width), so the rounding error stays a few ulp of the row's magnitude.
+#if defined(EMBER_OPENMP)
+#define EMBER_PRAGMA(text) _Pragma(#text)
+#define EMBER_SIMD_SUM(var) EMBER_PRAGMA(omp simd reduction(+ : var))
+#else
+#define EMBER_SIMD_SUM(var)
+#endif
+
+template <typename T>
+inline __attribute__((always_inline)) void forward_row(const T* __restrict x,
+                                                       const T* __restrict w,
+                                                       const T* __restrict b, T* __restrict y,
+                                                       T* mean_out, T* rstd_out, int64_t d,
+                                                       T eps) {
+  T sum = 0;
+  EMBER_SIMD_SUM(sum)
+  for (int64_t j = 0; j < d; ++j) sum += x[j];
+  const T mean = sum / T(d);
+  T sq = 0;  // two passes: the centred sum of squares does not cancel catastrophically
+  EMBER_SIMD_SUM(sq)
+  for (int64_t j = 0; j < d; ++j) sq += (x[j] - mean) * (x[j] - mean);
+  const T rstd = T(1) / std::sqrt(sq / T(d) + eps);
+  for (int64_t j = 0; j < d; ++j) y[j] = (x[j] - mean) * rstd * w[j] + b[j];
+  *mean_out = mean;
+  *rstd_out = rstd;
+}
+
+EMBER_MULTIVERSION void forward_rows(const float* x, const float* w, const float* b, float* y,
+                                     float* mean, float* rstd, int64_t r0, int64_t r1,
+                                     int64_t d, float eps) {
+  for (int64_t r = r0; r < r1; ++r)
+    forward_row(x + r * d, w, b, y + r * d, mean + r, rstd + r, d, eps);
+}
+EMBER_MULTIVERSION void forward_rows(const double* x, const double* w, const double* b,
+                                     double* y, double* mean, double* rstd, int64_t r0,
+                                     int64_t r1, int64_t d, double eps) {
+  for (int64_t r = r0; r < r1; ++r)
+    forward_row(x + r * d, w, b, y + r * d, mean + r, rstd + r, d, eps);
+}
+
+// One row of the backward; adds this row's share of dweight and dbias into dw, db.
+template <typename T>
+inline __attribute__((always_inline)) void backward_row(const T* __restrict g,
+                                                        const T* __restrict x,
+                                                        const T* __restrict w, T mean,
+                                                        T rstd, T* __restrict dx,
+                                                        T* __restrict dw, T* __restrict db,
+                                                        int64_t d) {
+  T sum_gh = 0, sum_gh_xhat = 0;
+  EMBER_SIMD_SUM(sum_gh)
+  for (int64_t j = 0; j < d; ++j) sum_gh += g[j] * w[j];
+  EMBER_SIMD_SUM(sum_gh_xhat)
+  for (int64_t j = 0; j < d; ++j) sum_gh_xhat += g[j] * w[j] * (x[j] - mean) * rstd;
+  const T mean_gh = sum_gh / T(d), mean_gh_xhat = sum_gh_xhat / T(d);
+  for (int64_t j = 0; j < d; ++j) {
+    const T xhat = (x[j] - mean) * rstd;
+    const T gh = g[j] * w[j];
+    dx[j] = rstd * (gh - mean_gh - xhat * mean_gh_xhat);
+    dw[j] += g[j] * xhat;
+    db[j] += g[j];
+  }
+}
+
+EMBER_MULTIVERSION void backward_rows(const float* g, const float* x, const float* w,
+                                      const float* mean, const float* rstd, float* dx,
+                                      float* dw, float* db, int64_t r0, int64_t r1,
+                                      int64_t d) {
+  for (int64_t r = r0; r < r1; ++r)
+    backward_row(g + r * d, x + r * d, w, mean[r], rstd[r], dx + r * d, dw, db, d);
+}
+EMBER_MULTIVERSION void backward_rows(const double* g, const double* x, const double* w,
+                                      const double* mean, const double* rstd, double* dx,
+                                      double* dw, double* db, int64_t r0, int64_t r1,
+                                      int64_t d) {
+  for (int64_t r = r0; r < r1; ++r)
+    backward_row(g + r * d, x + r * d, w, mean[r], rstd[r], dx + r * d, dw, db, d);
+}
+
+// Threads to use for `rows` rows of `d` elements: one per ~32 K elements, at most all.
+int threads_for(int64_t rows, int64_t d) {
+#if defined(EMBER_OPENMP)
+  const int64_t by_work = std::max<int64_t>(1, rows * d / 32768);
+  return static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>({by_work, rows, omp_get_max_threads()})));
+#else
+  (void)rows;
+  (void)d;
+  return 1;
+#endif
+}
+
+template <typename T>
+void forward_impl(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t rows,
+                  int64_t d, double eps) {
+  // A missing weight is a row of ones, a missing bias a row of zeros: one branch-free loop.
+  const auto len = static_cast<size_t>(d);
+  std::vector<T> ones(w ? 0 : len, T(1)), zeros(b ? 0 : len, T(0));
+  if (!w) w = ones.data();
+  if (!b) b = zeros.data();
+  const int threads = threads_for(rows, d);
+#if defined(EMBER_OPENMP)
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+#if defined(EMBER_OPENMP)
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const int t = 0, nt = 1;
+#endif
+    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+    forward_rows(x, w, b, y, mean, rstd, r0, r1, d, T(eps));
+  }
+}
+
+template <typename T>
+void backward_impl(const T* g, const T* x, const T* w, const T* mean, const T* rstd, T* dx,
+                   T* dw, T* db, int64_t rows, int64_t d) {
+  // Each thread sums dweight/dbias over its own rows into a private buffer; the buffers are
+  // then added in thread order, so the result does not depend on scheduling.
+  std::vector<T> ones(w ? 0 : static_cast<size_t>(d), T(1));
+  if (!w) w = ones.data();
+  const int threads = threads_for(rows, d);
+  std::vector<T> partial(static_cast<size_t>(threads) * 2 * static_cast<size_t>(d), T(0));
+#if defined(EMBER_OPENMP)
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+#if defined(EMBER_OPENMP)
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const int t = 0, nt = 1;
+#endif
+    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+    T* pw = partial.data() + static_cast<size_t>(t) * 2 * static_cast<size_t>(d);
+    backward_rows(g, x, w, mean, rstd, dx, pw, pw + d, r0, r1, d);
+  }
+  for (int64_t j = 0; j < d; ++j) {
+    T sw = 0, sb = 0;
+    for (int t = 0; t < threads; ++t) {
+      sw += partial[static_cast<size_t>(t) * 2 * static_cast<size_t>(d) + static_cast<size_t>(j)];
+      sb += partial[static_cast<size_t>(t) * 2 * static_cast<size_t>(d) + static_cast<size_t>(d + j)];
+    }
+    dw[j] = sw;
+    db[j] = sb;
+  }
+}
+
+}  // namespace
+
+void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y,
+                        float* mean, float* rstd, int64_t rows, int64_t d, double eps) {
+  forward_impl(x, weight, bias, y, mean, rstd, rows, d, eps);
+}
+void layer_norm_forward(const double* x, const double* weight, const double* bias, double* y,
+                        double* mean, double* rstd, int64_t rows, int64_t d, double eps) {
+  forward_impl(x, weight, bias, y, mean, rstd, rows, d, eps);
+}
+void layer_norm_backward(const float* g, const float* x, const float* weight,
+                         const float* mean, const float* rstd, float* dx, float* dweight,
+                         float* dbias, int64_t rows, int64_t d) {
+  backward_impl(g, x, weight, mean, rstd, dx, dweight, dbias, rows, d);
+}
+void layer_norm_backward(const double* g, const double* x, const double* weight,
+                         const double* mean, const double* rstd, double* dx, double* dweight,
+                         double* dbias, int64_t rows, int64_t d) {
+  backward_impl(g, x, weight, mean, rstd, dx, dweight, dbias, rows, d);
+}
+
+}  // namespace ember::cpu
