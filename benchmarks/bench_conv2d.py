@@ -1,6 +1,6 @@
 """ember's conv2d (implicit GEMM on its packed GEMM) against PyTorch's CPU conv, in the same run.
 
-    python benchmarks/bench_conv2d.py [--dtype float32] [--threads N] [--rounds 4]
+    python benchmarks/bench_conv2d.py [--dtype float32] [--rounds 4] [--device cuda]
 
 For each layer shape: forward, and forward + backward (dx and dw) through the public API
 (``ember.nn.functional.conv2d`` and ``Tensor.backward``), in GFLOP/s and as the ratio
@@ -9,7 +9,9 @@ counts three times that (dx and dw each cost one forward). Each timing is the be
 several repeats, timed in alternating rounds so background load hits both alike.
 
 The reference is PyTorch (same thread count as ember's OpenMP) when it is installed,
-otherwise a NumPy im2col + matmul conv (NumPy's BLAS).
+otherwise a NumPy im2col + matmul conv (NumPy's BLAS). With ``--device cuda``: ember's
+implicit-GEMM CUDA kernels against PyTorch's GPU conv (cuDNN) when PyTorch has CUDA, medians
+of synchronised timings.
 """
 
 from __future__ import annotations
@@ -54,13 +56,66 @@ def compare(ours, ref, rounds: int, min_time: float = 0.2) -> tuple[float, float
     return t_ours, t_ref
 
 
+def ember_fns(x, w, dy, stride, padding, device="cpu"):
+    """Forward, and forward + backward, through ember's public API."""
+    ex = ember.tensor(x, requires_grad=True, device=device)
+    ew = ember.tensor(w, requires_grad=True, device=device)
+    edy = ember.tensor(dy, device=device)
+
+    def fwd():
+        with ember.no_grad():
+            F.conv2d(ex, ew, None, stride, padding)
+
+    def fwd_bwd():
+        ex.grad = ew.grad = None
+        F.conv2d(ex, ew, None, stride, padding).backward(edy)
+
+    return fwd, fwd_bwd
+
+
+def layer_data(rng, dtype, n, c, h, wd, co, k, s, p):
+    """Input, weight and output gradient of one layer shape, and its forward flops."""
+    x = rng.standard_normal((n, c, h, wd)).astype(dtype)
+    w = (rng.standard_normal((co, c, k, k)) / np.sqrt(c * k * k)).astype(dtype)
+    oh, ow = (h + 2 * p - k) // s + 1, (wd + 2 * p - k) // s + 1
+    dy = rng.standard_normal((n, co, oh, ow)).astype(dtype)
+    return x, w, dy, 2.0 * n * co * oh * ow * c * k * k
+
+
+def cuda_main(args) -> None:
+    """ember's CUDA conv2d against PyTorch's (cuDNN) on the same GPU."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _gpu import gpu_times, require_cuda, torch_cuda
+
+    require_cuda()
+    torch = torch_cuda()
+    print(f"GPU conv2d, {args.dtype}, GFLOP/s from the median of 10 synchronised runs; "
+          f"reference: {'torch ' + torch.__version__ + ' (cuDNN)' if torch else 'none'}")
+    print(f"{'layer':>22}  {'pass':>8}  {'ember':>8}  {'ref':>8}  {'ratio':>6}")
+    rng = np.random.default_rng(0)
+    for label, *shape in SHAPES:
+        x, w, dy, flops = layer_data(rng, args.dtype, *shape)
+        s, p = shape[-2], shape[-1]
+        ours = ember_fns(x, w, dy, s, p, device="cuda")
+        refs = torch_fns(x, w, dy, s, p, device="cuda") if torch else (None, None)
+        for name, e_fn, r_fn, f in (("fwd", ours[0], refs[0], flops),
+                                    ("fwd+bwd", ours[1], refs[1], 3 * flops)):
+            times = gpu_times([e_fn, r_fn] if r_fn else [e_fn], 10)
+            g_ours = f / times[0] / 1e9
+            g_ref = f / times[1] / 1e9 if r_fn else float("nan")
+            print(f"{label:>22}  {name:>8}  {g_ours:8.1f}  {g_ref:8.1f}  {g_ours / g_ref:6.2f}")
+
+
 # ---------------------------------------------------------------------------- references
-def torch_fns(x, w, dy, stride, padding):
+def torch_fns(x, w, dy, stride, padding, device="cpu"):
     import torch
 
-    tx = torch.tensor(x, requires_grad=True)
-    tw = torch.tensor(w, requires_grad=True)
-    tdy = torch.tensor(dy)
+    tx = torch.tensor(x, requires_grad=True, device=device)
+    tw = torch.tensor(w, requires_grad=True, device=device)
+    tdy = torch.tensor(dy, device=device)
 
     def fwd():
         with torch.no_grad():
@@ -111,7 +166,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--numpy", action="store_true", help="compare with NumPy even if "
                         "PyTorch is installed")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
+    if args.device == "cuda":
+        cuda_main(args)
+        return
 
     threads = _C.num_threads()
     try:
@@ -129,24 +188,9 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     for label, n, c, h, wd, co, k, s, p in SHAPES:
-        x = rng.standard_normal((n, c, h, wd)).astype(args.dtype)
-        w = (rng.standard_normal((co, c, k, k)) / np.sqrt(c * k * k)).astype(args.dtype)
-        oh, ow = (h + 2 * p - k) // s + 1, (wd + 2 * p - k) // s + 1
-        dy = rng.standard_normal((n, co, oh, ow)).astype(args.dtype)
-        flops = 2.0 * n * co * oh * ow * c * k * k
+        x, w, dy, flops = layer_data(rng, args.dtype, n, c, h, wd, co, k, s, p)
 
-        ex = ember.tensor(x, requires_grad=True)
-        ew = ember.tensor(w, requires_grad=True)
-        edy = ember.tensor(dy)
-
-        def e_fwd(ex=ex, ew=ew, s=s, p=p):
-            with ember.no_grad():
-                F.conv2d(ex, ew, None, s, p)
-
-        def e_fwd_bwd(ex=ex, ew=ew, edy=edy, s=s, p=p):
-            ex.grad = ew.grad = None
-            F.conv2d(ex, ew, None, s, p).backward(edy)
-
+        e_fwd, e_fwd_bwd = ember_fns(x, w, dy, s, p)
         r_fwd, r_fwd_bwd = make_ref(x, w, dy, s, p)
         for name, ours, ref, f in (("fwd", e_fwd, r_fwd, flops),
                                    ("fwd+bwd", e_fwd_bwd, r_fwd_bwd, 3 * flops)):

@@ -1,6 +1,6 @@
 """Training steps per second: ember next to PyTorch (CPU), same models, same run.
 
-    python benchmarks/bench_train.py [--models mlp,cnn,lstm,gpt] [--seconds 3]
+    python benchmarks/bench_train.py [--models mlp,cnn,lstm,gpt] [--seconds 3] [--device cuda]
 
 Models (forward + backward + Adam step on a fixed random batch):
   mlp   784-128-64-10, batch 64            (measures per-op overhead)
@@ -8,6 +8,8 @@ Models (forward + backward + Adam step on a fixed random batch):
   lstm  2-layer LSTM, hidden 128, sequence 32, batch 32, classifier on the last step
   gpt   4-layer GPT-style Transformer, d=128, 4 heads, context 64, batch 16, vocab 65
 The two frameworks use the same thread count. Ratio > 1 means ember is faster.
+With ``--device cuda`` both run on the GPU (PyTorch only when it has CUDA), and the timed
+loop is bracketed by device synchronisations.
 """
 
 from __future__ import annotations
@@ -18,32 +20,35 @@ import time
 import numpy as np
 
 
-def build(lib, name: str):
+def build(lib, name: str, device: str = "cpu"):
     """The model, a loss function and one batch, written identically for both libraries."""
     nn, F = lib.nn, lib.nn.functional
     rng = np.random.default_rng(0)
 
+    def data(a):
+        return lib.tensor(a, device=device)
+
     if name == "mlp":
         model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
                               nn.Linear(64, 10))
-        x = lib.tensor(rng.standard_normal((64, 784), dtype=np.float32))
-        y = lib.tensor(rng.integers(0, 10, 64))
-        return model, lambda: F.cross_entropy(model(x), y)
+        x = data(rng.standard_normal((64, 784), dtype=np.float32))
+        y = data(rng.integers(0, 10, 64))
+        return model.to(device), lambda: F.cross_entropy(model(x), y)
 
     if name == "cnn":
         model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                               nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                               nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
-        x = lib.tensor(rng.standard_normal((64, 1, 28, 28), dtype=np.float32))
-        y = lib.tensor(rng.integers(0, 10, 64))
-        return model, lambda: F.cross_entropy(model(x), y)
+        x = data(rng.standard_normal((64, 1, 28, 28), dtype=np.float32))
+        y = data(rng.integers(0, 10, 64))
+        return model.to(device), lambda: F.cross_entropy(model(x), y)
 
     if name == "lstm":
         lstm = nn.LSTM(32, 128, num_layers=2, batch_first=True)
         head = nn.Linear(128, 10)
-        model = nn.ModuleList([lstm, head])
-        x = lib.tensor(rng.standard_normal((32, 32, 32), dtype=np.float32))
-        y = lib.tensor(rng.integers(0, 10, 32))
+        model = nn.ModuleList([lstm, head]).to(device)
+        x = data(rng.standard_normal((32, 32, 32), dtype=np.float32))
+        y = data(rng.integers(0, 10, 32))
         return model, lambda: F.cross_entropy(head(lstm(x)[0][:, -1]), y)
 
     if name == "gpt":
@@ -53,11 +58,11 @@ def build(lib, name: str):
                                            activation="gelu")
         body = nn.TransformerEncoder(layer, num_layers=4)
         emb, pos, out = nn.Embedding(vocab, d), nn.Embedding(ctx, d), nn.Linear(d, vocab)
-        model = nn.ModuleList([emb, pos, body, out])
-        tokens = lib.tensor(rng.integers(0, vocab, (16, ctx)))
-        target = lib.tensor(rng.integers(0, vocab, (16, ctx)))
-        positions = lib.arange(ctx)
-        mask = nn.Transformer.generate_square_subsequent_mask(ctx)
+        model = nn.ModuleList([emb, pos, body, out]).to(device)
+        tokens = data(rng.integers(0, vocab, (16, ctx)))
+        target = data(rng.integers(0, vocab, (16, ctx)))
+        positions = lib.arange(ctx, device=device)
+        mask = nn.Transformer.generate_square_subsequent_mask(ctx, device=device)
 
         def loss():
             h = body(emb(tokens) + pos(positions), mask=mask, is_causal=True)
@@ -68,8 +73,9 @@ def build(lib, name: str):
     raise ValueError(f"unknown model {name!r}")
 
 
-def steps_per_second(lib, name: str, seconds: float) -> float:
-    model, loss_fn = build(lib, name)
+def steps_per_second(lib, name: str, seconds: float, device: str = "cpu") -> float:
+    model, loss_fn = build(lib, name, device)
+    sync = _sync_for(device)
     opt = lib.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
@@ -79,32 +85,54 @@ def steps_per_second(lib, name: str, seconds: float) -> float:
 
     for _ in range(3):
         step()
+    sync()
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         step()
         n += 1
+        if device != "cpu" and n % 10 == 0:
+            sync()  # keep the host from queueing far ahead of the GPU
+    sync()
     return n / (time.perf_counter() - start)
+
+
+def _sync_for(device: str):
+    if device == "cpu":
+        return lambda: None
+    from _gpu import synchronize
+
+    return synchronize
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", default="mlp,cnn,lstm,gpt")
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
 
     import ember
 
-    try:
-        import torch
+    if args.device == "cuda":
+        from _gpu import require_cuda, torch_cuda
 
-        torch.set_num_threads(ember._C.num_threads())
-    except ImportError:
-        torch = None
-        print("(PyTorch not installed: ember figures only)")
+        require_cuda()
+        torch = torch_cuda()
+        if torch is None:
+            print("(PyTorch with CUDA not available: ember figures only)")
+    else:
+        try:
+            import torch
+
+            torch.set_num_threads(ember._C.num_threads())
+        except ImportError:
+            torch = None
+            print("(PyTorch not installed: ember figures only)")
     print(f"{'model':6s} {'ember steps/s':>14s} {'torch steps/s':>14s} {'ratio':>7s}")
     for name in args.models.split(","):
-        ours = steps_per_second(ember, name, args.seconds)
-        theirs = steps_per_second(torch, name, args.seconds) if torch else float("nan")
+        ours = steps_per_second(ember, name, args.seconds, args.device)
+        theirs = steps_per_second(torch, name, args.seconds, args.device) if torch \
+            else float("nan")
         print(f"{name:6s} {ours:14.1f} {theirs:14.1f} {ours / theirs:7.2f}")
 
 

@@ -8,6 +8,8 @@ layers and loss, ``ember.optim``, ``ember.data`` loaders, ``ember.metrics``, and
 
     pip install ".[examples]" && python examples/demo.py
 
+Add ``--device cuda`` to train on the GPU (needs the CUDA backend and a GPU).
+
 Outputs (in examples/out/): demo_curves.png (loss and accuracy per epoch),
 demo_graph.svg (the autograd graph of one loss), demo_model.safetensors (the weights).
 """
@@ -26,12 +28,13 @@ from ember.data import DataLoader, Digits, TensorDataset, train_val_test_split
 from ember.metrics import accuracy, classification_report
 
 
-def make_loaders(batch_size: int, seed: int):
-    """Digits as tensors, split 8:1:1 (stratified), wrapped in data loaders."""
+def make_loaders(batch_size: int, seed: int, device: str = "cpu"):
+    """Digits as tensors on ``device``, split 8:1:1 (stratified), wrapped in data loaders."""
     digits = Digits()
     x = ember.tensor(np.asarray(digits.data, dtype=np.float32).reshape(len(digits), -1))
     y = ember.tensor(np.asarray(digits.targets, dtype=np.int64))
     train, val, test = train_val_test_split((x, y), stratify=y.numpy(), seed=seed)
+    train, val, test = ([t.to(device) for t in split] for split in (train, val, test))
     gen = ember.Generator(seed)  # the shuffling order, reproducible
     return (DataLoader(TensorDataset(*train), batch_size, shuffle=True, generator=gen),
             TensorDataset(*val), TensorDataset(*test))
@@ -44,8 +47,8 @@ def evaluate(model: nn.Module, data: TensorDataset) -> tuple[float, float, np.nd
         logits = model(data.tensors[0])
         loss = F.cross_entropy(logits, data.tensors[1]).item()
     model.train()
-    pred = logits.argmax(1).numpy()
-    return loss, accuracy(data.tensors[1], pred), pred
+    pred = logits.argmax(1).cpu().numpy()
+    return loss, accuracy(data.tensors[1].cpu(), pred), pred
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -55,18 +58,25 @@ def main(argv: list[str] | None = None) -> float:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(Path(__file__).parent / "out"))
+    ap.add_argument("--device", default="cpu", help="'cpu' or 'cuda' (needs the CUDA backend)")
     args = ap.parse_args(argv)
+    try:
+        if ember.device(args.device).type == "cuda":
+            ember.cuda.check_available(f"--device {args.device}")
+    except (RuntimeError, ValueError) as e:
+        ap.error(f"{e}; run with --device cpu")
     ember.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    train_loader, val, test = make_loaders(args.batch_size, args.seed)
+    train_loader, val, test = make_loaders(args.batch_size, args.seed, args.device)
     model = nn.Sequential(
         nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.1),
         nn.Linear(128, 64), nn.ReLU(),
         nn.Linear(64, 10),
     )
     print(model.summary(input_size=(1, 64)))
+    model.to(args.device)
     opt = ember.optim.Adam(model.parameters(), lr=args.lr)
     sched = ember.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
 
@@ -94,7 +104,7 @@ def main(argv: list[str] | None = None) -> float:
 
     _, test_acc, pred = evaluate(model, test)
     print(f"\ntrained {args.epochs} epochs in {time.perf_counter() - start:.1f} s")
-    print(classification_report(test.tensors[1].numpy(), pred))
+    print(classification_report(test.tensors[1].cpu().numpy(), pred))
     print(f"test accuracy: {test_acc:.1%} on {len(test)} held-out digits")
 
     # pictures and weights: curves (matplotlib), the autograd graph (no Graphviz needed)
