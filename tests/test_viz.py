@@ -3,6 +3,7 @@ SVG/PNG drawing of it (no Graphviz needed), for small graphs and a 10,000-op cha
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -13,6 +14,10 @@ import pytest
 from ember import viz
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# PNG output goes through matplotlib (an optional extra, in ".[test]"): skip without it
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None,
+    reason="matplotlib is not installed")
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
@@ -36,6 +41,7 @@ class History:  # the Keras shape: an object with a .history dict
         self.history = history
 
 
+@needs_matplotlib
 @pytest.mark.parametrize("make", [dict, History], ids=["dict", "History"])
 def test_plot_history_writes_a_png(tmp_path, make):
     history = make({"loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.7, 0.6],
@@ -45,6 +51,7 @@ def test_plot_history_writes_a_png(tmp_path, make):
     assert out == str(tmp_path / "h.png") and data.startswith(PNG_MAGIC) and len(data) > 1000
 
 
+@needs_matplotlib
 def test_plot_history_selected_metrics_and_errors(tmp_path):
     history = {"loss": [1.0, 0.5], "accuracy": [0.5, 0.9], "lr": [0.1, 0.05]}
     viz.plot_history(history, tmp_path / "m.png", metrics=["accuracy"])
@@ -134,6 +141,7 @@ def test_boxes_do_not_overlap(tmp_path):
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
 
 
+@needs_matplotlib
 def test_png_without_graphviz(tmp_path):
     y, w, b = small_graph()
     viz.draw_graph(y, tmp_path / "g.png", params={"w": w, "b": b}, renderer="ember")

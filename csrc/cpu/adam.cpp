@@ -18,6 +18,7 @@
 #include <cmath>
 
 #include "cpu/multiversion.h"  // EMBER_MULTIVERSION: the loop is compiled per ISA
+#include "cpu/parallel.h"
 
 namespace ember::cpu {
 
@@ -74,15 +75,9 @@ void adam_impl(T* p, const T* grad, T* m, T* v, T* vmax, int64_t n, const AdamCo
   const AdamConstants<T> k(c);
   // Static chunks of whole cache lines, one run per thread: each thread streams its own
   // contiguous slice of all four arrays.
-  constexpr int64_t kChunk = 1 << 14;
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-#if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static) if (chunks > 16)
-#endif
-  for (int64_t c0 = 0; c0 < chunks; ++c0) {
-    const int64_t lo = c0 * kChunk, len = std::min(kChunk, n - lo);
+  parallel_chunks(n, [&](int64_t lo, int64_t len) {
     adam_chunk(p + lo, grad + lo, m + lo, v + lo, vmax ? vmax + lo : nullptr, len, k);
-  }
+  }, int64_t{1} << 14, /*min_chunks=*/16);
 }
 
 }  // namespace

@@ -4,47 +4,31 @@
 #include <cmath>
 
 #include "cpu/multiversion.h"
+#include "cpu/parallel.h"
 #include "cpu/vec_math.h"
 
 namespace ember::cpu {
 
 namespace {
 
-// Runs body(lo, len) over [0, n) in static chunks of 16 K elements (a multiple of every
-// cache line and vector width), one contiguous run of chunks per thread; single-threaded
-// when n is small enough that starting threads would cost more than the loop.
-template <typename Body>
-void parallel_chunks(int64_t n, Body body) {
-  constexpr int64_t kChunk = 1 << 14;
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-#if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static) if (chunks > 2)
-#endif
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t lo = c * kChunk;
-    body(lo, std::min(kChunk, n - lo));
-  }
-}
-
 template <typename T>
 void erf_impl(const T* x, T* y, int64_t n) {
   // erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt; std::erf is accurate to ~1 ulp.
-#if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static) if (n > 32768)
-#endif
-  for (int64_t i = 0; i < n; ++i) y[i] = std::erf(x[i]);
+  parallel_chunks(n, [&](int64_t lo, int64_t len) {
+    for (int64_t i = lo; i < lo + len; ++i) y[i] = std::erf(x[i]);
+  });
 }
 
 template <typename T>
-void relu_backward_impl(const T* g, const T* y, T* out, int64_t n) {
+void relu_backward_impl(const T* __restrict g, const T* __restrict y, T* __restrict out,
+                        int64_t n) {
   // dL/dx = dL/dy where y = max(x, 0) > 0, else 0 (a select: vectorises, no branch)
-#if defined(EMBER_OPENMP)
-#pragma omp parallel for simd schedule(static) if (n > (1 << 17))
-#endif
-  for (int64_t i = 0; i < n; ++i) {
-    const T gi = g[i], yi = y[i];  // both loaded unconditionally, so the select vectorises
-    out[i] = yi > T(0) ? gi : T(0);
-  }
+  parallel_chunks(n, [&](int64_t lo, int64_t len) {
+    for (int64_t i = lo; i < lo + len; ++i) {
+      const T gi = g[i], yi = y[i];  // both loaded unconditionally: the select vectorises
+      out[i] = yi > T(0) ? gi : T(0);
+    }
+  }, int64_t{1} << 14, /*min_chunks=*/8);
 }
 
 // ---- GELU --------------------------------------------------------------------------------

@@ -5,10 +5,7 @@
 #include <vector>
 
 #include "cpu/multiversion.h"
-
-#if defined(EMBER_OPENMP)
-#include <omp.h>
-#endif
+#include "cpu/parallel.h"
 
 namespace ember::cpu {
 
@@ -93,19 +90,6 @@ EMBER_MULTIVERSION void backward_rows(const double* g, const double* x, const do
     backward_row(g + r * d, x + r * d, w, mean[r], rstd[r], dx + r * d, dw, db, d);
 }
 
-// Threads to use for `rows` rows of `d` elements: one per ~32 K elements, at most all.
-int threads_for(int64_t rows, int64_t d) {
-#if defined(EMBER_OPENMP)
-  const int64_t by_work = std::max<int64_t>(1, rows * d / 32768);
-  return static_cast<int>(
-      std::max<int64_t>(1, std::min<int64_t>({by_work, rows, omp_get_max_threads()})));
-#else
-  (void)rows;
-  (void)d;
-  return 1;
-#endif
-}
-
 template <typename T>
 void forward_impl(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t rows,
                   int64_t d, double eps) {
@@ -114,19 +98,9 @@ void forward_impl(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, in
   std::vector<T> ones(w ? 0 : len, T(1)), zeros(b ? 0 : len, T(0));
   if (!w) w = ones.data();
   if (!b) b = zeros.data();
-  const int threads = threads_for(rows, d);
-#if defined(EMBER_OPENMP)
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-  {
-#if defined(EMBER_OPENMP)
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    const int t = 0, nt = 1;
-#endif
-    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+  parallel_row_ranges(rows, threads_for(rows * d, rows), [&](int, int64_t r0, int64_t r1) {
     forward_rows(x, w, b, y, mean, rstd, r0, r1, d, T(eps));
-  }
+  });
 }
 
 template <typename T>
@@ -136,26 +110,18 @@ void backward_impl(const T* g, const T* x, const T* w, const T* mean, const T* r
   // then added in thread order, so the result does not depend on scheduling.
   std::vector<T> ones(w ? 0 : static_cast<size_t>(d), T(1));
   if (!w) w = ones.data();
-  const int threads = threads_for(rows, d);
-  std::vector<T> partial(static_cast<size_t>(threads) * 2 * static_cast<size_t>(d), T(0));
-#if defined(EMBER_OPENMP)
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-  {
-#if defined(EMBER_OPENMP)
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    const int t = 0, nt = 1;
-#endif
-    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-    T* pw = partial.data() + static_cast<size_t>(t) * 2 * static_cast<size_t>(d);
+  const int threads = threads_for(rows * d, rows);
+  const auto len = static_cast<size_t>(d);
+  std::vector<T> partial(static_cast<size_t>(threads) * 2 * len, T(0));  // [t][dw | db]
+  parallel_row_ranges(rows, threads, [&](int t, int64_t r0, int64_t r1) {
+    T* pw = partial.data() + static_cast<size_t>(t) * 2 * len;
     backward_rows(g, x, w, mean, rstd, dx, pw, pw + d, r0, r1, d);
-  }
-  for (int64_t j = 0; j < d; ++j) {
+  });
+  for (size_t j = 0; j < len; ++j) {
     T sw = 0, sb = 0;
-    for (int t = 0; t < threads; ++t) {
-      sw += partial[static_cast<size_t>(t) * 2 * static_cast<size_t>(d) + static_cast<size_t>(j)];
-      sb += partial[static_cast<size_t>(t) * 2 * static_cast<size_t>(d) + static_cast<size_t>(d + j)];
+    for (size_t t = 0; t < static_cast<size_t>(threads); ++t) {
+      sw += partial[t * 2 * len + j];
+      sb += partial[t * 2 * len + len + j];
     }
     dw[j] = sw;
     db[j] = sb;
