@@ -5,7 +5,7 @@ import ember.nn as nn
 import ember.nn.functional as F
 import numpy as np
 import pytest
-from ember.autograd import gradcheck
+from ember.autograd import gradcheck, gradgradcheck
 
 rng = np.random.default_rng(7)
 
@@ -89,6 +89,43 @@ def test_nll_loss_reductions():
     for red in ("mean", "sum", "none"):
         out = F.nll_loss(t64(logp), ember.tensor(y), reduction=red)
         np.testing.assert_allclose(out.detach().numpy(), reduce_np(picked, red), rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss_one_node_weighted_ignored_spatial_first_and_second_derivatives(reduction):
+    # (N, C, d) log-probabilities, a class weight, one ignored position
+    logp = np_log_softmax(rng.normal(size=(3, 4, 2)), 1)
+    y = np.array([[0, 3], [-100, 1], [2, 2]])
+    w = rng.uniform(0.5, 2, size=4)
+    valid = y != -100
+    ys = np.where(valid, y, 0)
+    picked = np.take_along_axis(logp, ys[:, None, :], 1)[:, 0]
+    per = -picked * w[ys] * valid
+    ref = {"mean": per.sum() / (w[ys] * valid).sum(), "sum": per.sum(), "none": per}[reduction]
+    fn = lambda a: F.nll_loss(a, ember.tensor(y), weight=ember.tensor(w),  # noqa: E731
+                              reduction=reduction)
+    out = fn(t64(logp))
+    assert out.grad_fn.name() == "NllLossBackward"  # one node, not the ~10 of the composite
+    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=1e-12)
+    assert gradcheck(fn, (t64(logp),))
+    assert gradgradcheck(fn, (t64(logp),))
+
+
+def test_nll_loss_weight_that_requires_grad_gets_its_gradient():
+    logp, y = t64(np_log_softmax(rng.normal(size=(5, 3)), 1)), ember.tensor([2, 0, 1, 1, -100])
+    w = t64(rng.uniform(0.5, 2, size=3))
+    assert gradcheck(lambda a, ww: F.nll_loss(a, y, weight=ww), (logp, w))
+
+
+def test_nll_loss_unbatched_and_all_ignored():
+    logp = np_log_softmax(rng.normal(size=4), 0)
+    out = F.nll_loss(t64(logp), ember.tensor(2))
+    np.testing.assert_allclose(out.item(), -logp[2], rtol=1e-12)
+    # every target ignored: mean is 0/0 = nan (as in PyTorch), sum is 0
+    ignored = ember.tensor([-100, -100])
+    x = t64(np_log_softmax(rng.normal(size=(2, 3)), 1))
+    assert np.isnan(F.nll_loss(x, ignored).item())
+    assert F.nll_loss(x, ignored, reduction="sum").item() == 0.0
 
 
 def test_cross_entropy_is_stable_for_huge_logits():

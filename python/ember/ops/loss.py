@@ -1,9 +1,12 @@
-"""Loss primitives that need their own backward for numerical stability."""
+"""Loss primitives with their own backward: for numerical stability (binary cross-entropy)
+or to be one graph node instead of ten (negative log-likelihood)."""
 
 from __future__ import annotations
 
+from .. import dtypes as _dt
 from ..autograd.function import Function
 from ..tensor import Tensor
+from .index import ScatterAdd
 
 
 class BinaryCrossEntropy(Function):
@@ -35,3 +38,56 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy_elementwise(p: Tensor, t: Tensor) -> Tensor:
     """The unreduced binary cross-entropy of probabilities ``p`` against targets ``t``."""
     return BinaryCrossEntropy.apply(p, t)
+
+
+class NllLoss(Function):
+    """Negative log-likelihood at class indices, in one node (PyTorch's ``nll_loss``).
+
+    With t_i the target of sample i (index tuple i over the non-class dims) and
+    w_i = weight[t_i] (1 without a weight; 0 where t_i == ignore_index):
+        l_i = -w_i logp[i, t_i];   reduction none: l;  sum: sum_i l_i;
+        mean: sum_i l_i / sum_i w_i   (the weighted mean PyTorch uses).
+    Backward: dlogp[i, c] = -w_i g_i where c = t_i, else 0, with g_i = g / sum_i w_i
+    (mean), g (sum) or g[i] (none): a scatter of -w g into the picked positions. The target
+    and the weight get no gradient (``nll_loss`` routes a weight that requires grad to the
+    composite formula instead).
+    """
+
+    @staticmethod
+    def forward(ctx, logp, target, weight, ignore_index, cdim, reduction):
+        be = ctx.backend
+        n_classes = logp.shape[cdim]
+        valid = be.compare("ne", target, ignore_index)
+        out_of_range = be.logical("or", be.compare("lt", target, 0),
+                                  be.compare("ge", target, n_classes))
+        bad = be.to_numpy(be.logical("and", valid, out_of_range))
+        if bad.any():
+            value = int(be.to_numpy(target)[bad].reshape(-1)[0])
+            raise IndexError(f"nll_loss: target {value} is out of bounds for {n_classes} "
+                             f"classes (valid targets are 0..{n_classes - 1}, or "
+                             f"ignore_index={ignore_index})")
+        safe = be.where(valid, target, 0)  # ignored positions pick class 0, with w = 0
+        index = be.reshape(safe, safe.shape[:cdim] + (1,) + safe.shape[cdim:])
+        w = be.astype(valid, _dt.of_array(logp))
+        if weight is not None:
+            w = be.mul(w, be.getitem(weight, (safe,)))
+        picked = be.reshape(be.gather(logp, cdim, index), safe.shape)
+        loss = be.neg(be.mul(picked, w))
+        ctx.in_shape, ctx.cdim, ctx.index, ctx.w = logp.shape, cdim, index, w
+        ctx.reduction = reduction
+        if reduction == "none":
+            return loss
+        total = be.sum(loss, None, False)
+        if reduction == "sum":
+            return total
+        ctx.total_weight = be.sum(w, None, False)
+        return be.div(total, ctx.total_weight)
+
+    @staticmethod
+    def backward(ctx, g):
+        neg_w = Tensor._wrap(ctx.backend.neg(ctx.w), g.device)
+        if ctx.reduction == "mean":
+            g = g / Tensor._wrap(ctx.total_weight, g.device)
+        coef = (neg_w * g).unsqueeze(ctx.cdim)  # -w_i g_i, shaped like the index
+        return ScatterAdd.apply(coef, ctx.in_shape, ctx.cdim, ctx.index), None, None, None, \
+            None, None
