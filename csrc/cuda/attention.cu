@@ -8,8 +8,9 @@
 //   Fully masked rows: out = 0, lse = -inf, gradient 0 (never NaN).
 // q, k, v, dout, out and lse may be any strided views (no copies); outputs are contiguous.
 //
-// Kernels (float32 "flash", D and Dv <= 128; float64 -- or kernel="simple" -- run the
-// simple warp-per-row kernels at the end of the file):
+// Kernels (float32 "flash", D and Dv <= 128; float64 -- or kernel="simple", or a GPU with
+// too little shared memory for the flash tiles -- run the simple warp-per-row kernels at the
+// end of the file):
 //
 // flash_forward<DMAX>: one block of 256 threads per (query tile of 64 rows, batch*head).
 //   Q tile (64 x D) stays in shared memory; K and V tiles of 64 keys stream through it.
@@ -654,6 +655,16 @@ void check_grid(int64_t blocks) {
                              "CUDA grid");
 }
 
+// Whether a block may opt in to `bytes` of dynamic shared memory on the current device. The
+// DMAX=128 flash kernels need ~116 KiB: fine on A100 (163 KiB) and H100 (227 KiB), more than
+// sm_86/sm_89 GPUs allow (99 KiB), which then run the simple kernels instead.
+bool smem_fits(int bytes) {
+  int dev = 0, optin = 0;
+  EMBER_CUDA_CHECK(cudaGetDevice(&dev));
+  EMBER_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  return bytes <= optin;
+}
+
 template <int DMAX>
 void launch_flash_forward(const AttnArgs<float>& a) {
   const int64_t blocks = a.B * a.H * ((a.Lq + kFwdBQ - 1) / kFwdBQ);
@@ -681,8 +692,10 @@ void run_forward(const AttnArgs<T>& a, bool flash) {
   const int64_t rows = a.B * a.H * a.Lq;
   if (rows == 0) return;
   if constexpr (std::is_same_v<T, float>) {
-    if (flash) {
-      if (a.D <= 64 && a.Dv <= 64) launch_flash_forward<64>(a);
+    const bool small = a.D <= 64 && a.Dv <= 64;
+    if (flash && smem_fits(static_cast<int>(sizeof(float)) *
+                           (small ? fwd_smem_floats<64>() : fwd_smem_floats<128>()))) {
+      if (small) launch_flash_forward<64>(a);
       else launch_flash_forward<128>(a);
       return;
     }
@@ -700,11 +713,13 @@ void run_backward(const AttnArgs<T>& a, bool flash) {
     EMBER_CUDA_CHECK_LAUNCH("attention_delta_kernel");
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (flash) {
+    const bool small = a.D <= 64 && a.Dv <= 64;
+    if (flash && smem_fits(static_cast<int>(sizeof(float)) *
+                           (small ? bwd_smem_floats<64>() : bwd_smem_floats<128>()))) {
       if (qrows * a.D > 0)
         EMBER_CUDA_CHECK(cudaMemsetAsync(a.dq, 0, sizeof(float) * qrows * a.D));
       if (krows == 0) return;
-      if (a.D <= 64 && a.Dv <= 64) launch_flash_backward<64>(a);
+      if (small) launch_flash_backward<64>(a);
       else launch_flash_backward<128>(a);
       return;
     }

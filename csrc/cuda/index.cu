@@ -69,13 +69,13 @@ __global__ void indexed_kernel(T* target, T* values, IndexArgs a, int64_t n,
 }  // namespace
 
 void index_kernel(IndexMode mode, const DeviceArray& target, const DeviceArray& values_in,
-                  const Shape& base_strides, const std::vector<DeviceArray>& idx,
+                  const Shape& base_strides, const std::vector<DeviceArray>& idx_in,
                   const Shape& target_strides, const Shape& sizes) {
   const char* name = mode == IndexMode::Gather ? "index (gather)"
                      : mode == IndexMode::Put  ? "index (put)"
                                                : "index (add)";
   const Shape& R = values_in.shape();
-  const size_t nd = R.size(), nk = idx.size();
+  const size_t nd = R.size(), nk = idx_in.size();
   if (target.dtype() != values_in.dtype())
     throw TypeError(std::string(name) + ": target is " + dtype_name(target.dtype()) +
                     " but values are " + dtype_name(values_in.dtype()));
@@ -85,10 +85,10 @@ void index_kernel(IndexMode mode, const DeviceArray& target, const DeviceArray& 
     throw std::invalid_argument(std::string(name) + ": at most " + std::to_string(kMaxIndex) +
                                 " index arrays are supported on CUDA");
   for (size_t k = 0; k < nk; ++k) {
-    if (idx[k].dtype() != DType::Int64)
+    if (idx_in[k].dtype() != DType::Int64)
       throw TypeError(std::string(name) + ": index arrays must be int64, got " +
-                      dtype_name(idx[k].dtype()));
-    if (idx[k].shape() != R)
+                      dtype_name(idx_in[k].dtype()));
+    if (idx_in[k].shape() != R)
       throw std::invalid_argument(std::string(name) + ": index array " + std::to_string(k) +
                                   " does not have the iteration shape");
   }
@@ -111,12 +111,18 @@ void index_kernel(IndexMode mode, const DeviceArray& target, const DeviceArray& 
   if (lo < 0 || hi >= capacity)
     throw std::out_of_range(std::string(name) + ": the indexed positions reach outside the "
                             "target's memory");
+  if (mode == IndexMode::Add && target.dtype() == DType::Bool)
+    throw TypeError(std::string(name) + ": accumulating into a bool array is not supported");
   // Put/Add read values while writing target: read from a copy when they share memory.
   const DeviceArray values = (mode != IndexMode::Gather && values_in.storage() == target.storage())
                                  ? astype(values_in, values_in.dtype())
                                  : values_in;
-  if (mode == IndexMode::Add && target.dtype() == DType::Bool)
-    throw TypeError(std::string(name) + ": accumulating into a bool array is not supported");
+  // Likewise the index arrays (x[x] = v on an int64 x): NumPy evaluates the whole index
+  // before writing, whereas a thread could read an index another thread has overwritten.
+  std::vector<DeviceArray> idx = idx_in;
+  if (mode != IndexMode::Gather)
+    for (DeviceArray& a : idx)
+      if (a.storage() == target.storage()) a = astype(a, a.dtype());
 
   Shape shape = R, bs = base_strides, vs = values.strides();
   std::vector<Shape> is(nk);

@@ -47,6 +47,18 @@ def check_available(op: str) -> None:
                            "ember.cuda.is_available() tells before you try")
 
 
+def _index(device) -> int:
+    """The GPU index of ``device``: None (0), an int, 'cuda' / 'cuda:N' or an ember.device."""
+    if device is None:
+        return 0
+    if isinstance(device, str):
+        from .device import device as _device
+
+        device = _device(device)
+    index = getattr(device, "index", device)
+    return int(index or 0)
+
+
 def backend():
     """The CUDA backend (raises a clear RuntimeError when CUDA is not available)."""
     check_available("cuda backend")
@@ -64,8 +76,7 @@ def current_device() -> int:
 def get_device_name(device: int | None = None) -> str:
     """The GPU's name, e.g. 'NVIDIA H100 80GB HBM3'."""
     check_available("get_device_name")
-    index = 0 if device is None else getattr(device, "index", device)
-    return _module().get_device_name(int(index or 0))
+    return _module().get_device_name(_index(device))
 
 
 def synchronize() -> None:
@@ -85,11 +96,11 @@ def memory_allocated(device: int | None = None) -> int:
     """Bytes of GPU memory held by live tensors (0 without CUDA)."""
     if not is_available():
         return 0
-    return _module().memory_allocated(int(device or 0))
+    return _module().memory_allocated(_index(device))
 
 
 def memory_reserved(device: int | None = None) -> int:
     """Bytes of GPU memory held by the caching allocator: live tensors plus cached blocks."""
     if not is_available():
         return 0
-    return _module().memory_reserved(int(device or 0))
+    return _module().memory_reserved(_index(device))

@@ -17,6 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 Array = Any  # a backend array (numpy.ndarray on the CPU)
 
 
@@ -31,6 +33,12 @@ class Backend(ABC):
     @abstractmethod
     def to_numpy(self, x: Array):
         """A numpy.ndarray with x's values."""
+
+    def scalar(self, value, dtype) -> Array:
+        """A 0-d array holding ``value``, for an op's constant operand (``x * 0.5``). It is
+        only ever read, so a backend may hand out one cached array per (dtype, value): on a
+        GPU that saves a host-to-device copy (and the wait it implies) per constant."""
+        return self.from_numpy(np.asarray(value), dtype)
 
     # ---- creation ----------------------------------------------------------------
     @abstractmethod

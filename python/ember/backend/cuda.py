@@ -148,6 +148,9 @@ class CUDABackend(Backend):
             a = a.copy(order="C")
         return self._m.from_numpy(a)
 
+    def scalar(self, value, dtype):
+        return self._const(value, dtype.np)  # cached: constants are never written
+
     def to_numpy(self, x):
         if not self._is_array(x):
             return np.asarray(x)

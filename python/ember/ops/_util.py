@@ -10,10 +10,11 @@ from ..tensor import Tensor
 
 
 def const(value, dtype: _dt.DType, device) -> Tensor:
-    """A constant tensor (no grad) holding ``value``."""
+    """A constant tensor (no grad) holding the scalar ``value``: an op's operand, never
+    handed to the user or written to (so backends may cache it, see Backend.scalar)."""
     from ..backend import backend_for
 
-    return Tensor._wrap(backend_for(device).from_numpy(np.asarray(value), dtype), device)
+    return Tensor._wrap(backend_for(device).scalar(value, dtype), device)
 
 
 def as_tensor_like(op: str, x, like: Tensor) -> Tensor:
