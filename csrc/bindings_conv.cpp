@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -170,37 +171,40 @@ Shape shape_arg(const std::string& op, const Shape& s, const char* what) {
   return s;
 }
 
-template <typename T, typename Kernel>
-py::array run_forward(const py::array& x, const py::array& w, const ember::cpu::Conv2dParams& p,
-                      Kernel kernel) {
-  auto xc = CArray<T>::ensure(x);
-  auto wc = CArray<T>::ensure(w);
-  py::array_t<T> y(out_shape(p));
-  T* yp = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    kernel(p, xc.data(), wc.data(), yp);
-  }
-  return y;
-}
-
-// y = conv2d(x, w) by the fast kernel or the reference.
+// y = conv2d(x, w) + bias by the fast kernel or the reference.
 template <bool Reference>
 py::array conv2d_forward_binding(const py::array& x, const py::array& w, const Pair& stride,
                                  const Pair& padding, const Pair& dilation, int64_t groups,
-                                 const std::string& kernel) {
+                                 const std::string& kernel,
+                                 const std::optional<py::array>& bias) {
   const std::string op = Reference ? "conv2d_reference" : "conv2d";
   auto p = conv_params(op, shape_of(x), shape_of(w), {stride, padding, dilation, groups});
   p.isa = conv_isa(op, kernel);
-  if (check_float_pair(op, x, "input", w, "weight"))
-    return run_forward<float>(x, w, p, [](const auto& q, auto a, auto b, auto c) {
-      Reference ? ember::cpu::conv2d_forward_reference(q, a, b, c)
-                : ember::cpu::conv2d_forward(q, a, b, c);
-    });
-  return run_forward<double>(x, w, p, [](const auto& q, auto a, auto b, auto c) {
-    Reference ? ember::cpu::conv2d_forward_reference(q, a, b, c)
-              : ember::cpu::conv2d_forward(q, a, b, c);
-  });
+  const bool f32 = check_float_pair(op, x, "input", w, "weight");
+  if (bias && (bias->ndim() != 1 || bias->shape(0) != p.out_channels ||
+               is_f32(*bias) != f32 || !(is_f32(*bias) || is_f64(*bias))))
+    throw py::value_error(op + ": bias has " + describe(*bias) + " but the weight " +
+                          describe(w) + " needs (" + std::to_string(p.out_channels) +
+                          ",) of its dtype (one per output channel)");
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto xc = CArray<T>::ensure(x);
+    auto wc = CArray<T>::ensure(w);
+    std::optional<CArray<T>> bc;
+    if (bias) bc = CArray<T>::ensure(*bias);
+    const T* bp = bc ? bc->data() : nullptr;
+    py::array_t<T> y(out_shape(p));
+    T* out = y.mutable_data();
+    {
+      py::gil_scoped_release release;
+      if (Reference)
+        ember::cpu::conv2d_forward_reference(p, xc.data(), wc.data(), bp, out);
+      else
+        ember::cpu::conv2d_forward(p, xc.data(), wc.data(), bp, out);
+    }
+    return y;
+  };
+  return f32 ? run(float{}) : run(double{});
 }
 
 // dx = conv2d_backward_data(dy, w): the gradient wrt an input of shape input_shape.
@@ -500,8 +504,10 @@ void bind_conv(py::module_& m) {
   m.def("conv2d_forward", &conv2d_forward_binding<false>, py::arg("x"), py::arg("w"),
         py::arg("stride") = one, py::arg("padding") = zero, py::arg("dilation") = one,
         py::arg("groups") = 1, py::kw_only(), py::arg("kernel") = "auto",
-        (std::string("y = conv2d(x, w): x (N, C_in, H, W), w (C_out, C_in/groups, kH, kW), "
-                     "float32/float64, NCHW. Implicit GEMM on the packed GEMM, multi-threaded. ") +
+        py::arg("bias") = py::none(),
+        (std::string("y = conv2d(x, w) + bias: x (N, C_in, H, W), w (C_out, C_in/groups, kH, "
+                     "kW), bias (C_out,) or None, float32/float64, NCHW. Implicit GEMM on the "
+                     "packed GEMM, multi-threaded. ") +
          conv_args_doc + " kernel forces the GEMM micro-kernel ('avx512', 'avx2', 'generic').")
             .c_str());
   m.def("conv2d_backward_data", &conv2d_backward_data_binding<false>, py::arg("dy"),
@@ -516,10 +522,12 @@ void bind_conv(py::module_& m) {
         "dw = sum_n dy_n (cross-correlated with) x_n: the gradient of conv2d wrt its weight.");
   m.def("conv2d_reference",
         [](const py::array& x, const py::array& w, const Pair& s, const Pair& p, const Pair& d,
-           int64_t g) { return conv2d_forward_binding<true>(x, w, s, p, d, g, "auto"); },
+           int64_t g, const std::optional<py::array>& bias) {
+          return conv2d_forward_binding<true>(x, w, s, p, d, g, "auto", bias);
+        },
         py::arg("x"), py::arg("w"),
         py::arg("stride") = one, py::arg("padding") = zero, py::arg("dilation") = one,
-        py::arg("groups") = 1,
+        py::arg("groups") = 1, py::kw_only(), py::arg("bias") = py::none(),
         "conv2d by the direct 7-nested loops (slow, single-threaded; the tests' oracle).");
   m.def("conv2d_backward_data_reference",
         [](const py::array& dy, const py::array& w, const Shape& xs, const Pair& s,

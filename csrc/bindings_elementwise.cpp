@@ -1,4 +1,4 @@
-// Bindings of the native elementwise kernels (csrc/cpu/elementwise.h): erf, relu's
+// Bindings of the native elementwise kernels (csrc/cpu/elementwise.h): erf, relu and its
 // backward, GELU forward and backward. Each takes float32 or float64 arrays of any layout
 // (copied to C order if needed) and returns a new C-contiguous array.
 #include <pybind11/numpy.h>
@@ -65,6 +65,12 @@ py::array erf_binding(const py::array& x) {
   return is_f32(x) ? unary<float>(x, run) : unary<double>(x, run);
 }
 
+py::array relu_binding(const py::array& x) {
+  require_float("relu", x);
+  auto run = [](const auto* in, auto* out, int64_t n) { ember::cpu::relu_forward(in, out, n); };
+  return is_f32(x) ? unary<float>(x, run) : unary<double>(x, run);
+}
+
 py::array relu_backward_binding(const py::array& g, const py::array& y) {
   require_pair("relu_backward", "gradient", g, "output", y);
   auto run = [](const auto* a, const auto* b, auto* out, int64_t n) {
@@ -93,6 +99,7 @@ py::array gelu_backward_binding(const py::array& g, const py::array& x, bool tan
 
 void bind_elementwise(py::module_& m) {
   m.def("erf", &erf_binding, py::arg("x"), "Elementwise error function (float32/float64).");
+  m.def("relu", &relu_binding, py::arg("x"), "max(x, 0) (NaN stays NaN), one threaded pass.");
   m.def("relu_backward", &relu_backward_binding, py::arg("g"), py::arg("y"),
         "g where y > 0 else 0 (relu's backward from its output), one threaded pass.");
   m.def("gelu", &gelu_binding, py::arg("x"), py::arg("tanh_approx") = false,

@@ -124,9 +124,16 @@ def test_implicit_gemm_paths_match_reference_on_every_kernel(cfg, dtype):
     dx_ref = _C.conv2d_backward_data_reference(dy, w, xs, s, p, d, g)
     dw_ref = _C.conv2d_backward_weight_reference(dy, x, ws, s, p, d, g)
     tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-10)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    yb_ref = _C.conv2d_reference(x, w, s, p, d, g, bias=b)
+    np.testing.assert_allclose(yb_ref, y_ref.astype(np.float64) + b[:, None, None],
+                               **tol)  # the reference's bias against the definition
     for kernel in _C.gemm_kernels():
         np.testing.assert_allclose(_C.conv2d_forward(x, w, s, p, d, g, kernel=kernel), y_ref,
                                    err_msg=kernel, **tol)
+        # the bias is the GEMM's starting value (it accumulates onto it)
+        np.testing.assert_allclose(_C.conv2d_forward(x, w, s, p, d, g, kernel=kernel, bias=b),
+                                   yb_ref, err_msg=kernel, **tol)
         np.testing.assert_allclose(
             _C.conv2d_backward_data(dy, w, xs, s, p, d, g, kernel=kernel), dx_ref,
             err_msg=kernel, **tol)
@@ -190,8 +197,10 @@ def test_conv2d_gradcheck(kw):
 def test_conv2d_gradgradcheck():
     x = leaf(rand((1, 2, 5, 4), seed=1))
     w = leaf(rand((4, 1, 2, 3), seed=2))
-    fn = lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=1, dilation=(1, 2), groups=2)  # noqa: E731
-    assert gradgradcheck(fn, (x, w))
+    b = leaf(rand((4,), seed=3))
+    fn = lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2),  # noqa: E731
+                                  groups=2)
+    assert gradgradcheck(fn, (x, w, b))
 
 
 def test_conv_transpose2d_gradcheck_and_gradgradcheck():
@@ -361,6 +370,11 @@ def test_native_errors_name_op_shapes_and_dtypes():
         _C.conv2d_backward_data(np.zeros((2, 4, 2, 2), np.float32), w, (2, 3, 5, 5))
     with pytest.raises(ValueError, match=r"conv2d_backward_weight: weight_shape must have 4"):
         _C.conv2d_backward_weight(np.zeros((2, 4, 3, 3), np.float32), x, (4, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: bias has \(3,\) float32 but the weight "
+                                         r"\(4, 3, 3, 3\) float32 needs \(4,\)"):
+        _C.conv2d_forward(x, w, bias=np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match=r"conv2d: bias has \(4,\) float64"):
+        _C.conv2d_forward(x, w, bias=np.zeros(4))
 
 
 def test_functional_and_layer_errors():
@@ -371,6 +385,10 @@ def test_functional_and_layer_errors():
         F.conv2d(x, ember.randn(5, 3, 3, 3, dtype=ember.float64))
     with pytest.raises(ValueError, match=r"conv2d: expected a 3-d \(unbatched\) or 4-d"):
         F.conv2d(ember.randn(8, 8), ember.randn(5, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: bias must have shape \(5,\)"):
+        F.conv2d(x, ember.randn(5, 3, 3, 3), ember.randn(4))
+    with pytest.raises(TypeError, match="conv2d: bias must have the weight's dtype ember.float32"):
+        F.conv2d(x, ember.randn(5, 3, 3, 3), ember.randn(5, dtype=ember.float64))
     with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
         F.conv2d(x, ember.randn(5, 3, 3, 3), stride=2, padding="same")
     with pytest.raises(ValueError, match=r"Conv2d: expected input with 4 channels "

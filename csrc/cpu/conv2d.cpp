@@ -184,9 +184,17 @@ detail::ConvGeometry geometry(const Conv2dParams& p, const Dims& d, int64_t grou
 // Forward: Y_g = W_g @ [col(X_0g) | col(X_1g) | ...], every image in one GEMM
 // ---------------------------------------------------------------------------------------
 template <typename T>
-void forward_impl(const Conv2dParams& p, const T* x, const T* w, T* y) {
+void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y) {
   const Dims d = dims_of(p);
   if (p.batch <= 0) return;
+  if (bias) {  // y starts as the bias of each output plane; the GEMMs then add W_g @ col
+    const int64_t planes = p.batch * p.out_channels;
+#if defined(EMBER_OPENMP)
+#pragma omp parallel for schedule(static) if (planes * d.p > (1 << 16))
+#endif
+    for (int64_t plane = 0; plane < planes; ++plane)
+      std::fill(y + plane * d.p, y + (plane + 1) * d.p, bias[plane % p.out_channels]);
+  }
   for (int64_t g = 0; g < p.groups; ++g) {
     const detail::WindowMatrix<T> window{geometry(p, d, g), x,
                                          p.batch * p.in_channels * d.hw};
@@ -206,6 +214,7 @@ void forward_impl(const Conv2dParams& p, const T* x, const T* w, T* y) {
     gb.c_row_stride = d.p;
     gb.c_group_cols = d.p;
     gb.c_group_stride = p.out_channels * d.p;
+    gb.accumulate = bias != nullptr;
     gemm(gb, p.isa);
   }
 }
@@ -244,7 +253,7 @@ void backward_data_by_forward(const Conv2dParams& p, const Dims& d, const T* dy,
   q.out_w = p.in_w;
   q.pad_h = p.dilation_h * (kh - 1) - p.pad_h;
   q.pad_w = p.dilation_w * (kw - 1) - p.pad_w;
-  forward_impl(q, dy, flipped.get(), dx);
+  forward_impl(q, dy, flipped.get(), static_cast<const T*>(nullptr), dx);
 }
 
 // dX_ng = col2im(W_g^T @ dY_ng), one (image, group) task at a time per thread.
@@ -521,8 +530,12 @@ void store(const std::vector<double>& acc, T* out) {
 }
 
 template <typename T>
-void forward_reference_impl(const Conv2dParams& p, const T* x, const T* w, T* y) {
-  std::vector<double> acc(static_cast<size_t>(p.batch * p.out_channels * p.out_h * p.out_w));
+void forward_reference_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias,
+                            T* y) {
+  const int64_t plane = p.out_h * p.out_w;
+  std::vector<double> acc(static_cast<size_t>(p.batch * p.out_channels * plane));
+  for (size_t e = 0; bias && e < acc.size(); ++e)
+    acc[e] = double(bias[(static_cast<int64_t>(e) / plane) % p.out_channels]);
   for_each_term(p, [&](int64_t xi, int64_t wi, int64_t yi) {
     acc[static_cast<size_t>(yi)] += double(x[xi]) * double(w[wi]);
   });
@@ -550,11 +563,13 @@ void backward_weight_reference_impl(const Conv2dParams& p, const T* dy, const T*
 
 }  // namespace
 
-void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, float* y) {
-  forward_impl(p, x, w, y);
+void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+                    float* y) {
+  forward_impl(p, x, w, bias, y);
 }
-void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, double* y) {
-  forward_impl(p, x, w, y);
+void conv2d_forward(const Conv2dParams& p, const double* x, const double* w,
+                    const double* bias, double* y) {
+  forward_impl(p, x, w, bias, y);
 }
 void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
   backward_data_impl(p, dy, w, dx);
@@ -571,12 +586,13 @@ void conv2d_backward_weight(const Conv2dParams& p, const double* dy, const doubl
   backward_weight_impl(p, dy, x, dw);
 }
 
-void conv2d_forward_reference(const Conv2dParams& p, const float* x, const float* w, float* y) {
-  forward_reference_impl(p, x, w, y);
+void conv2d_forward_reference(const Conv2dParams& p, const float* x, const float* w,
+                              const float* bias, float* y) {
+  forward_reference_impl(p, x, w, bias, y);
 }
 void conv2d_forward_reference(const Conv2dParams& p, const double* x, const double* w,
-                              double* y) {
-  forward_reference_impl(p, x, w, y);
+                              const double* bias, double* y) {
+  forward_reference_impl(p, x, w, bias, y);
 }
 void conv2d_backward_data_reference(const Conv2dParams& p, const float* dy, const float* w,
                                     float* dx) {

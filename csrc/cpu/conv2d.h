@@ -30,10 +30,13 @@ struct Conv2dParams {
 int64_t conv2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
                         int64_t dilation);
 
-// y[n, co, oy, ox] = sum_{ci, i, j} x[n, g C_in/G + ci, oy s - p + i d, ox s - p + j d]
-//                                   * w[co, ci, i, j]          (g = co / (C_out/G))
-void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, float* y);
-void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, double* y);
+// y[n, co, oy, ox] = bias[co] + sum_{ci, i, j} x[n, g C_in/G + ci, oy s - p + i d, ...]
+//                                             * w[co, ci, i, j]     (g = co / (C_out/G))
+// bias (C_out,) may be null (no bias). Its gradient is dbias[co] = sum_{n, oy, ox} dy.
+void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+                    float* y);
+void conv2d_forward(const Conv2dParams& p, const double* x, const double* w,
+                    const double* bias, double* y);
 
 // dX = conv_transpose(dY, W): every y[n, co, oy, ox] was a sum over x's window, so its
 // gradient flows back to each x in the window weighted by w:
@@ -48,9 +51,10 @@ void conv2d_backward_weight(const Conv2dParams& p, const double* dy, const doubl
                             double* dw);
 
 // The same three by the direct 7-nested loops (single-threaded, accumulating in double).
-void conv2d_forward_reference(const Conv2dParams& p, const float* x, const float* w, float* y);
+void conv2d_forward_reference(const Conv2dParams& p, const float* x, const float* w,
+                              const float* bias, float* y);
 void conv2d_forward_reference(const Conv2dParams& p, const double* x, const double* w,
-                              double* y);
+                              const double* bias, double* y);
 void conv2d_backward_data_reference(const Conv2dParams& p, const float* dy, const float* w,
                                     float* dx);
 void conv2d_backward_data_reference(const Conv2dParams& p, const double* dy, const double* w,

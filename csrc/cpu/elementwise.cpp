@@ -20,6 +20,14 @@ void erf_impl(const T* x, T* y, int64_t n) {
 }
 
 template <typename T>
+void relu_forward_impl(const T* __restrict x, T* __restrict y, int64_t n) {
+  // y = max(x, 0), NaN staying NaN (NaN < 0 is false); a select, so it vectorises
+  parallel_chunks(n, [&](int64_t lo, int64_t len) {
+    for (int64_t i = lo; i < lo + len; ++i) y[i] = x[i] < T(0) ? T(0) : x[i];
+  }, int64_t{1} << 14, /*min_chunks=*/8);
+}
+
+template <typename T>
 void relu_backward_impl(const T* __restrict g, const T* __restrict y, T* __restrict out,
                         int64_t n) {
   // dL/dx = dL/dy where y = max(x, 0) > 0, else 0 (a select: vectorises, no branch)
@@ -113,6 +121,9 @@ void gelu_backward_impl(const T* g, const T* x, T* dx, int64_t n, bool tanh_appr
 }
 
 }  // namespace
+
+void relu_forward(const float* x, float* y, int64_t n) { relu_forward_impl(x, y, n); }
+void relu_forward(const double* x, double* y, int64_t n) { relu_forward_impl(x, y, n); }
 
 void relu_backward(const float* g, const float* y, float* out, int64_t n) {
   relu_backward_impl(g, y, out, n);

@@ -10,6 +10,10 @@ namespace ember::cpu {
 void erf_forward(const float* x, float* y, int64_t n);
 void erf_forward(const double* x, double* y, int64_t n);
 
+// y[i] = max(x[i], 0) (NaN stays NaN): relu, threaded (NumPy's maximum is not).
+void relu_forward(const float* x, float* y, int64_t n);
+void relu_forward(const double* x, double* y, int64_t n);
+
 // out[i] = y[i] > 0 ? g[i] : 0: relu's backward from its output (one pass).
 void relu_backward(const float* g, const float* y, float* out, int64_t n);
 void relu_backward(const double* g, const double* y, double* out, int64_t n);

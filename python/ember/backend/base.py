@@ -126,6 +126,10 @@ class Backend(ABC):
         """op in {'and','or','xor','not'} on bool arrays."""
     @abstractmethod
     def where(self, cond, a, b): ...
+    def relu(self, x):
+        """max(x, 0). A default in terms of ``maximum``; backends may run it threaded."""
+        return self.maximum(x, x.dtype.type(0))
+
     def relu_backward(self, g, y):
         """``g`` where ``y > 0``, else 0: relu's backward from its output. A default in
         terms of the primitives above; backends may fuse it into one pass."""
@@ -244,9 +248,11 @@ class Backend(ABC):
     # stride / padding / dilation / kernel_size / output_size are (h, w) pairs of ints,
     # already validated for sign by the caller; the backend checks shapes and dtypes.
     @abstractmethod
-    def conv2d(self, x, w, stride: tuple, padding: tuple, dilation: tuple, groups: int):
+    def conv2d(self, x, w, stride: tuple, padding: tuple, dilation: tuple, groups: int,
+               bias=None):
         """Cross-correlation of x (N, C_in, H, W) with w (C_out, C_in/groups, kH, kW),
-        zero padding ``padding`` on each side: y (N, C_out, OH, OW)."""
+        zero padding ``padding`` on each side, plus ``bias`` (C_out,) per output channel
+        when given: y (N, C_out, OH, OW)."""
     @abstractmethod
     def conv2d_backward_data(self, dy, w, input_shape: tuple, stride: tuple, padding: tuple,
                              dilation: tuple, groups: int):

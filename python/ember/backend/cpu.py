@@ -146,6 +146,11 @@ class CPUBackend(Backend):
     def where(self, cond, a, b):
         return np.where(cond, a, b)
 
+    def relu(self, x):
+        if x.dtype.kind != "f":  # the native kernel is for floats; ints take NumPy's
+            return np.maximum(x, x.dtype.type(0))
+        return _C.relu(x)
+
     def relu_backward(self, g, y):
         return _C.relu_backward(g, y)
 
@@ -232,8 +237,8 @@ class CPUBackend(Backend):
         return _C.matmul(a, b)
 
     # ---- convolution and pooling (ember's native kernels) --------------------------
-    def conv2d(self, x, w, stride, padding, dilation, groups):
-        return _C.conv2d_forward(x, w, stride, padding, dilation, groups)
+    def conv2d(self, x, w, stride, padding, dilation, groups, bias=None):
+        return _C.conv2d_forward(x, w, stride, padding, dilation, groups, bias=bias)
 
     def conv2d_backward_data(self, dy, w, input_shape, stride, padding, dilation, groups):
         return _C.conv2d_backward_data(dy, w, input_shape, stride, padding, dilation, groups)

@@ -560,9 +560,11 @@ class CUDABackend(Backend):
         return self._kernel("matmul", "HAVE_GEMM")(a, b)
 
     # ---- convolution and pooling ---------------------------------------------------
-    def conv2d(self, x, w, stride, padding, dilation, groups):
-        return self._kernel("conv2d_forward", "HAVE_CONV")(x, w, stride, padding, dilation,
-                                                           groups)
+    def conv2d(self, x, w, stride, padding, dilation, groups, bias=None):
+        y = self._kernel("conv2d_forward", "HAVE_CONV")(x, w, stride, padding, dilation, groups)
+        if bias is not None:
+            y = self.add(y, self.reshape(bias, (1, bias.shape[0], 1, 1)))
+        return y
 
     def conv2d_backward_data(self, dy, w, input_shape, stride, padding, dilation, groups):
         return self._kernel("conv2d_backward_data", "HAVE_CONV")(

@@ -33,7 +33,7 @@ class Relu(Function):
     # y = max(x, 0)  ->  dx = g where x > 0, else 0  (= ReluGrad(g, y))
     @staticmethod
     def forward(ctx, x):
-        y = ctx.backend.maximum(x, x.dtype.type(0))
+        y = ctx.backend.relu(x)
         ctx.save_for_backward(y)
         return y
 

@@ -65,25 +65,34 @@ def _batched(op: str, x: Tensor, spatial: int, layout: str) -> tuple[Tensor, boo
     return x, False
 
 
-def _add_bias(op: str, y: Tensor, bias: Tensor | None) -> Tensor:
+def _check_bias(op: str, bias: Tensor | None, channels: int, like: Tensor) -> None:
     if bias is None:
-        return y
-    if not isinstance(bias, Tensor) or bias.shape != (y.shape[1],):
+        return
+    if not isinstance(bias, Tensor) or bias.shape != (channels,):
         got = bias.shape if isinstance(bias, Tensor) else type(bias).__name__
-        raise ValueError(f"{op}: bias must have shape ({y.shape[1]},) (one per output channel), "
+        raise ValueError(f"{op}: bias must have shape ({channels},) (one per output channel), "
                          f"got {got}")
-    return y + bias.reshape((1, -1) + (1,) * (y.ndim - 2))
+    if bias.dtype is not like.dtype:
+        raise TypeError(f"{op}: bias must have the weight's dtype {like.dtype}, got "
+                        f"{bias.dtype}")
+
+
+def _add_bias(op: str, y: Tensor, bias: Tensor | None) -> Tensor:
+    _check_bias(op, bias, y.shape[1], y)
+    return y if bias is None else y + bias.reshape((1, -1) + (1,) * (y.ndim - 2))
 
 
 # ---------------------------------------------------------------------------- Functions
 # params = (stride, padding, dilation, groups), each a pair of ints but groups.
 class Conv2d(Function):
-    # y = C(x, w)  ->  dx = D(g, w) (transposed conv),  dw = B(g, x)
+    # y = C(x, w) + b  ->  dx = D(g, w) (transposed conv),  dw = B(g, x),
+    #                      db[c] = sum of g over the batch and the image (axes 0, 2, 3)
+    # (the bias is added by the kernel itself: no separate broadcast add over y)
     @staticmethod
-    def forward(ctx, x, w, params):
+    def forward(ctx, x, w, b, params):
         ctx.params = params
         ctx.save_for_backward(x, w)
-        return ctx.backend.conv2d(x, w, *params)
+        return ctx.backend.conv2d(x, w, *params, bias=b)
 
     @staticmethod
     def backward(ctx, g):
@@ -92,7 +101,8 @@ class Conv2d(Function):
             else None
         gw = ConvBackwardWeight.apply(g, x, w.shape, ctx.params) if ctx.needs_input_grad[1] \
             else None
-        return gx, gw, None
+        gb = g.sum((0, 2, 3)) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb, None
 
 
 class ConvBackwardData(Function):
@@ -106,7 +116,7 @@ class ConvBackwardData(Function):
     @staticmethod
     def backward(ctx, g):
         dy, w = ctx.saved_tensors
-        gdy = Conv2d.apply(g, w, ctx.params) if ctx.needs_input_grad[0] else None
+        gdy = Conv2d.apply(g, w, None, ctx.params) if ctx.needs_input_grad[0] else None
         gw = ConvBackwardWeight.apply(dy, g, w.shape, ctx.params) if ctx.needs_input_grad[1] \
             else None
         return gdy, gw, None, None
@@ -123,7 +133,7 @@ class ConvBackwardWeight(Function):
     @staticmethod
     def backward(ctx, g):
         dy, x = ctx.saved_tensors
-        gdy = Conv2d.apply(x, g, ctx.params) if ctx.needs_input_grad[0] else None
+        gdy = Conv2d.apply(x, g, None, ctx.params) if ctx.needs_input_grad[0] else None
         gx = ConvBackwardData.apply(dy, g, x.shape, ctx.params) if ctx.needs_input_grad[1] \
             else None
         return gdy, gx, None, None
@@ -172,8 +182,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got "
                              f"{padding!r}")
     padding = _ntuple(op, "padding", padding, 2, 0)
-    y = Conv2d.apply(x, weight, (stride, padding, dilation, groups))
-    y = _add_bias(op, y, bias)
+    _check_bias(op, bias, weight.shape[0], weight)
+    y = Conv2d.apply(x, weight, bias, (stride, padding, dilation, groups))
     return y.squeeze(0) if unbatched else y
 
 
@@ -194,8 +204,9 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     stride2 = (1, _one(op, "stride", stride))
     dilation2 = (1, _one(op, "dilation", dilation))
     padding2 = padding if isinstance(padding, str) else (0, _one(op, "padding", padding))
-    y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), None, stride2, padding2, dilation2, groups)
-    y = _add_bias(op, y.squeeze(2), bias)
+    _check_bias(op, bias, weight.shape[0], weight)
+    y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, stride2, padding2, dilation2, groups)
+    y = y.squeeze(2)
     return y.squeeze(0) if unbatched else y
 
 

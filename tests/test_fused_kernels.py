@@ -1,6 +1,7 @@
-"""The fused GELU and LayerNorm ops: native kernels against float64 references and
-against the backend's primitive-composed defaults (what a backend without its own kernel,
-e.g. CUDA, runs), first and second derivatives, extreme inputs, bad input."""
+"""The fused elementwise and normalisation kernels (ReLU, GELU, LayerNorm, 2x2 max
+pooling): native kernels against float64 references and against the backend's
+primitive-composed defaults (what a backend without its own kernel, e.g. CUDA, runs),
+first and second derivatives, extreme inputs, bad input."""
 
 import math
 
@@ -31,6 +32,37 @@ def gelu_ref(x, approximate):
         return 0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
     cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
     return x * cdf, cdf + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+# ------------------------------------------------------------------------------- ReLU
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_kernel_matches_maximum_and_keeps_nan(dtype):
+    x = rng.normal(size=300_001).astype(dtype)  # several threads' chunks and a ragged end
+    x[[0, 5, -1]] = [np.nan, -np.inf, np.inf]
+    y = _C.relu(x)
+    np.testing.assert_array_equal(y, np.maximum(x, 0))  # NaN stays NaN, as in NumPy/PyTorch
+    np.testing.assert_array_equal(Backend.relu(CPU, x), y)  # the primitive default agrees
+    ints = np.array([-3, 0, 4])
+    np.testing.assert_array_equal(CPU.relu(ints), [0, 0, 4])  # ints take NumPy's path
+
+
+def test_max_pool_2x2_fast_path_matches_the_general_rule():
+    # the branch-free 2x2/stride-2 path against its selection rule written in NumPy: the
+    # largest value, the first of equal ones, a NaN over any number, the last of two NaNs
+    x = rng.normal(size=(3, 4, 8, 10)).astype(np.float32)
+    x[0, 0, 0, :2] = np.nan
+    x[1, 2, 3, 4:6] = 7.0  # a tie: the first of the window wins
+    x[2, 1, 6:8, 0:2] = [[np.nan, 1.0], [np.nan, 2.0]]  # two NaNs: the later one wins
+    y, idx = _C.max_pool2d(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    windows = x.reshape(3, 4, 4, 2, 5, 2).transpose(0, 1, 2, 4, 3, 5).reshape(3, 4, 4, 5, 4)
+    nan = np.isnan(windows)
+    last_nan = 3 - np.argmax(nan[..., ::-1], axis=-1)
+    first_max = np.argmax(np.where(nan, -np.inf, windows), axis=-1)
+    k = np.where(nan.any(-1), last_nan, first_max)  # window position 0..3 (row-major)
+    oy, ox = np.meshgrid(np.arange(4), np.arange(5), indexing="ij")
+    want_idx = (2 * oy + k // 2) * 10 + 2 * ox + k % 2
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(y, np.take_along_axis(windows, k[..., None], -1)[..., 0])
 
 
 # ------------------------------------------------------------------------------- GELU
