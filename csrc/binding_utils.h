@@ -31,6 +31,14 @@ inline std::string describe(const py::array& a) {
   return "shape " + shape_str(a) + " " + dtype_name(a);
 }
 
+// Whether a and b hold the same one of the two float dtypes. (Not `a.dtype().is(...)`:
+// that compares the dtype objects' identity, and e.g. an unpickled array has its own.)
+inline bool same_float_dtype(const py::array& a, const py::array& b) {
+  const bool af = py::isinstance<py::array_t<float>>(a), bf = py::isinstance<py::array_t<float>>(b);
+  const bool ad = py::isinstance<py::array_t<double>>(a), bd = py::isinstance<py::array_t<double>>(b);
+  return (af && bf) || (ad && bd);
+}
+
 inline bool same_shape(const py::array& a, const py::array& b) {
   if (a.ndim() != b.ndim()) return false;
   for (py::ssize_t d = 0; d < a.ndim(); ++d)

@@ -29,7 +29,7 @@ void require_float(const char* op, const py::array& a) {
 void require_pair(const char* op, const char* first, const py::array& a, const char* second,
                   const py::array& b) {
   require_float(op, a);
-  if (!ember::bind::same_shape(a, b) || !a.dtype().is(b.dtype()))
+  if (!ember::bind::same_shape(a, b) || !ember::bind::same_float_dtype(a, b))
     throw py::value_error(std::string(op) + ": " + first + " (" + describe(a) + ") and " +
                           second + " (" + describe(b) + ") must have the same shape and dtype");
 }

@@ -36,7 +36,7 @@ int64_t check_input(const char* op, const py::array& x) {
 void check_affine(const char* op, const char* name, const OptArray& a, const py::array& x,
                   int64_t d) {
   if (!a) return;
-  if (a->ndim() != 1 || a->shape(0) != d || !a->dtype().is(x.dtype()))
+  if (a->ndim() != 1 || a->shape(0) != d || !ember::bind::same_float_dtype(*a, x))
     throw py::value_error(std::string(op) + ": " + name + " has " + describe(*a) +
                           " but the input " + describe(x) + " needs (" + std::to_string(d) +
                           ",) of its dtype");
@@ -45,10 +45,17 @@ void check_affine(const char* op, const char* name, const OptArray& a, const py:
 // An array that must have exactly `expected` elements of x's dtype (the saved statistics).
 void check_stat(const char* op, const char* name, const py::array& a, const py::array& x,
                 int64_t expected) {
-  if (a.size() != expected || !a.dtype().is(x.dtype()))
+  if (a.size() != expected || !ember::bind::same_float_dtype(a, x))
     throw py::value_error(std::string(op) + ": " + name + " has " + describe(a) +
                           " but the input " + describe(x) + " has " +
                           std::to_string(expected) + " rows of its dtype");
+}
+
+// The number of rows: the product of all but the last dimension (also when d == 0).
+int64_t leading_rows(const py::array& x) {
+  int64_t rows = 1;
+  for (py::ssize_t i = 0; i + 1 < x.ndim(); ++i) rows *= x.shape(i);
+  return rows;
 }
 
 template <typename T>
@@ -60,7 +67,7 @@ template <typename T>
 py::tuple forward_typed(const py::array& x_in, const OptArray& w_in, const OptArray& b_in,
                         double eps) {
   auto x = contiguous<T>(x_in);
-  const int64_t d = x.shape(x.ndim() - 1), rows = d ? x.size() / d : 0;
+  const int64_t d = x.shape(x.ndim() - 1), rows = leading_rows(x);
   std::optional<py::array_t<T, py::array::c_style>> w, b;
   if (w_in) w = contiguous<T>(*w_in);
   if (b_in) b = contiguous<T>(*b_in);
@@ -96,7 +103,7 @@ py::tuple backward_typed(const py::array& g_in, const py::array& x_in, const Opt
   auto rstd = contiguous<T>(rstd_in);
   std::optional<py::array_t<T, py::array::c_style>> w;
   if (w_in) w = contiguous<T>(*w_in);
-  const int64_t d = x.shape(x.ndim() - 1), rows = d ? x.size() / d : 0;
+  const int64_t d = x.shape(x.ndim() - 1), rows = leading_rows(x);
   py::array_t<T> dx(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
   py::array_t<T> dw(std::vector<py::ssize_t>{static_cast<py::ssize_t>(d)});
   py::array_t<T> db(std::vector<py::ssize_t>{static_cast<py::ssize_t>(d)});
@@ -113,11 +120,11 @@ py::tuple backward_binding(const py::array& g, const py::array& x, const OptArra
                            const py::array& mean, const py::array& rstd) {
   const char* op = "layer_norm_backward";
   const int64_t d = check_input(op, x);
-  if (!ember::bind::same_shape(g, x) || !g.dtype().is(x.dtype()))
+  if (!ember::bind::same_shape(g, x) || !ember::bind::same_float_dtype(g, x))
     throw py::value_error(std::string(op) + ": gradient " + describe(g) + " and input " +
                           describe(x) + " must have the same shape and dtype");
   check_affine(op, "weight", weight, x, d);
-  const int64_t rows = d ? x.size() / d : 0;
+  const int64_t rows = leading_rows(x);
   check_stat(op, "mean", mean, x, rows);
   check_stat(op, "rstd", rstd, x, rows);
   if (py::isinstance<py::array_t<float>>(x)) return backward_typed<float>(g, x, weight, mean, rstd);

@@ -219,6 +219,10 @@ LOSSES = {
     "cross_entropy_weight_ignore_smooth": (
         lambda x, y, w: F.cross_entropy(x, y, weight=w, ignore_index=2, label_smoothing=0.1),
         [_r((6, 4), 10), _idx([0, 3, 2, 1, 2, 3]), _pos((4,), 11)]),
+    "cross_entropy_constant_weight_ignore": (  # the one-node NLL (a weight without grad)
+        lambda x, y: F.cross_entropy(x, y, ignore_index=1, weight=ember.tensor(
+            [0.5, 2.0, 1.0, 3.0], device=x.device)),
+        [_r((6, 4), 24), _idx([0, 1, 3, 2, 1, 3])]),
     "cross_entropy_probabilities": (F.cross_entropy, [_r((3, 5), 12), _probs((3, 5), 13)]),
     "cross_entropy_spatial": (F.cross_entropy,
                               [_r((2, 3, 4, 2), 14), lambda dt: np.random.default_rng(15)

@@ -140,7 +140,9 @@ def ln_ref(x, w, b, eps):
 @pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layer_norm_kernel_forward_backward(affine, dtype):
-    rows, d = 300, 130  # more than one thread's share, a width that is no vector multiple
+    # rows * d > 65536: two threads, each with its own dweight/dbias partial sums (on a
+    # 2-core machine); a width that is no vector multiple
+    rows, d = 603, 130
     x = (rng.normal(size=(3, rows // 3, d)) * 2 + 0.5).astype(dtype)
     g = rng.normal(size=x.shape).astype(dtype)
     w = rng.normal(size=d).astype(dtype) if affine in ("both", "weight") else None
@@ -224,7 +226,47 @@ def test_group_norm_uses_the_fused_rows_and_gradchecks():
     assert gradcheck(lambda a, ww, bb: F.group_norm(a, 2, ww, bb), (x, w, b))
 
 
+@pytest.mark.parametrize("shape", [(3, 0), (0, 5), (2, 0, 4)])
+def test_layer_norm_zero_size(shape):
+    x = ember.zeros(shape, dtype=ember.float64, requires_grad=True)
+    w = ember.ones(shape[-1], dtype=ember.float64, requires_grad=True)
+    y = F.layer_norm(x, shape[-1], w)
+    assert y.shape == shape
+    y.sum().backward()
+    assert x.grad.shape == shape and w.grad.shape == (shape[-1],)
+
+
+def test_layer_norm_long_rows_accumulate_accurately():
+    # a million values per row (as GroupNorm produces), offset from 0: float32 sums would
+    # be off in the 4th digit; the kernel's double accumulators are not
+    x = (rng.normal(size=(2, 1 << 20)) + 50).astype(np.float32)
+    y, mean, rstd = CPU.layer_norm(x, None, None, 1e-5)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(mean, x64.mean(-1), rtol=1e-7)
+    np.testing.assert_allclose(y, ln_ref(x64, None, None, 1e-5), atol=2e-5)
+
+
+def test_layer_norm_and_gelu_accept_arrays_with_their_own_dtype_object():
+    # an unpickled array carries a dtype object of its own (equal, but not identical)
+    import pickle
+
+    x = pickle.loads(pickle.dumps(rng.normal(size=(2, 8)).astype(np.float32)))
+    ln = ember.nn.LayerNorm(8)
+    out = ln(ember.from_numpy(x))
+    np.testing.assert_allclose(out.detach().numpy(),
+                               ln_ref(x.astype(np.float64), None, None, 1e-5), atol=1e-5)
+    g = pickle.loads(pickle.dumps(np.ones((2, 8), np.float32)))
+    np.testing.assert_allclose(_C.gelu_backward(g, x), gelu_ref(x.astype(np.float64), "none")[1],
+                               atol=1e-5)
+
+
 def test_layer_norm_bad_input():
+    with pytest.raises(TypeError, match="layer_norm: weight must have the input's dtype"):
+        F.layer_norm(ember.randn(2, 5), 5, ember.ones(5, dtype=ember.float64))
+    with pytest.raises(ValueError, match="normalized_shape must name at least one dimension"):
+        F.layer_norm(ember.randn(2, 5), ())
+    with pytest.raises(ValueError, match="layer_norm: eps must be >= 0"):
+        F.layer_norm(ember.randn(2, 5), 5, eps=-1.0)
     with pytest.raises(ValueError, match=r"layer_norm: weight of shape \(4,\) does not match "
                                          r"normalized_shape \(5,\)"):
         F.layer_norm(ember.randn(2, 5), 5, ember.ones(4))

@@ -121,11 +121,39 @@ def test_nll_loss_unbatched_and_all_ignored():
     logp = np_log_softmax(rng.normal(size=4), 0)
     out = F.nll_loss(t64(logp), ember.tensor(2))
     np.testing.assert_allclose(out.item(), -logp[2], rtol=1e-12)
-    # every target ignored: mean is 0/0 = nan (as in PyTorch), sum is 0
+    # every target ignored: the mean is 0/0 = nan, the sum 0, and the gradient exactly 0
+    # (as in PyTorch: an all-padding batch must not put nan into the parameters)
     ignored = ember.tensor([-100, -100])
-    x = t64(np_log_softmax(rng.normal(size=(2, 3)), 1))
-    assert np.isnan(F.nll_loss(x, ignored).item())
-    assert F.nll_loss(x, ignored, reduction="sum").item() == 0.0
+    for reduction in ("mean", "sum", "none"):
+        x = t64(np_log_softmax(rng.normal(size=(2, 3)), 1))
+        loss = F.nll_loss(x, ignored, reduction=reduction)
+        if reduction == "mean":
+            assert np.isnan(loss.item())
+        else:
+            np.testing.assert_array_equal(loss.detach().numpy(), 0.0)
+        loss.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), 0.0)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_ignores_a_masked_minus_inf_class(weighted):
+    # class 0 masked to -inf (a pad token) at positions whose target is ignored: finite
+    # loss and gradient, the value from the one counted row, log(e + e^2) - 2
+    x = t64([[-np.inf, 1.0, 2.0], [-np.inf, 0.5, 0.1]])
+    w = t64([1.0, 2.0, 3.0]) if weighted else None  # requires grad: the composite path
+    loss = F.cross_entropy(x, ember.tensor([2, -100]), weight=w)
+    loss.backward()
+    np.testing.assert_allclose(loss.item(), np.log(np.e + np.e ** 2) - 2, rtol=1e-12)
+    assert np.isfinite(x.grad.numpy()).all()
+    np.testing.assert_array_equal(x.grad.numpy()[1], 0.0)
+
+
+def test_nll_loss_input_and_weight_dtypes():
+    with pytest.raises(TypeError, match="nll_loss: input must be floating-point"):
+        F.nll_loss(ember.tensor([[1, 2], [3, 4]]), ember.tensor([0, 1]))
+    with pytest.raises(TypeError, match="nll_loss: weight must have the input's dtype"):
+        F.nll_loss(ember.randn(2, 3), ember.tensor([0, 1]),
+                   weight=ember.ones(3, dtype=ember.float64))
 
 
 def test_cross_entropy_is_stable_for_huge_logits():

@@ -11,8 +11,9 @@ namespace ember::cpu {
 
 namespace {
 
-// Sums in the element type, vectorised (the pragma allows the reassociation); rows are
-// short (the model width), so the rounding error stays a few ulp of the row's magnitude.
+// Row sums accumulate in double, vectorised (the pragma allows the reassociation): rows can
+// be long (GroupNorm sends C/G * H * W values per row), and float sums of a million values
+// would lose about four digits. The kernel is memory-bound, so this costs nothing.
 #if defined(EMBER_OPENMP)
 #define EMBER_PRAGMA(text) _Pragma(#text)
 #define EMBER_SIMD_SUM(var) EMBER_PRAGMA(omp simd reduction(+ : var))
@@ -25,23 +26,23 @@ inline __attribute__((always_inline)) void forward_row(const T* __restrict x,
                                                        const T* __restrict w,
                                                        const T* __restrict b, T* __restrict y,
                                                        T* mean_out, T* rstd_out, int64_t d,
-                                                       T eps) {
-  T sum = 0;
+                                                       double eps) {
+  double sum = 0;
   EMBER_SIMD_SUM(sum)
-  for (int64_t j = 0; j < d; ++j) sum += x[j];
-  const T mean = sum / T(d);
-  T sq = 0;  // two passes: the centred sum of squares does not cancel catastrophically
+  for (int64_t j = 0; j < d; ++j) sum += double(x[j]);
+  const double mean = sum / double(d);
+  double sq = 0;  // two passes: the centred sum of squares does not cancel catastrophically
   EMBER_SIMD_SUM(sq)
-  for (int64_t j = 0; j < d; ++j) sq += (x[j] - mean) * (x[j] - mean);
-  const T rstd = T(1) / std::sqrt(sq / T(d) + eps);
-  for (int64_t j = 0; j < d; ++j) y[j] = (x[j] - mean) * rstd * w[j] + b[j];
-  *mean_out = mean;
+  for (int64_t j = 0; j < d; ++j) sq += (double(x[j]) - mean) * (double(x[j]) - mean);
+  const T mean_t = T(mean), rstd = T(1.0 / std::sqrt(sq / double(d) + eps));
+  for (int64_t j = 0; j < d; ++j) y[j] = (x[j] - mean_t) * rstd * w[j] + b[j];
+  *mean_out = mean_t;
   *rstd_out = rstd;
 }
 
 EMBER_MULTIVERSION void forward_rows(const float* x, const float* w, const float* b, float* y,
                                      float* mean, float* rstd, int64_t r0, int64_t r1,
-                                     int64_t d, float eps) {
+                                     int64_t d, double eps) {
   for (int64_t r = r0; r < r1; ++r)
     forward_row(x + r * d, w, b, y + r * d, mean + r, rstd + r, d, eps);
 }
@@ -60,12 +61,12 @@ inline __attribute__((always_inline)) void backward_row(const T* __restrict g,
                                                         T rstd, T* __restrict dx,
                                                         T* __restrict dw, T* __restrict db,
                                                         int64_t d) {
-  T sum_gh = 0, sum_gh_xhat = 0;
+  double sum_gh = 0, sum_gh_xhat = 0;
   EMBER_SIMD_SUM(sum_gh)
-  for (int64_t j = 0; j < d; ++j) sum_gh += g[j] * w[j];
+  for (int64_t j = 0; j < d; ++j) sum_gh += double(g[j] * w[j]);
   EMBER_SIMD_SUM(sum_gh_xhat)
-  for (int64_t j = 0; j < d; ++j) sum_gh_xhat += g[j] * w[j] * (x[j] - mean) * rstd;
-  const T mean_gh = sum_gh / T(d), mean_gh_xhat = sum_gh_xhat / T(d);
+  for (int64_t j = 0; j < d; ++j) sum_gh_xhat += double(g[j] * w[j] * (x[j] - mean) * rstd);
+  const T mean_gh = T(sum_gh / double(d)), mean_gh_xhat = T(sum_gh_xhat / double(d));
   for (int64_t j = 0; j < d; ++j) {
     const T xhat = (x[j] - mean) * rstd;
     const T gh = g[j] * w[j];
@@ -99,7 +100,7 @@ void forward_impl(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, in
   if (!w) w = ones.data();
   if (!b) b = zeros.data();
   parallel_row_ranges(rows, threads_for(rows * d, rows), [&](int, int64_t r0, int64_t r1) {
-    forward_rows(x, w, b, y, mean, rstd, r0, r1, d, T(eps));
+    forward_rows(x, w, b, y, mean, rstd, r0, r1, d, eps);
   });
 }
 
@@ -107,7 +108,7 @@ template <typename T>
 void backward_impl(const T* g, const T* x, const T* w, const T* mean, const T* rstd, T* dx,
                    T* dw, T* db, int64_t rows, int64_t d) {
   // Each thread sums dweight/dbias over its own rows into a private buffer; the buffers are
-  // then added in thread order, so the result does not depend on scheduling.
+  // then added in thread order, so for a given thread count the result is reproducible.
   std::vector<T> ones(w ? 0 : static_cast<size_t>(d), T(1));
   if (!w) w = ones.data();
   const int threads = threads_for(rows * d, rows);

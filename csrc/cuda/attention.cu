@@ -657,7 +657,8 @@ void check_grid(int64_t blocks) {
 
 // Whether a block may opt in to `bytes` of dynamic shared memory on the current device. The
 // DMAX=128 flash kernels need ~116 KiB: fine on A100 (163 KiB) and H100 (227 KiB), more than
-// sm_86/sm_89 GPUs allow (99 KiB), which then run the simple kernels instead.
+// sm_86/sm_89 GPUs allow (99 KiB); the DMAX=64 ones need ~69 KiB, more than sm_75's 64 KiB.
+// Where they do not fit, the simple kernels run instead (same results, slower).
 bool smem_fits(int bytes) {
   int dev = 0, optin = 0;
   EMBER_CUDA_CHECK(cudaGetDevice(&dev));

@@ -55,6 +55,8 @@ def _index(device) -> int:
         from .device import device as _device
 
         device = _device(device)
+    if getattr(device, "type", "cuda") != "cuda":
+        raise ValueError(f"expected a CUDA device, got {device}")
     index = getattr(device, "index", device)
     return int(index or 0)
 

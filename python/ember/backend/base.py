@@ -151,7 +151,8 @@ class Backend(ABC):
 
     def gelu_backward(self, g, x, approximate: str):
         """g * gelu'(x): g (Phi(x) + x phi(x)), phi the normal density; for 'tanh'
-        g ((1 + t) / 2 + x (1 - t^2) u' / 2), t = tanh(u), u' = sqrt(2/pi)(1 + 3 0.044715 x^2)."""
+        g ((1 + t) / 2 + x (1 - t^2) u' / 2), t = tanh(u),
+        u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)."""
         c = x.dtype.type
         x2 = self.mul(x, x)
         if approximate == "tanh":

@@ -27,7 +27,7 @@ from ..ops.attention import scaled_dot_product_attention  # noqa: F401 - re-expo
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401 - re-exported
 from ..ops.linalg import linear  # noqa: F401 - re-exported: F.linear
 from ..ops.loss import NllLoss, binary_cross_entropy_elementwise
-from ..ops.norm import layer_norm  # noqa: F401 - re-exported: F.layer_norm
+from ..ops.normalization import layer_norm  # noqa: F401 - re-exported: F.layer_norm
 from ..ops.pool import (  # noqa: F401 - re-exported: F.max_pool2d, F.interpolate, ...
     adaptive_avg_pool2d,
     avg_pool1d,
@@ -241,22 +241,29 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     indices ``target`` (N, ...). 'mean' divides by the total weight of the counted targets."""
     if target.dtype is not _dt.int64:
         raise TypeError(f"nll_loss: target must be int64 class indices, got {target.dtype}")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"nll_loss: input must be floating-point log-probabilities, got "
+                        f"{input.dtype}")
     cdim = _class_dim_checks("nll_loss", input, target)
     n_classes = input.shape[cdim]
     if weight is not None and weight.shape != (n_classes,):
         raise ValueError(f"nll_loss: weight must have shape ({n_classes},), got {weight.shape}")
+    if weight is not None and weight.dtype is not input.dtype:
+        raise TypeError(f"nll_loss: weight must have the input's dtype {input.dtype}, got "
+                        f"{weight.dtype}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"nll_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if weight is None or not weight.requires_grad:  # the one-node op (ops/loss.py)
-        if weight is not None:
-            weight = weight.to(input.dtype)
         return NllLoss.apply(input, target, weight, ignore_index, cdim, reduction)
     # a weight that requires grad: the same formula in ops, so it gets its gradient too
+    from ..ops import where
+
     valid = _check_targets("nll_loss", target, n_classes, ignore_index)
     safe = target * valid.long()  # ignored positions pick class 0, then get weight 0
     picked = input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
     w = valid.to(input.dtype)
     w = w * weight[safe]
+    picked = where(valid, picked, 0.0)  # an ignored position's -inf must not meet w = 0
     loss = -picked * w
     if reduction == "mean":
         return loss.sum() / w.sum()

@@ -13,7 +13,7 @@ composition of other ops. The files group them by kind:
 - ``conv``         conv1d, conv2d, conv_transpose2d (native im2col + GEMM kernels)
 - ``pool``         max/avg pooling 1d/2d, adaptive_avg_pool2d, interpolate
 - ``attention``    scaled_dot_product_attention (fused native kernel), attention_reference
-- ``norm``         layer_norm (one fused op; batch norm stays composite in nn.functional)
+- ``normalization`` layer_norm (one fused op; batch norm stays composite in nn.functional)
 """
 
 from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus

@@ -109,8 +109,10 @@ class Gelu(Function):
 
 class GeluBackward(Function):
     # z = g gelu'(x)  ->  dg = gz gelu'(x),  dx = gz g gelu''(x)
-    # with gelu''(x) = phi(x) (2 - x^2) (exact) or, for tanh (s = 1 - t^2, u'' = 6 a c x),
-    # s u' - x t s u'^2 + x s u'' / 2. These are written in Tensor ops: differentiable again.
+    # with gelu''(x) = phi(x) (2 - x^2) (exact) or, for tanh, with c = sqrt(2/pi),
+    # a = 0.044715, u' = c (1 + 3 a x^2), u'' = 6 a c x and s = 1 - t^2:
+    #     gelu''(x) = s u' - x t s u'^2 + x s u'' / 2.
+    # These are written in Tensor ops, so they are differentiable again.
     @staticmethod
     def forward(ctx, g, x, approximate):
         ctx.save_for_backward(g, x)

@@ -44,13 +44,17 @@ class NllLoss(Function):
     """Negative log-likelihood at class indices, in one node (PyTorch's ``nll_loss``).
 
     With t_i the target of sample i (index tuple i over the non-class dims) and
-    w_i = weight[t_i] (1 without a weight; 0 where t_i == ignore_index):
-        l_i = -w_i logp[i, t_i];   reduction none: l;  sum: sum_i l_i;
-        mean: sum_i l_i / sum_i w_i   (the weighted mean PyTorch uses).
+    w_i = weight[t_i] (1 without a weight):
+        l_i = -w_i logp[i, t_i]  (0 where t_i == ignore_index);
+        reduction none: l;  sum: sum_i l_i;  mean: sum_i l_i / sum_i w_i over the counted i
+        (the weighted mean PyTorch uses; 0/0 = nan when every target is ignored).
     Backward: dlogp[i, c] = -w_i g_i where c = t_i, else 0, with g_i = g / sum_i w_i
-    (mean), g (sum) or g[i] (none): a scatter of -w g into the picked positions. The target
-    and the weight get no gradient (``nll_loss`` routes a weight that requires grad to the
-    composite formula instead).
+    (mean), g (sum) or g[i] (none): a scatter of -w g into the picked positions.
+    Ignored positions are *selected* out, not multiplied by 0: their picked log-probability
+    may be -inf (a masked class) and the mean's scale inf (all ignored), and 0 * inf = nan;
+    like PyTorch, they contribute exactly 0 to the loss and the gradient. The target and the
+    weight get no gradient (``nll_loss`` routes a weight that requires grad to the composite
+    formula instead).
     """
 
     @staticmethod
@@ -72,8 +76,9 @@ class NllLoss(Function):
         if weight is not None:
             w = be.mul(w, be.getitem(weight, (safe,)))
         picked = be.reshape(be.gather(logp, cdim, index), safe.shape)
-        loss = be.neg(be.mul(picked, w))
-        ctx.in_shape, ctx.cdim, ctx.index, ctx.w = logp.shape, cdim, index, w
+        picked = be.where(valid, picked, logp.dtype.type(0))  # an ignored -inf must not
+        loss = be.neg(be.mul(picked, w))                      # meet its w = 0 (nan)
+        ctx.in_shape, ctx.cdim, ctx.index, ctx.w, ctx.valid = logp.shape, cdim, index, w, valid
         ctx.reduction = reduction
         if reduction == "none":
             return loss
@@ -85,9 +90,12 @@ class NllLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
-        neg_w = Tensor._wrap(ctx.backend.neg(ctx.w), g.device)
+        from .elementwise import where
+
+        dev = g.device
+        coef = Tensor._wrap(ctx.backend.neg(ctx.w), dev) * g  # -w_i g_i
         if ctx.reduction == "mean":
-            g = g / Tensor._wrap(ctx.total_weight, g.device)
-        coef = (neg_w * g).unsqueeze(ctx.cdim)  # -w_i g_i, shaped like the index
-        return ScatterAdd.apply(coef, ctx.in_shape, ctx.cdim, ctx.index), None, None, None, \
-            None, None
+            coef = coef / Tensor._wrap(ctx.total_weight, dev)  # 0/0 if all are ignored ...
+        coef = where(Tensor._wrap(ctx.valid, dev), coef, 0.0)  # ... and selected out here
+        grad = ScatterAdd.apply(coef.unsqueeze(ctx.cdim), ctx.in_shape, ctx.cdim, ctx.index)
+        return grad, None, None, None, None, None

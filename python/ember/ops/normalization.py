@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
-from ..dtypes import promote
 from ..tensor import Tensor
-from .shape import cast
 
 
 class LayerNorm(Function):
@@ -72,23 +70,26 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if not isinstance(x, Tensor):
         raise TypeError(f"layer_norm: input must be a Tensor, got {type(x).__name__}")
+    if not shape:
+        raise ValueError("layer_norm: normalized_shape must name at least one dimension")
     if x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
         raise ValueError(f"layer_norm: expected input with shape (*, {', '.join(map(str, shape))})"
                          f", got {x.shape}")
-    dt = x.dtype if x.dtype.is_floating_point else None
-    for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None:
-            if p.shape != shape:
-                raise ValueError(f"layer_norm: {name} of shape {p.shape} does not match "
-                                 f"normalized_shape {shape}")
-            dt = p.dtype if dt is None else promote(dt, p.dtype)
-    if dt is None or not dt.is_floating_point:
+    if not x.dtype.is_floating_point:
         raise TypeError(f"layer_norm: expected a floating-point input, got {x.dtype}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise ValueError(f"layer_norm: {name} of shape {p.shape} does not match "
+                             f"normalized_shape {shape}")
+        if p is not None and p.dtype is not x.dtype:
+            raise TypeError(f"layer_norm: {name} must have the input's dtype {x.dtype}, got "
+                            f"{p.dtype} (as in PyTorch, mixed dtypes are not promoted)")
+    if not eps >= 0:
+        raise ValueError(f"layer_norm: eps must be >= 0, got {eps}")
     d = 1
     for n in shape:
         d *= n
-    rows_shape = x.shape[:x.ndim - len(shape)] + (d,)
-    flat = cast(x, dt).reshape(rows_shape)
-    w = None if weight is None else cast(weight, dt).reshape(d)
-    b = None if bias is None else cast(bias, dt).reshape(d)
+    flat = x.reshape(x.shape[:x.ndim - len(shape)] + (d,))
+    w = None if weight is None else weight.reshape(d)
+    b = None if bias is None else bias.reshape(d)
     return LayerNorm.apply(flat, w, b, float(eps)).reshape(x.shape)
