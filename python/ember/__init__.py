@@ -7,7 +7,11 @@ PyTorch: ``ember.tensor``, ``Tensor.backward``, ``ember.no_grad``, ``ember.autog
 
 from __future__ import annotations
 
-from . import autograd, cuda, ops, profiler
+from . import _memory
+
+_memory.tune_malloc()  # fewer page faults per training step; see ember/_memory.py
+
+from . import autograd, cuda, ops, profiler  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     arange,
