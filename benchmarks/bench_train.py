@@ -10,6 +10,11 @@ Models (forward + backward + Adam step on a fixed random batch):
 The two frameworks use the same thread count. Ratio > 1 means ember is faster.
 With ``--device cuda`` both run on the GPU (PyTorch only when it has CUDA), and the timed
 loop is bracketed by device synchronisations.
+
+Each (framework, model) pair runs in a fresh process, so each library runs as it ships:
+importing ember tunes glibc's malloc for the whole process (ember/_memory.py), which would
+otherwise speed PyTorch up too (by up to ~2x on the LSTM). ``--same-process`` measures
+both in one process instead, PyTorch then with ember's malloc settings.
 """
 
 from __future__ import annotations
@@ -104,36 +109,84 @@ def _sync_for(device: str):
     return synchronize
 
 
+def _threads() -> int:
+    """The thread count both libraries use: OMP_NUM_THREADS, else every core."""
+    import os
+
+    return int(os.environ.get("OMP_NUM_THREADS", 0)) or os.cpu_count() or 1
+
+
+def _load(lib_name: str, device: str):
+    """The library module ('ember' or 'torch'), or None when it cannot run here."""
+    if lib_name == "ember":
+        import ember
+
+        if device == "cuda":
+            from _gpu import require_cuda
+
+            require_cuda()
+        return ember
+    if device == "cuda":
+        from _gpu import torch_cuda
+
+        return torch_cuda()
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(_threads())
+    return torch
+
+
+def _measure_in_subprocess(lib_name: str, model: str, args) -> float:
+    """steps/s of one library on one model, measured by a fresh Python process."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, __file__, "--worker", lib_name, "--models", model,
+           "--seconds", str(args.seconds), "--device", args.device]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{lib_name} {model}: the worker failed:\n{out.stderr[-2000:]}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", default="mlp,cnn,lstm,gpt")
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--same-process", action="store_true",
+                    help="both libraries in this process (PyTorch then runs with ember's "
+                         "malloc settings)")
+    ap.add_argument("--worker", choices=["ember", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    import ember
+    if args.worker:  # one measurement, printed as a bare number for the parent
+        lib = _load(args.worker, args.device)
+        print(steps_per_second(lib, args.models, args.seconds, args.device) if lib
+              else float("nan"))
+        return
 
     if args.device == "cuda":
-        from _gpu import require_cuda, torch_cuda
-
-        require_cuda()
-        torch = torch_cuda()
-        if torch is None:
-            print("(PyTorch with CUDA not available: ember figures only)")
-    else:
-        try:
-            import torch
-
-            torch.set_num_threads(ember._C.num_threads())
-        except ImportError:
-            torch = None
-            print("(PyTorch not installed: ember figures only)")
+        _load("ember", "cuda")  # exits with a message when there is no GPU
+    has_torch = _load("torch", args.device) is not None if args.same_process else True
+    mode = "one process" if args.same_process else "a fresh process per measurement"
+    print(f"{_threads()} threads, {args.device}, {mode}")
     print(f"{'model':6s} {'ember steps/s':>14s} {'torch steps/s':>14s} {'ratio':>7s}")
     for name in args.models.split(","):
-        ours = steps_per_second(ember, name, args.seconds, args.device)
-        theirs = steps_per_second(torch, name, args.seconds, args.device) if torch \
-            else float("nan")
+        if args.same_process:
+            ours = steps_per_second(_load("ember", args.device), name, args.seconds,
+                                    args.device)
+            torch = _load("torch", args.device) if has_torch else None
+            theirs = steps_per_second(torch, name, args.seconds, args.device) if torch \
+                else float("nan")
+        else:
+            ours = _measure_in_subprocess("ember", name, args)
+            theirs = _measure_in_subprocess("torch", name, args)
         print(f"{name:6s} {ours:14.1f} {theirs:14.1f} {ours / theirs:7.2f}")
+    if theirs != theirs:  # nan: no PyTorch (with CUDA, for --device cuda)
+        print("(PyTorch not available here: ember figures only)")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,16 @@
 // the end with one GEMM.
 #include "cpu/rnn.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "cpu/gemm.h"
 #include "cpu/vec_math.h"
+
+#if defined(EMBER_OPENMP)
+#include <omp.h>
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
     defined(__linux__)
@@ -139,56 +144,77 @@ void weight_grads(const RnnShape& s, int64_t gates, const T* dpre, const T* hs, 
 }
 
 // ---- LSTM ---------------------------------------------------------------------------------
+// The LSTM layer runs on several threads when a step has enough work: thread t owns the
+// hidden units [j0, j1) and computes, per step, its units' four gate columns with one GEMM
+// (the columns of W_hh^T are regrouped so that they are contiguous, see UnitSplit), then the
+// pointwise update of its units. Only h crosses threads (every unit's gates read all of
+// h_prev), so one barrier per step suffices. The backward is split the same way.
 
-// One step's pointwise part. On entry g (N, 4H) holds h_prev W_hh^T; with
-// a = g + x_proj + b_hh = [a_i, a_f, a_g, a_o]:
+// Units of one thread, and where its gates live in the regrouped layout: gate q of unit j
+// is column 4 j0 + q nb + (j - j0) of each 4H row (nb = j1 - j0). With one thread this is
+// the standard [i | f | g | o] layout.
+struct UnitRange {
+  int64_t j0 = 0, j1 = 0;
+  int64_t nb() const { return j1 - j0; }
+  int64_t col(int64_t q) const { return 4 * j0 + q * nb(); }  // first column of gate q
+};
+
+// One step's pointwise part for units [j0, j1). hw (row stride 4H, regrouped layout) holds
+// h_prev W_hh^T; with a = hw + x_proj + b_hh = [a_i, a_f, a_g, a_o]:
 //   i, f, o = sigmoid(a_i, a_f, a_o);  g = tanh(a_g);  c = f c_prev + i g;  h = o tanh(c)
-// On exit g holds the activations [i, f, g, o].
+// Writes the activations [i, f, g, o] into act (standard layout, row stride 4H), c and h.
 template <typename T>
-EMBER_RNN_SIMD void lstm_cell_forward(int64_t N, int64_t H, const T* xp, const T* b,
-                                      const T* c_prev, T* g, T* c, T* h) {
+EMBER_RNN_SIMD void lstm_cell_forward(int64_t N, int64_t H, UnitRange u, const T* hw,
+                                      const T* xp, const T* b, const T* c_prev, T* act, T* c,
+                                      T* h) {
+  const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
-    T* gr = g + n * 4 * H;
-    const T* xr = xp + n * 4 * H;
-    const T* cp = c_prev + n * H;
-    T* cn = c + n * H;
-    T* hn = h + n * H;
+    const T* hr = hw + n * 4 * H + 4 * j0;  // this thread's block of the row: [i|f|g|o] x nb
+    const T* xr = xp + n * 4 * H + j0;
+    const T* bj = b + j0;
+    const T* cp = c_prev + n * H + j0;
+    T* ar = act + n * 4 * H + j0;
+    T* cn = c + n * H + j0;
+    T* hn = h + n * H + j0;
 #pragma omp simd
-    for (int64_t j = 0; j < H; ++j) {
-      const T i = sigmoid_fast(gr[j] + xr[j] + b[j]);
-      const T f = sigmoid_fast(gr[H + j] + xr[H + j] + b[H + j]);
-      const T gg = tanh_fast(gr[2 * H + j] + xr[2 * H + j] + b[2 * H + j]);
-      const T o = sigmoid_fast(gr[3 * H + j] + xr[3 * H + j] + b[3 * H + j]);
+    for (int64_t j = 0; j < nb; ++j) {
+      const T i = sigmoid_fast(hr[j] + xr[j] + bj[j]);
+      const T f = sigmoid_fast(hr[nb + j] + xr[H + j] + bj[H + j]);
+      const T gg = tanh_fast(hr[2 * nb + j] + xr[2 * H + j] + bj[2 * H + j]);
+      const T o = sigmoid_fast(hr[3 * nb + j] + xr[3 * H + j] + bj[3 * H + j]);
       const T cc = f * cp[j] + i * gg;
-      gr[j] = i;
-      gr[H + j] = f;
-      gr[2 * H + j] = gg;
-      gr[3 * H + j] = o;
+      ar[j] = i;
+      ar[H + j] = f;
+      ar[2 * H + j] = gg;
+      ar[3 * H + j] = o;
       cn[j] = cc;
       hn[j] = o * tanh_fast(cc);
     }
   }
 }
 
-// One step's pointwise backward. dh = dh_out + dh_rec (the gradient reaching h from the
-// layer's output and from the next step); dc (in/out) is the gradient reaching c:
+// One step's pointwise backward for units [j0, j1). dh = dh_out + dh_rec (the gradient
+// reaching h from the layer's output and from the next step); dc (in/out) is the gradient
+// reaching c:
 //   dc_total = dc + dh o (1 - tanh(c)^2)
 //   da_i = dc_total g i (1 - i);   da_f = dc_total c_prev f (1 - f)
 //   da_g = dc_total i (1 - g^2);   da_o = dh tanh(c) o (1 - o);   dc <- dc_total f
+// All arrays in the standard layout (gates: row stride 4H, states: row stride H).
 template <typename T>
-EMBER_RNN_SIMD void lstm_cell_backward(int64_t N, int64_t H, const T* dh_out, const T* dh_rec,
-                                       const T* act, const T* c, const T* c_prev, T* dc,
-                                       T* dgates) {
+EMBER_RNN_SIMD void lstm_cell_backward(int64_t N, int64_t H, UnitRange u, const T* dh_out,
+                                       const T* dh_rec, const T* act, const T* c,
+                                       const T* c_prev, T* dc, T* dgates) {
+  const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
-    const T* a = act + n * 4 * H;
-    T* d = dgates + n * 4 * H;
-    const T* dho = dh_out + n * H;
-    const T* dhr = dh_rec + n * H;
-    const T* cn = c + n * H;
-    const T* cp = c_prev + n * H;
-    T* dcn = dc + n * H;
+    const T* a = act + n * 4 * H + j0;
+    T* d = dgates + n * 4 * H + j0;
+    const T* dho = dh_out + n * H + j0;
+    const T* dhr = dh_rec + n * H + j0;
+    const T* cn = c + n * H + j0;
+    const T* cp = c_prev + n * H + j0;
+    T* dcn = dc + n * H + j0;
 #pragma omp simd
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = 0; j < nb; ++j) {
       const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
       const T dh = dho[j] + dhr[j];
       const T tc = tanh_fast(cn[j]);
@@ -297,21 +323,83 @@ EMBER_RNN_SIMD void rnn_cell_backward(int64_t count, bool relu, const T* dh_out,
 
 // ---- the layer drivers --------------------------------------------------------------------
 
+// How many threads an LSTM layer's time loop uses: one per ~256 K multiply-adds of a step's
+// GEMM (N x 4H x H), each owning at least 16 hidden units; 1 inside another parallel region.
+int lstm_threads(int64_t N, int64_t H) {
+#if defined(EMBER_OPENMP)
+  if (omp_in_parallel()) return 1;
+  const int64_t by_work = N * 4 * H * H / (64 * 64 * 64);
+  const int64_t by_units = H / 16;
+  const int64_t n = std::min<int64_t>({by_work, by_units, int64_t{omp_get_max_threads()}});
+  return static_cast<int>(std::max<int64_t>(1, n));
+#else
+  (void)N;
+  (void)H;
+  return 1;
+#endif
+}
+
+// Thread t's units: near-equal ranges, boundaries on multiples of 16 (whole vectors).
+UnitRange unit_range(int64_t H, int t, int threads) {
+  auto edge = [&](int k) {
+    return k == threads ? H : std::min(H, (H * k / threads + 8) / 16 * 16);
+  };
+  return {edge(t), edge(t + 1)};
+}
+
+// Runs body(t, units) on `threads` threads (the calling thread alone when threads == 1).
+template <typename Body>
+void on_unit_threads(int64_t H, int threads, Body body) {
+#if defined(EMBER_OPENMP)
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      body(unit_range(H, t, nt));
+    }
+    return;
+  }
+#endif
+  (void)threads;
+  body(UnitRange{0, H});
+}
+
+// Copies this thread's part of W_hh^T (wt: H x 4H, standard layout) into `out` with its four
+// gate blocks next to each other (UnitRange::col), so that the thread's share of
+// h_prev W_hh^T is one GEMM writing contiguous columns.
+template <typename T>
+void regroup_weight(int64_t H, UnitRange u, const T* wt, T* out) {
+  for (int64_t k = 0; k < H; ++k)
+    for (int64_t q = 0; q < 4; ++q)
+      std::memcpy(out + k * 4 * H + u.col(q), wt + k * 4 * H + q * H + u.j0,
+                  sizeof(T) * static_cast<size_t>(u.nb()));
+}
+
 template <typename T>
 void lstm_forward(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_hh,
                   const T* h0, const T* c0, T* hs, T* cs, T* gates) {
   const int64_t N = s.batch, H = s.hidden, nh = N * H, g4 = 4 * H;
-  const std::vector<T> wt = transposed_weight(s, 4, w_hh);
+  const std::vector<T> wt = transposed_weight(s, 4, w_hh);  // (H, 4H), standard layout
   const std::vector<T> bias = bias_or_zeros(g4, b_hh);
-  for (int64_t i = 0; i < s.steps; ++i) {
-    const int64_t t = step_at(s, i);
-    const T* h_prev = state_before(s, t, h0, hs);
-    const T* c_prev = state_before(s, t, c0, cs);
-    T* g = gates + t * N * g4;
-    matmul(N, g4, H, h_prev, H, wt.data(), g4, g, g4);  // g = h_prev W_hh^T
-    lstm_cell_forward(N, H, x_proj + t * N * g4, bias.data(), c_prev, g, cs + t * nh,
-                      hs + t * nh);
-  }
+  std::vector<T> wr(wt.size());                     // wt regrouped by thread
+  std::vector<T> hw(static_cast<size_t>(N * g4));  // one step's h_prev W_hh^T (regrouped)
+  on_unit_threads(H, lstm_threads(N, H), [&](UnitRange u) {
+    regroup_weight(H, u, wt.data(), wr.data());  // (each thread only ever reads its part)
+    for (int64_t i = 0; i < s.steps; ++i) {
+      const int64_t t = step_at(s, i);
+      const T* h_prev = state_before(s, t, h0, hs);
+      // this thread's columns: hw[:, 4 j0 : 4 j1] = h_prev W_hh^T[:, those columns]
+      matmul(N, 4 * u.nb(), H, h_prev, H, wr.data() + u.col(0), g4, hw.data() + u.col(0),
+             g4);
+      lstm_cell_forward(N, H, u, hw.data(), x_proj + t * N * g4, bias.data(),
+                        state_before(s, t, c0, cs), gates + t * N * g4, cs + t * nh,
+                        hs + t * nh);
+#if defined(EMBER_OPENMP)
+#pragma omp barrier
+#endif
+      // (every thread's h of this step is written before any thread reads it as h_prev)
+    }
+  });
 }
 
 template <typename T>
@@ -322,13 +410,20 @@ void lstm_backward(const RnnShape& s, const T* dhs, const T* dh_n, const T* dc_n
   // dh0 / dc0 carry the running gradient of (h, c) from step to step and end as the answer.
   std::memcpy(dh0, dh_n, sizeof(T) * static_cast<size_t>(nh));
   std::memcpy(dc0, dc_n, sizeof(T) * static_cast<size_t>(nh));
-  for (int64_t i = s.steps - 1; i >= 0; --i) {
-    const int64_t t = step_at(s, i);
-    T* dg = dx_proj + t * N * g4;  // d(gates) = d(x_proj) = d(W_hh h_prev + b_hh)
-    lstm_cell_backward(N, H, dhs + t * nh, dh0, gates + t * N * g4, cs + t * nh,
-                       state_before(s, t, c0, cs), dc0, dg);
-    matmul(N, H, g4, dg, g4, w_hh, H, dh0, H);  // dh_prev = d(gates) W_hh
-  }
+  on_unit_threads(H, lstm_threads(N, H), [&](UnitRange u) {
+    for (int64_t i = s.steps - 1; i >= 0; --i) {
+      const int64_t t = step_at(s, i);
+      T* dg = dx_proj + t * N * g4;  // d(gates) = d(x_proj) = d(W_hh h_prev + b_hh)
+      lstm_cell_backward(N, H, u, dhs + t * nh, dh0, gates + t * N * g4, cs + t * nh,
+                         state_before(s, t, c0, cs), dc0, dg);
+#if defined(EMBER_OPENMP)
+#pragma omp barrier
+#endif
+      // (all units' d(gates) are written before any thread reads them, whole rows, below)
+      // dh_prev[:, j0:j1] = d(gates) W_hh[:, j0:j1]: this thread's units only
+      matmul(N, u.nb(), g4, dg, g4, w_hh + u.j0, H, dh0 + u.j0, H);
+    }
+  });
   weight_grads(s, 4, dx_proj, hs, h0, dw_hh, db_hh);
 }
 
