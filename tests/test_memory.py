@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+# glibc's own malloc: not when a sanitizer's allocator is preloaded in its place
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc" and \
+    "libasan" not in os.environ.get("LD_PRELOAD", "")
 
 
 def _tuned_in_fresh_process(**env) -> str:
