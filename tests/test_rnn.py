@@ -211,10 +211,11 @@ def _values_and_grads(fn, inputs, seed=1):
     (1, 4, 19, False, True),   # a single step
     (7, 1, 33, True, False),   # an unbatched sequence (N = 1), no bias
     (5, 17, 16, False, True),  # N above the GEMM's small-batch cut-off
-    # big enough steps for the LSTM's multi-threaded time loop (with 2+ cores): the hidden
-    # units split between threads, ragged (72 = 32 + 40) and reversed
+    # big enough steps for the multi-threaded time loops (with 2+ cores): the hidden units
+    # split between threads -- LSTM: ragged (72 = 32 + 40) and reversed; all three kinds
     (4, 32, 72, False, True),
     (3, 32, 64, True, False),
+    (3, 32, 128, True, True),
 ])
 def test_fused_layer_matches_composite(kind, dtype, steps, batch, hidden, reverse, bias):
     inputs = _layer_inputs(kind, steps, batch, hidden, dtype, bias)

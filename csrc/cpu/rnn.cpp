@@ -6,7 +6,8 @@
 // exp/sigmoid/tanh from vec_math.h so they vectorise. The backward walks the steps in the
 // opposite order: per step a pointwise loop gives the gate-pre-activation gradients and a
 // GEMM (dgates W_hh) the gradient of h_prev; dW_hh and db_hh are reduced over all steps at
-// the end with one GEMM.
+// the end with one GEMM. When a step has enough work, the time loop runs on all threads,
+// each owning a range of hidden units (see "splitting a layer's hidden units" below).
 #include "cpu/rnn.h"
 
 #include <algorithm>
@@ -143,21 +144,26 @@ void weight_grads(const RnnShape& s, int64_t gates, const T* dpre, const T* hs, 
   }
 }
 
-// ---- LSTM ---------------------------------------------------------------------------------
-// The LSTM layer runs on several threads when a step has enough work: thread t owns the
-// hidden units [j0, j1) and computes, per step, its units' four gate columns with one GEMM
-// (the columns of W_hh^T are regrouped so that they are contiguous, see UnitSplit), then the
-// pointwise update of its units. Only h crosses threads (every unit's gates read all of
-// h_prev), so one barrier per step suffices. The backward is split the same way.
+// ---- splitting a layer's hidden units between threads ------------------------------------
+// A layer's time loop runs on several threads when a step has enough work: thread t owns
+// the hidden units [j0, j1) and computes, per step, its units' G gate columns of
+// h_prev W_hh^T with one GEMM (the columns of W_hh^T are regrouped so that they are
+// contiguous), then the pointwise update of its units. Only h crosses threads (every unit's
+// gates read all of h_prev), so one barrier per step suffices. The backward is split the
+// same way: per step each thread's pointwise gradients, a barrier, and its units' share of
+// dh_prev = d(gates) W_hh.
 
 // Units of one thread, and where its gates live in the regrouped layout: gate q of unit j
-// is column 4 j0 + q nb + (j - j0) of each 4H row (nb = j1 - j0). With one thread this is
-// the standard [i | f | g | o] layout.
+// is column G j0 + q nb + (j - j0) of each G*H row (nb = j1 - j0). With one thread this is
+// the standard [gate 0 | gate 1 | ...] layout.
 struct UnitRange {
   int64_t j0 = 0, j1 = 0;
+  bool in_team = false;  // one of several threads (which then meet at each step's barrier)
   int64_t nb() const { return j1 - j0; }
-  int64_t col(int64_t q) const { return 4 * j0 + q * nb(); }  // first column of gate q
+  int64_t col(int64_t q, int64_t G) const { return G * j0 + q * nb(); }  // gate q's first
 };
+
+// ---- LSTM ---------------------------------------------------------------------------------
 
 // One step's pointwise part for units [j0, j1). hw (row stride 4H, regrouped layout) holds
 // h_prev W_hh^T; with a = hw + x_proj + b_hh = [a_i, a_f, a_g, a_o]:
@@ -169,7 +175,7 @@ EMBER_RNN_SIMD void lstm_cell_forward(int64_t N, int64_t H, UnitRange u, const T
                                       T* h) {
   const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
-    const T* hr = hw + n * 4 * H + 4 * j0;  // this thread's block of the row: [i|f|g|o] x nb
+    const T* hr = hw + n * 4 * H + u.col(0, 4);  // this thread's block: [i|f|g|o] x nb
     const T* xr = xp + n * 4 * H + j0;
     const T* bj = b + j0;
     const T* cp = c_prev + n * H + j0;
@@ -230,51 +236,55 @@ EMBER_RNN_SIMD void lstm_cell_backward(int64_t N, int64_t H, UnitRange u, const 
 
 // ---- GRU ----------------------------------------------------------------------------------
 
-// One step's pointwise part. On entry the first 3H columns of each 4H row of g hold
+// One step's pointwise part for units [j0, j1). hw (row stride 3H, regrouped layout) holds
 // h_prev W_hh^T = [h_r, h_z, h_n] (without b_hh); with x_proj = [x_r, x_z, x_n]:
 //   r = sigmoid(x_r + h_r + b_hr);  z = sigmoid(x_z + h_z + b_hz);  hn = h_n + b_hn
 //   n = tanh(x_n + r hn);  h = (1 - z) n + z h_prev = n + z (h_prev - n)
-// On exit g holds [r, z, n, hn].
+// Writes [r, z, n, hn] into act (standard layout, row stride 4H) and h.
 template <typename T>
-EMBER_RNN_SIMD void gru_cell_forward(int64_t N, int64_t H, const T* xp, const T* b,
-                                     const T* h_prev, T* g, T* h) {
+EMBER_RNN_SIMD void gru_cell_forward(int64_t N, int64_t H, UnitRange u, const T* hw,
+                                     const T* xp, const T* b, const T* h_prev, T* act, T* h) {
+  const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
-    T* gr = g + n * 4 * H;
-    const T* xr = xp + n * 3 * H;
-    const T* hp = h_prev + n * H;
-    T* ho = h + n * H;
+    const T* hr = hw + n * 3 * H + u.col(0, 3);  // this thread's block: [r|z|n] x nb
+    const T* xr = xp + n * 3 * H + j0;
+    const T* bj = b + j0;
+    const T* hp = h_prev + n * H + j0;
+    T* ar = act + n * 4 * H + j0;
+    T* ho = h + n * H + j0;
 #pragma omp simd
-    for (int64_t j = 0; j < H; ++j) {
-      const T r = sigmoid_fast(xr[j] + gr[j] + b[j]);
-      const T z = sigmoid_fast(xr[H + j] + gr[H + j] + b[H + j]);
-      const T hn = gr[2 * H + j] + b[2 * H + j];
+    for (int64_t j = 0; j < nb; ++j) {
+      const T r = sigmoid_fast(xr[j] + hr[j] + bj[j]);
+      const T z = sigmoid_fast(xr[H + j] + hr[nb + j] + bj[H + j]);
+      const T hn = hr[2 * nb + j] + bj[2 * H + j];
       const T nn = tanh_fast(xr[2 * H + j] + r * hn);
-      gr[j] = r;
-      gr[H + j] = z;
-      gr[2 * H + j] = nn;
-      gr[3 * H + j] = hn;
+      ar[j] = r;
+      ar[H + j] = z;
+      ar[2 * H + j] = nn;
+      ar[3 * H + j] = hn;
       ho[j] = nn + z * (hp[j] - nn);
     }
   }
 }
 
-// One step's pointwise backward, dh = dh_out + dh_rec:
+// One step's pointwise backward for units [j0, j1), dh = dh_out + dh_rec:
 //   dn = dh (1 - z);  dz = dh (h_prev - n);  d(pre_n) = dn (1 - n^2)
 //   d(pre_r) = d(pre_n) hn r (1 - r);  d(pre_z) = dz z (1 - z)
 //   dx_proj = [d(pre_r), d(pre_z), d(pre_n)];  d(W_hh h + b_hh) = [d(pre_r), d(pre_z), d(pre_n) r]
 // dh_rec <- dh z (the direct path to h_prev; the caller adds d(W_hh h + b_hh) W_hh).
 template <typename T>
-EMBER_RNN_SIMD void gru_cell_backward(int64_t N, int64_t H, const T* dh_out, T* dh_rec,
-                                      const T* act, const T* h_prev, T* dx, T* dhp) {
+EMBER_RNN_SIMD void gru_cell_backward(int64_t N, int64_t H, UnitRange u, const T* dh_out,
+                                      T* dh_rec, const T* act, const T* h_prev, T* dx, T* dhp) {
+  const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
-    const T* a = act + n * 4 * H;
-    T* dxr = dx + n * 3 * H;
-    T* dhr = dhp + n * 3 * H;
-    const T* dho = dh_out + n * H;
-    T* drec = dh_rec + n * H;
-    const T* hp = h_prev + n * H;
+    const T* a = act + n * 4 * H + j0;
+    T* dxr = dx + n * 3 * H + j0;
+    T* dhr = dhp + n * 3 * H + j0;
+    const T* dho = dh_out + n * H + j0;
+    T* drec = dh_rec + n * H + j0;
+    const T* hp = h_prev + n * H + j0;
 #pragma omp simd
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = 0; j < nb; ++j) {
       const T r = a[j], z = a[H + j], nn = a[2 * H + j], hn = a[3 * H + j];
       const T dh = dho[j] + drec[j];
       const T dpre_n = dh * (T(1) - z) * (T(1) - nn * nn);
@@ -293,29 +303,35 @@ EMBER_RNN_SIMD void gru_cell_backward(int64_t N, int64_t H, const T* dh_out, T* 
 
 // ---- Elman RNN ----------------------------------------------------------------------------
 
-// h (in: h_prev W_hh^T, out: the new state) = act(h + x_proj + b_hh), act = tanh or relu.
+// Units [j0, j1) of h (in: h_prev W_hh^T, out: the new state) = act(h + x_proj + b_hh),
+// act = tanh or relu. Rows of h and x_proj are H apart.
 template <typename T>
-EMBER_RNN_SIMD void rnn_cell_forward(int64_t count, int64_t H, bool relu, const T* xp,
-                                     const T* b, T* h) {
-  for (int64_t r = 0; r < count; ++r) {
-    T* hr = h + r * H;
-    const T* xr = xp + r * H;
+EMBER_RNN_SIMD void rnn_cell_forward(int64_t N, int64_t H, UnitRange u, bool relu,
+                                     const T* xp, const T* b, T* h) {
+  for (int64_t n = 0; n < N; ++n) {
+    T* hr = h + n * H + u.j0;
+    const T* xr = xp + n * H + u.j0;
+    const T* bj = b + u.j0;
 #pragma omp simd
-    for (int64_t j = 0; j < H; ++j) {
-      const T pre = hr[j] + xr[j] + b[j];
+    for (int64_t j = 0; j < u.nb(); ++j) {
+      const T pre = hr[j] + xr[j] + bj[j];
       hr[j] = relu ? (pre > T(0) ? pre : T(0)) : tanh_fast(pre);
     }
   }
 }
 
-// d(pre) = dh act'(pre), from the output h: tanh' = 1 - h^2, relu' = [h > 0].
+// Units [j0, j1) of d(pre) = dh act'(pre), from the output h: tanh' = 1 - h^2,
+// relu' = [h > 0], with dh = dh_out + dh_rec.
 template <typename T>
-EMBER_RNN_SIMD void rnn_cell_backward(int64_t count, bool relu, const T* dh_out, const T* dh_rec,
-                                      const T* h, T* dpre) {
+EMBER_RNN_SIMD void rnn_cell_backward(int64_t N, int64_t H, UnitRange u, bool relu,
+                                      const T* dh_out, const T* dh_rec, const T* h, T* dpre) {
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t o = n * H + u.j0;
 #pragma omp simd
-  for (int64_t j = 0; j < count; ++j) {
-    const T dh = dh_out[j] + dh_rec[j];
-    dpre[j] = relu ? (h[j] > T(0) ? dh : T(0)) : dh * (T(1) - h[j] * h[j]);
+    for (int64_t j = 0; j < u.nb(); ++j) {
+      const T dh = dh_out[o + j] + dh_rec[o + j];
+      dpre[o + j] = relu ? (h[o + j] > T(0) ? dh : T(0)) : dh * (T(1) - h[o + j] * h[o + j]);
+    }
   }
 }
 
@@ -323,17 +339,18 @@ EMBER_RNN_SIMD void rnn_cell_backward(int64_t count, bool relu, const T* dh_out,
 
 // ---- the layer drivers --------------------------------------------------------------------
 
-// How many threads an LSTM layer's time loop uses: one per ~256 K multiply-adds of a step's
-// GEMM (N x 4H x H), each owning at least 16 hidden units; 1 inside another parallel region.
-int lstm_threads(int64_t N, int64_t H) {
+// How many threads a layer's time loop uses: one per ~256 K multiply-adds of a step's GEMM
+// (N x GH x H), each owning at least 16 hidden units; 1 inside another parallel region.
+int recurrence_threads(int64_t N, int64_t G, int64_t H) {
 #if defined(EMBER_OPENMP)
   if (omp_in_parallel()) return 1;
-  const int64_t by_work = N * 4 * H * H / (64 * 64 * 64);
+  const int64_t by_work = N * G * H * H / (64 * 64 * 64);
   const int64_t by_units = H / 16;
   const int64_t n = std::min<int64_t>({by_work, by_units, int64_t{omp_get_max_threads()}});
   return static_cast<int>(std::max<int64_t>(1, n));
 #else
   (void)N;
+  (void)G;
   (void)H;
   return 1;
 #endif
@@ -344,19 +361,17 @@ UnitRange unit_range(int64_t H, int t, int threads) {
   auto edge = [&](int k) {
     return k == threads ? H : std::min(H, (H * k / threads + 8) / 16 * 16);
   };
-  return {edge(t), edge(t + 1)};
+  return {edge(t), edge(t + 1), threads > 1};
 }
 
-// Runs body(t, units) on `threads` threads (the calling thread alone when threads == 1).
+// Runs body(units) on `threads` threads, each with its own units (one call with all of them
+// when threads == 1). Inside, `step_barrier(units)` separates the steps.
 template <typename Body>
 void on_unit_threads(int64_t H, int threads, Body body) {
 #if defined(EMBER_OPENMP)
   if (threads > 1) {
 #pragma omp parallel num_threads(threads)
-    {
-      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-      body(unit_range(H, t, nt));
-    }
+    body(unit_range(H, omp_get_thread_num(), omp_get_num_threads()));
     return;
   }
 #endif
@@ -364,14 +379,27 @@ void on_unit_threads(int64_t H, int threads, Body body) {
   body(UnitRange{0, H});
 }
 
-// Copies this thread's part of W_hh^T (wt: H x 4H, standard layout) into `out` with its four
+// Waits until every thread of the layer's team has finished the current step's writes.
+// (Only inside the layer's own team: a lone thread may be running inside somebody else's
+// parallel region, whose other threads would never arrive.)
+inline void step_barrier(const UnitRange& u) {
+#if defined(EMBER_OPENMP)
+  if (u.in_team) {
+#pragma omp barrier
+  }
+#else
+  (void)u;
+#endif
+}
+
+// Copies this thread's part of W_hh^T (wt: H x GH, standard layout) into `out` with its G
 // gate blocks next to each other (UnitRange::col), so that the thread's share of
 // h_prev W_hh^T is one GEMM writing contiguous columns.
 template <typename T>
-void regroup_weight(int64_t H, UnitRange u, const T* wt, T* out) {
+void regroup_weight(int64_t H, int64_t G, UnitRange u, const T* wt, T* out) {
   for (int64_t k = 0; k < H; ++k)
-    for (int64_t q = 0; q < 4; ++q)
-      std::memcpy(out + k * 4 * H + u.col(q), wt + k * 4 * H + q * H + u.j0,
+    for (int64_t q = 0; q < G; ++q)
+      std::memcpy(out + k * G * H + u.col(q, G), wt + k * G * H + q * H + u.j0,
                   sizeof(T) * static_cast<size_t>(u.nb()));
 }
 
@@ -383,21 +411,18 @@ void lstm_forward(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_
   const std::vector<T> bias = bias_or_zeros(g4, b_hh);
   std::vector<T> wr(wt.size());                     // wt regrouped by thread
   std::vector<T> hw(static_cast<size_t>(N * g4));  // one step's h_prev W_hh^T (regrouped)
-  on_unit_threads(H, lstm_threads(N, H), [&](UnitRange u) {
-    regroup_weight(H, u, wt.data(), wr.data());  // (each thread only ever reads its part)
+  on_unit_threads(H, recurrence_threads(N, 4, H), [&](UnitRange u) {
+    regroup_weight(H, 4, u, wt.data(), wr.data());  // (each thread only reads its part)
     for (int64_t i = 0; i < s.steps; ++i) {
       const int64_t t = step_at(s, i);
       const T* h_prev = state_before(s, t, h0, hs);
       // this thread's columns: hw[:, 4 j0 : 4 j1] = h_prev W_hh^T[:, those columns]
-      matmul(N, 4 * u.nb(), H, h_prev, H, wr.data() + u.col(0), g4, hw.data() + u.col(0),
-             g4);
+      matmul(N, 4 * u.nb(), H, h_prev, H, wr.data() + u.col(0, 4), g4,
+             hw.data() + u.col(0, 4), g4);
       lstm_cell_forward(N, H, u, hw.data(), x_proj + t * N * g4, bias.data(),
                         state_before(s, t, c0, cs), gates + t * N * g4, cs + t * nh,
                         hs + t * nh);
-#if defined(EMBER_OPENMP)
-#pragma omp barrier
-#endif
-      // (every thread's h of this step is written before any thread reads it as h_prev)
+      step_barrier(u);  // every unit's h is written before any thread reads it as h_prev
     }
   });
 }
@@ -410,16 +435,13 @@ void lstm_backward(const RnnShape& s, const T* dhs, const T* dh_n, const T* dc_n
   // dh0 / dc0 carry the running gradient of (h, c) from step to step and end as the answer.
   std::memcpy(dh0, dh_n, sizeof(T) * static_cast<size_t>(nh));
   std::memcpy(dc0, dc_n, sizeof(T) * static_cast<size_t>(nh));
-  on_unit_threads(H, lstm_threads(N, H), [&](UnitRange u) {
+  on_unit_threads(H, recurrence_threads(N, 4, H), [&](UnitRange u) {
     for (int64_t i = s.steps - 1; i >= 0; --i) {
       const int64_t t = step_at(s, i);
       T* dg = dx_proj + t * N * g4;  // d(gates) = d(x_proj) = d(W_hh h_prev + b_hh)
       lstm_cell_backward(N, H, u, dhs + t * nh, dh0, gates + t * N * g4, cs + t * nh,
                          state_before(s, t, c0, cs), dc0, dg);
-#if defined(EMBER_OPENMP)
-#pragma omp barrier
-#endif
-      // (all units' d(gates) are written before any thread reads them, whole rows, below)
+      step_barrier(u);  // every unit's d(gates) is written before the whole rows are read
       // dh_prev[:, j0:j1] = d(gates) W_hh[:, j0:j1]: this thread's units only
       matmul(N, u.nb(), g4, dg, g4, w_hh + u.j0, H, dh0 + u.j0, H);
     }
@@ -431,15 +453,22 @@ template <typename T>
 void gru_forward(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_hh,
                  const T* h0, T* hs, T* gates) {
   const int64_t N = s.batch, H = s.hidden, nh = N * H, g3 = 3 * H;
-  const std::vector<T> wt = transposed_weight(s, 3, w_hh);
+  const std::vector<T> wt = transposed_weight(s, 3, w_hh);  // (H, 3H), standard layout
   const std::vector<T> bias = bias_or_zeros(g3, b_hh);
-  for (int64_t i = 0; i < s.steps; ++i) {
-    const int64_t t = step_at(s, i);
-    const T* h_prev = state_before(s, t, h0, hs);
-    T* g = gates + t * N * 4 * H;
-    matmul(N, g3, H, h_prev, H, wt.data(), g3, g, 4 * H);  // first 3H of each row: h W^T
-    gru_cell_forward(N, H, x_proj + t * N * g3, bias.data(), h_prev, g, hs + t * nh);
-  }
+  std::vector<T> wr(wt.size());
+  std::vector<T> hw(static_cast<size_t>(N * g3));  // one step's h_prev W_hh^T (regrouped)
+  on_unit_threads(H, recurrence_threads(N, 3, H), [&](UnitRange u) {
+    regroup_weight(H, 3, u, wt.data(), wr.data());
+    for (int64_t i = 0; i < s.steps; ++i) {
+      const int64_t t = step_at(s, i);
+      const T* h_prev = state_before(s, t, h0, hs);
+      matmul(N, 3 * u.nb(), H, h_prev, H, wr.data() + u.col(0, 3), g3,
+             hw.data() + u.col(0, 3), g3);
+      gru_cell_forward(N, H, u, hw.data(), x_proj + t * N * g3, bias.data(), h_prev,
+                       gates + t * N * 4 * H, hs + t * nh);
+      step_barrier(u);
+    }
+  });
 }
 
 template <typename T>
@@ -448,13 +477,17 @@ void gru_backward(const RnnShape& s, const T* dhs, const T* dh_n, const T* hs, c
   const int64_t N = s.batch, H = s.hidden, nh = N * H, g3 = 3 * H;
   std::vector<T> dhp(static_cast<size_t>(s.steps * N * g3));  // d(W_hh h_prev + b_hh)
   std::memcpy(dh0, dh_n, sizeof(T) * static_cast<size_t>(nh));
-  for (int64_t i = s.steps - 1; i >= 0; --i) {
-    const int64_t t = step_at(s, i);
-    T* dp = dhp.data() + t * N * g3;
-    gru_cell_backward(N, H, dhs + t * nh, dh0, gates + t * N * 4 * H,
-                      state_before(s, t, h0, hs), dx_proj + t * N * g3, dp);
-    matmul(N, H, g3, dp, g3, w_hh, H, dh0, H, /*accumulate=*/true);  // dh_prev += dp W_hh
-  }
+  on_unit_threads(H, recurrence_threads(N, 3, H), [&](UnitRange u) {
+    for (int64_t i = s.steps - 1; i >= 0; --i) {
+      const int64_t t = step_at(s, i);
+      T* dp = dhp.data() + t * N * g3;
+      gru_cell_backward(N, H, u, dhs + t * nh, dh0, gates + t * N * 4 * H,
+                        state_before(s, t, h0, hs), dx_proj + t * N * g3, dp);
+      step_barrier(u);
+      // dh_prev[:, j0:j1] += dp W_hh[:, j0:j1]
+      matmul(N, u.nb(), g3, dp, g3, w_hh + u.j0, H, dh0 + u.j0, H, /*accumulate=*/true);
+    }
+  });
   weight_grads(s, 3, dhp.data(), hs, h0, dw_hh, db_hh);
 }
 
@@ -462,14 +495,17 @@ template <typename T>
 void rnn_forward(const RnnShape& s, bool relu, const T* x_proj, const T* w_hh, const T* b_hh,
                  const T* h0, T* hs) {
   const int64_t N = s.batch, H = s.hidden, nh = N * H;
-  const std::vector<T> wt = transposed_weight(s, 1, w_hh);
+  const std::vector<T> wt = transposed_weight(s, 1, w_hh);  // one gate: no regrouping
   const std::vector<T> bias = bias_or_zeros(H, b_hh);
-  for (int64_t i = 0; i < s.steps; ++i) {
-    const int64_t t = step_at(s, i);
-    T* h = hs + t * nh;
-    matmul(N, H, H, state_before(s, t, h0, hs), H, wt.data(), H, h, H);
-    rnn_cell_forward(N, H, relu, x_proj + t * nh, bias.data(), h);
-  }
+  on_unit_threads(H, recurrence_threads(N, 1, H), [&](UnitRange u) {
+    for (int64_t i = 0; i < s.steps; ++i) {
+      const int64_t t = step_at(s, i);
+      T* h = hs + t * nh;
+      matmul(N, u.nb(), H, state_before(s, t, h0, hs), H, wt.data() + u.j0, H, h + u.j0, H);
+      rnn_cell_forward(N, H, u, relu, x_proj + t * nh, bias.data(), h);
+      step_barrier(u);
+    }
+  });
 }
 
 template <typename T>
@@ -477,12 +513,16 @@ void rnn_backward(const RnnShape& s, bool relu, const T* dhs, const T* dh_n, con
                   const T* h0, const T* w_hh, T* dx_proj, T* dw_hh, T* db_hh, T* dh0) {
   const int64_t N = s.batch, H = s.hidden, nh = N * H;
   std::memcpy(dh0, dh_n, sizeof(T) * static_cast<size_t>(nh));
-  for (int64_t i = s.steps - 1; i >= 0; --i) {
-    const int64_t t = step_at(s, i);
-    T* dpre = dx_proj + t * nh;
-    rnn_cell_backward(nh, relu, dhs + t * nh, dh0, hs + t * nh, dpre);
-    matmul(N, H, H, dpre, H, w_hh, H, dh0, H);  // dh_prev = d(pre) W_hh
-  }
+  on_unit_threads(H, recurrence_threads(N, 1, H), [&](UnitRange u) {
+    for (int64_t i = s.steps - 1; i >= 0; --i) {
+      const int64_t t = step_at(s, i);
+      T* dpre = dx_proj + t * nh;
+      rnn_cell_backward(N, H, u, relu, dhs + t * nh, dh0, hs + t * nh, dpre);
+      step_barrier(u);
+      // dh_prev[:, j0:j1] = d(pre) W_hh[:, j0:j1]
+      matmul(N, u.nb(), H, dpre, H, w_hh + u.j0, H, dh0 + u.j0, H);
+    }
+  });
   weight_grads(s, 1, dx_proj, hs, h0, dw_hh, db_hh);
 }
 
