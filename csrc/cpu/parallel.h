@@ -29,9 +29,11 @@ inline void parallel_chunks(int64_t n, Body body, int64_t chunk = int64_t{1} << 
 }
 
 // The number of threads worth starting for `work` elements split into `units` pieces:
-// one per `grain` elements, at most one per unit and at most all threads; at least 1.
+// one per `grain` elements, at most one per unit and at most all threads; at least 1, and
+// exactly 1 inside another parallel region.
 inline int threads_for(int64_t work, int64_t units, int64_t grain = 32768) {
 #if defined(EMBER_OPENMP)
+  if (omp_in_parallel()) return 1;
   const int64_t by_work = std::max<int64_t>(1, work / grain);
   const int64_t n = std::min<int64_t>({by_work, units, int64_t{omp_get_max_threads()}});
   return static_cast<int>(std::max<int64_t>(1, n));

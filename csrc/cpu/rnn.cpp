@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/parallel.h"
 #include "cpu/vec_math.h"
 
 #if defined(EMBER_OPENMP)
@@ -342,18 +343,7 @@ EMBER_RNN_SIMD void rnn_cell_backward(int64_t N, int64_t H, UnitRange u, bool re
 // How many threads a layer's time loop uses: one per ~256 K multiply-adds of a step's GEMM
 // (N x GH x H), each owning at least 16 hidden units; 1 inside another parallel region.
 int recurrence_threads(int64_t N, int64_t G, int64_t H) {
-#if defined(EMBER_OPENMP)
-  if (omp_in_parallel()) return 1;
-  const int64_t by_work = N * G * H * H / (64 * 64 * 64);
-  const int64_t by_units = H / 16;
-  const int64_t n = std::min<int64_t>({by_work, by_units, int64_t{omp_get_max_threads()}});
-  return static_cast<int>(std::max<int64_t>(1, n));
-#else
-  (void)N;
-  (void)G;
-  (void)H;
-  return 1;
-#endif
+  return threads_for(N * G * H * H, H / 16, 64 * 64 * 64);
 }
 
 // Thread t's units: near-equal ranges, boundaries on multiples of 16 (whole vectors).
