@@ -16,7 +16,7 @@ from ember.backend.base import Backend
 
 rng = np.random.default_rng(5)
 CPU = backend_for(ember.device("cpu"))
-_erf = np.vectorize(math.erf)
+_erfc = np.vectorize(math.erfc)
 
 
 def t64(a, grad=True):
@@ -30,7 +30,7 @@ def gelu_ref(x, approximate):
         t = np.tanh(c * (x + 0.044715 * x ** 3))
         du = c * (1 + 3 * 0.044715 * x * x)
         return 0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
-    cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
+    cdf = 0.5 * _erfc(-x / math.sqrt(2))  # = (1 + erf(x / sqrt 2)) / 2, no cancellation
     return x * cdf, cdf + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
 
 
@@ -78,6 +78,19 @@ def test_gelu_kernel_matches_definition(approximate, dtype):
     assert y.dtype == dtype and dx.dtype == dtype
     np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol)
     np.testing.assert_allclose(dx, g * d_ref, rtol=tol * 4, atol=tol * 4)
+
+
+def test_gelu_float32_keeps_relative_precision_in_the_negative_tail():
+    # x Phi(x) through erfc, not 1 + erf (which cancels: at x = -6 every digit is lost,
+    # PyTorch's float32 gelu returns 0 there)
+    x = np.linspace(-12, -1, 5001).astype(np.float32)
+    x64 = x.astype(np.float64)
+    want = gelu_ref(x64, "none")[0]
+    got = CPU.gelu(x, "none")
+    assert np.all(got < 0)
+    np.testing.assert_allclose(got, want, rtol=3e-5)
+    np.testing.assert_allclose(CPU.gelu_backward(np.ones_like(x), x, "none"),
+                               gelu_ref(x64, "none")[1], rtol=3e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])

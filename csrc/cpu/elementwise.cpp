@@ -44,15 +44,21 @@ void relu_backward_impl(const T* __restrict g, const T* __restrict y, T* __restr
 //         dy/dx = Phi(x) + x phi(x),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)  (its density)
 // tanh:   y = x (1 + t) / 2,  t = tanh(u),  u = sqrt(2/pi) (x + 0.044715 x^3)
 //         dy/dx = (1 + t) / 2 + x (1 - t^2) u' / 2,  u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-// float uses the vectorisable erf/exp/tanh of vec_math.h; double uses std::erf (accurate
+// float uses the vectorisable erfc/exp/tanh of vec_math.h; double uses std::erfc (accurate
 // to an ulp; double is for gradient checks, not speed) and vec_math's double exp/tanh.
 constexpr double kSqrtHalf = 0.70710678118654752440;       // 1 / sqrt(2)
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;     // 1 / sqrt(2 pi)
 constexpr double kSqrt2OverPi = 0.79788456080286535588;    // sqrt(2 / pi)
 constexpr double kGeluCubic = 0.044715;
 
-inline float erf_any(float x) { return erf_fast(x); }
-inline double erf_any(double x) { return std::erf(x); }
+// Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF. Not written as 1 + erf: for
+// x < 0 that cancels (Phi(-5) = 2.9e-7 would keep one digit in float, and below -5.7 none);
+// through erfc, Phi(x) = erfc(-x / sqrt 2) / 2 keeps full relative precision in the tail.
+inline float normal_cdf(float x) {
+  const float half_erfc = 0.5f * erfc_fast_nonneg((x < 0.0f ? -x : x) * float(kSqrtHalf));
+  return x < 0.0f ? half_erfc : 1.0f - half_erfc;  // Phi(x) = 1 - Phi(-x)
+}
+inline double normal_cdf(double x) { return 0.5 * std::erfc(-x * kSqrtHalf); }
 
 template <typename T, bool kTanh>
 inline __attribute__((always_inline)) void gelu_range(const T* __restrict x, T* __restrict y,
@@ -63,7 +69,7 @@ inline __attribute__((always_inline)) void gelu_range(const T* __restrict x, T* 
       const T u = T(kSqrt2OverPi) * (xi + T(kGeluCubic) * xi * xi * xi);
       y[i] = T(0.5) * xi * (T(1) + tanh_fast(u));
     } else {
-      y[i] = T(0.5) * xi * (T(1) + erf_any(xi * T(kSqrtHalf)));
+      y[i] = xi * normal_cdf(xi);
     }
   }
 }
@@ -81,7 +87,7 @@ inline __attribute__((always_inline)) void gelu_grad_range(const T* __restrict g
       const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * x2);
       slope = T(0.5) * (T(1) + t) + T(0.5) * xi * (T(1) - t * t) * du;
     } else {
-      const T cdf = T(0.5) * (T(1) + erf_any(xi * T(kSqrtHalf)));
+      const T cdf = normal_cdf(xi);
       const T pdf = T(kInvSqrt2Pi) * exp_fast(T(-0.5) * xi * xi);
       slope = cdf + xi * pdf;
     }
