@@ -16,71 +16,29 @@ Keras tutorials the images are NumPy arrays: flattened to 784 pixels and scaled 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import ember
 import numpy as np
-from ember.data import MNIST, train_val_test_split
+from _mnist_common import find_mnist, load_digits, make_parser, parse
+from ember.data import train_val_test_split
 from ember.keras.layers import Dense
 from ember.keras.models import Sequential
 from ember.keras.optimizers import Adam
 
-REPO = Path(__file__).resolve().parent.parent
-MNIST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-
 
 # ----------------------------------------------------------------------------- command line
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=None,
-                   help="folder holding the MNIST t10k files (default: $EMBER_DATA, else "
-                        "../shared/data/mnist-t10k beside the repo, else ember's cache)")
-    p.add_argument("--download", action="store_true",
-                   help="download MNIST (MD5-checked) when the files are not found")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=REPO / "examples" / "out",
-                   help="where the PNG and the checkpoint go")
-    p.add_argument("--device", default="cpu", help="'cpu' or 'cuda' (needs the CUDA backend)")
-    args = p.parse_args(argv)
-    # Fail now, with a clear message, rather than after loading the data.
-    try:
-        if ember.device(args.device).type == "cuda":
-            ember.cuda.check_available(f"--device {args.device}")
-    except (ValueError, RuntimeError) as e:
-        p.error(f"{e}; run with --device cpu")
-    return args
-
-
-def find_mnist(data: Path | None) -> Path:
-    """The folder to read MNIST from: ``--data``, else the first of ``$EMBER_DATA`` (or its
-    ``mnist`` subfolder) and ``../shared/data/mnist-t10k`` that holds the files, else
-    ember's cache folder (where ``--download`` puts them)."""
-    if data is not None:
-        return data
-    candidates = []
-    if os.environ.get("EMBER_DATA"):
-        env = Path(os.environ["EMBER_DATA"]).expanduser()
-        candidates += [env, env / "mnist"]
-    candidates.append(REPO.parent / "shared" / "data" / "mnist-t10k")
-    for folder in candidates:
-        if all((folder / name).is_file() for name in MNIST_FILES):
-            return folder
-    return ember.data.datasets.data_home() / "mnist"
+    p = make_parser(__doc__.split("\n")[0], epochs=10, batch_size=32,
+                    lr_help="Adam's learning rate")
+    return parse(p, argv)
 
 
 def load_arrays(root: Path, download: bool, seed: int) -> tuple:
     """``(x_train, y_train), (x_val, y_val), (x_test, y_test)`` as NumPy arrays."""
-    try:
-        digits = MNIST(root, train=False, download=download)
-    except FileNotFoundError as e:
-        raise FileNotFoundError(f"{e}\n(from the command line: --data DIR or --download)") \
-            from None
+    digits = load_digits(root, download)
     # Dense layers take flat vectors: (N, 28, 28) uint8 -> (N, 784) float32 in [0, 1].
     # Scaling matters: raw 0..255 inputs would make the first layer's outputs huge at the
     # start and the training unstable.

@@ -22,61 +22,22 @@ validation) and 2,000 held out for the final test, stratified by digit and seede
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import ember
 import numpy as np
+from _mnist_common import find_mnist, load_digits, make_parser, parse
 from ember import nn
-from ember.data import MNIST, DataLoader, Dataset, train_val_test_split
+from ember.data import DataLoader, Dataset, train_val_test_split
 from ember.progress import ProgressBar
-
-REPO = Path(__file__).resolve().parent.parent
-MNIST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
 # ----------------------------------------------------------------------------- command line
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=None,
-                   help="folder holding the MNIST t10k files (default: $EMBER_DATA, else "
-                        "../shared/data/mnist-t10k beside the repo, else ember's cache)")
-    p.add_argument("--download", action="store_true",
-                   help="download MNIST (MD5-checked) when the files are not found")
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam's initial learning rate")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=REPO / "examples" / "out",
-                   help="where the PNG and the checkpoint go")
-    p.add_argument("--device", default="cpu", help="'cpu' or 'cuda' (needs the CUDA backend)")
-    args = p.parse_args(argv)
-    # Fail now, with a clear message, rather than after loading the data.
-    try:
-        if ember.device(args.device).type == "cuda":
-            ember.cuda.check_available(f"--device {args.device}")
-    except (ValueError, RuntimeError) as e:
-        p.error(f"{e}; run with --device cpu")
-    return args
-
-
-def find_mnist(data: Path | None) -> Path:
-    """The folder to read MNIST from: ``--data``, else the first of ``$EMBER_DATA`` (or its
-    ``mnist`` subfolder) and ``../shared/data/mnist-t10k`` that holds the files, else
-    ember's cache folder (where ``--download`` puts them)."""
-    if data is not None:
-        return data
-    candidates = []
-    if os.environ.get("EMBER_DATA"):
-        env = Path(os.environ["EMBER_DATA"]).expanduser()
-        candidates += [env, env / "mnist"]
-    candidates.append(REPO.parent / "shared" / "data" / "mnist-t10k")
-    for folder in candidates:
-        if all((folder / name).is_file() for name in MNIST_FILES):
-            return folder
-    return ember.data.datasets.data_home() / "mnist"
+    p = make_parser(__doc__.split("\n")[0], epochs=15, batch_size=64)
+    return parse(p, argv)
 
 
 def load_splits(root: Path, download: bool, seed: int) -> tuple[Dataset, Dataset, Dataset]:
@@ -86,11 +47,7 @@ def load_splits(root: Path, download: bool, seed: int) -> tuple[Dataset, Dataset
     is not accidentally light on, say, 5s. The split has its own seed, so changing how the
     model trains never moves a digit between the parts.
     """
-    try:
-        digits = MNIST(root, train=False, download=download)
-    except FileNotFoundError as e:
-        raise FileNotFoundError(f"{e}\n(from the command line: --data DIR or --download)") \
-            from None
+    digits = load_digits(root, download)
     train, val, test = train_val_test_split(digits, ratios=(0.7, 0.1, 0.2),
                                             stratify=digits.targets, seed=seed)
     return train, val, test

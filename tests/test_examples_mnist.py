@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import struct
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -20,6 +21,10 @@ SCRIPTS = ["mnist_mlp", "mnist_cnn", "mnist_keras_mlp"]
 
 
 def load(name: str) -> ModuleType:
+    # as `python examples/<name>.py` would, put the script's folder on the path (the
+    # examples share examples/_mnist_common.py)
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
