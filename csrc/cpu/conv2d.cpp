@@ -31,6 +31,7 @@
 
 #include "cpu/conv2d_pack.h"
 #include "cpu/gemm.h"
+#include "cpu/parallel.h"
 
 #if defined(EMBER_OPENMP)
 #include <omp.h>
@@ -57,21 +58,6 @@ constexpr detail::ConvPackers kGenericPackers = {
     detail::conv_packer_set<detail::PortableCopy, float>(),
     detail::conv_packer_set<detail::PortableCopy, double>()};
 
-int max_threads() {
-#if defined(EMBER_OPENMP)
-  return omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
-#else
-  return 1;
-#endif
-}
-
-int thread_id() {
-#if defined(EMBER_OPENMP)
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
 
 // Derived sizes shared by the three kernels.
 struct Dims {
@@ -261,7 +247,7 @@ template <typename T>
 void backward_data_by_col2im(const Conv2dParams& p, const Dims& d, const T* dy, const T* w,
                              T* dx) {
   const int64_t tasks = p.batch * p.groups;
-  const int threads = max_threads();
+  const int threads = available_threads();
   const bool split = parallel_over_tasks(tasks, threads);
   const int slots = split ? threads : 1;
   auto cols = buffer<T>(d.pointwise ? 0 : slots * d.k * d.p);
@@ -316,7 +302,7 @@ void to_padded_channels_last(const Conv2dParams& p, const T* x, int64_t n0, int6
                              T* xt) {
   const int64_t wp = p.in_w + 2 * p.pad_w, c = p.in_channels;
   const int64_t image = (p.in_h + 2 * p.pad_h) * wp * c;
-  const bool parallel = max_threads() > 1 && count > 1 && count * image >= (int64_t(1) << 16);
+  const bool parallel = available_threads() > 1 && count > 1 && count * image >= (int64_t(1) << 16);
   (void)parallel;
 #if defined(EMBER_OPENMP)
 #pragma omp parallel for schedule(static) if (parallel)
@@ -373,7 +359,7 @@ void backward_weight_implicit_impl(const Conv2dParams& p, const Dims& d, const T
   const int64_t image = (p.in_h + 2 * p.pad_h) * (p.in_w + 2 * p.pad_w) * p.in_channels;
   const int64_t chunk = std::clamp<int64_t>(kChunkElems / std::max<int64_t>(image, 1), 1,
                                             p.batch);
-  const int team = static_cast<int>(std::min<int64_t>(max_threads(), chunk));
+  const int team = static_cast<int>(std::min<int64_t>(available_threads(), chunk));
   auto xt = buffer<T>(chunk * image);
   auto dwt = buffer<T>(team * w_elems);  // per thread, per group dW^T ((tap, ci) x co)
   std::fill(dwt.get(), dwt.get() + team * w_elems, T(0));
@@ -446,7 +432,7 @@ void backward_weight_by_im2col(const Conv2dParams& p, const Dims& d, const T* dy
                                T* dw) {
   const int64_t tasks = p.batch * p.groups;
   const int64_t w_elems = p.out_channels * d.k, g_elems = d.cout_g * d.k;
-  const int threads = max_threads();
+  const int threads = available_threads();
   const bool split = parallel_over_tasks(tasks, threads);
   const int slots = split ? threads : 1;
   auto cols = buffer<T>(d.pointwise ? 0 : slots * d.k * d.p);

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "cpu/gemm_kernels.h"
+#include "cpu/parallel.h"
 
 #if defined(EMBER_OPENMP)
 #include <omp.h>
@@ -111,14 +112,6 @@ char* workspace(std::size_t bytes) {
 // ---------------------------------------------------------------------------------------
 // Threading policy
 // ---------------------------------------------------------------------------------------
-
-int available_threads() {
-#if defined(EMBER_OPENMP)
-  return omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
-#else
-  return 1;
-#endif
-}
 
 // Each extra thread must get ~8 MFLOP (tens of microseconds) of work. Waking a thread costs
 // a few microseconds on an idle machine, but when another process holds the other core a

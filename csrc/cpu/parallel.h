@@ -10,6 +10,28 @@
 #endif
 
 namespace ember::cpu {
+// (Internal linkage, as in vec_math.h: a file compiled with AVX-512 flags that includes this
+// must never lend its copies to portable code at link time.)
+namespace {
+
+// The threads a kernel may start now: all of OpenMP's, or 1 inside another parallel region
+// (nested regions are off, so a second team would only be serialised anyway).
+inline int available_threads() {
+#if defined(EMBER_OPENMP)
+  return omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
+#else
+  return 1;
+#endif
+}
+
+// This thread's number within the current team (0 outside any parallel region).
+inline int thread_id() {
+#if defined(EMBER_OPENMP)
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
 
 // body(lo, len) over [0, n) in static chunks of `chunk` elements (16 K: a multiple of every
 // cache line and vector width), one contiguous run of chunks per thread. Single-threaded
@@ -32,17 +54,9 @@ inline void parallel_chunks(int64_t n, Body body, int64_t chunk = int64_t{1} << 
 // one per `grain` elements, at most one per unit and at most all threads; at least 1, and
 // exactly 1 inside another parallel region.
 inline int threads_for(int64_t work, int64_t units, int64_t grain = 32768) {
-#if defined(EMBER_OPENMP)
-  if (omp_in_parallel()) return 1;
   const int64_t by_work = std::max<int64_t>(1, work / grain);
-  const int64_t n = std::min<int64_t>({by_work, units, int64_t{omp_get_max_threads()}});
+  const int64_t n = std::min<int64_t>({by_work, units, int64_t{available_threads()}});
   return static_cast<int>(std::max<int64_t>(1, n));
-#else
-  (void)work;
-  (void)units;
-  (void)grain;
-  return 1;
-#endif
 }
 
 // Runs body(t, r0, r1) on `threads` threads, thread t taking rows [r0, r1) of [0, rows):
@@ -61,4 +75,5 @@ inline void parallel_row_ranges(int64_t rows, int threads, Body body) {
 #endif
 }
 
+}  // namespace
 }  // namespace ember::cpu
