@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "binding_utils.h"
 #include "cpu/attention.h"
 
 namespace py = pybind11;
@@ -27,18 +28,11 @@ using ember::cpu::AttentionParams;
 
 constexpr const char* kOp = "scaled_dot_product_attention";
 
-std::string dtype_of(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
-
-std::string shape_of(const py::array& a) {
-  std::ostringstream out;
-  out << "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) out << (d ? ", " : "") << a.shape(d);
-  out << (a.ndim() == 1 ? ",)" : ")");
-  return out.str();
-}
+using ember::bind::dtype_name;
+using ember::bind::shape_str;
 
 std::string describe(const char* name, const py::array& a) {
-  return std::string(name) + " " + shape_of(a) + " " + dtype_of(a);
+  return std::string(name) + " " + shape_str(a) + " " + dtype_name(a);
 }
 
 [[noreturn]] void fail_value(const std::string& what) {
@@ -90,20 +84,20 @@ void describe_mask(const std::optional<py::array>& mask_in, const py::array& q, 
   if (!mask_in) return;
   py::array mask = *mask_in;
   if (!is_bool(mask) && mask.dtype().not_equal(q.dtype()))
-    fail_type("attn_mask must be bool (True = attend) or the query's dtype " + dtype_of(q) +
+    fail_type("attn_mask must be bool (True = attend) or the query's dtype " + dtype_name(q) +
               ", got " + describe("attn_mask", mask));
   const int64_t target[4] = {s.b, s.h, s.lq, s.lk};
   std::ostringstream tshape;
   tshape << "(" << s.b << ", " << s.h << ", " << s.lq << ", " << s.lk << ")";
   if (mask.ndim() > 4)
-    fail_value("attn_mask " + shape_of(mask) + " has more than 4 dimensions; it must be "
+    fail_value("attn_mask " + shape_str(mask) + " has more than 4 dimensions; it must be "
                "broadcastable to (B, H, Lq, Lk) = " + tshape.str());
   const py::ssize_t lead = 4 - mask.ndim();
   for (py::ssize_t d = 0; d < mask.ndim(); ++d) {
     const int64_t n = mask.shape(d);
     if (n != 1 && n != target[lead + d])
-      fail_value("attn_mask of shape " + shape_of(mask) + " is not broadcastable to (B, H, Lq, "
-                 "Lk) = " + tshape.str() + " (query " + shape_of(q) + ")");
+      fail_value("attn_mask of shape " + shape_str(mask) + " is not broadcastable to (B, H, Lq, "
+                 "Lk) = " + tshape.str() + " (query " + shape_str(q) + ")");
   }
   // Element strides need whole-element byte strides and an aligned pointer; an unusual
   // view that lacks them gets one copy.
@@ -205,7 +199,7 @@ void check_same(const char* name, const py::array& a, const py::array& q,
   for (size_t d = 0; d < shape.size(); ++d) want << (d ? ", " : "") << shape[d];
   want << ")";
   if (a.dtype().not_equal(q.dtype()))
-    fail_type(std::string("backward: ") + name + " must have the query's dtype " + dtype_of(q) +
+    fail_type(std::string("backward: ") + name + " must have the query's dtype " + dtype_name(q) +
               ", got " + describe(name, a));
   if (!ok)
     fail_value(std::string("backward: ") + name + " must have shape " + want.str() + ", got " +

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "binding_utils.h"
 #include "cpu/gemm.h"
 
 #if defined(EMBER_OPENMP)
@@ -30,18 +31,10 @@ void bind_norm(py::module_& m);  // bindings_norm.cpp
 
 namespace {
 
-std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+using ember::bind::dtype_name;
+using ember::bind::shape_str;
 
 // ---- matmul ----------------------------------------------------------------------------
-
-// "(2, 3)" / "(3,)": shapes written the way Python prints them.
-std::string shape_str(const py::array& a) {
-  std::ostringstream out;
-  out << "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) out << (d ? ", " : "") << a.shape(d);
-  out << (a.ndim() == 1 ? ",)" : ")");
-  return out.str();
-}
 
 std::string operands_str(const py::array& a, const py::array& b) {
   return "shapes " + shape_str(a) + " and " + shape_str(b) + " (dtypes " + dtype_name(a) +
