@@ -26,7 +26,7 @@ from ..ops import (  # noqa: F401 - re-exported: F.relu, F.softmax, ...
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401 - re-exported
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401 - re-exported
 from ..ops.linalg import linear  # noqa: F401 - re-exported: F.linear
-from ..ops.loss import NllLoss, binary_cross_entropy_elementwise
+from ..ops.loss import NllLoss, binary_cross_entropy_elementwise, valid_targets
 from ..ops.normalization import layer_norm  # noqa: F401 - re-exported: F.layer_norm
 from ..ops.pool import (  # noqa: F401 - re-exported: F.max_pool2d, F.interpolate, ...
     adaptive_avg_pool2d,
@@ -223,18 +223,6 @@ def _class_dim_checks(op: str, input: Tensor, target: Tensor) -> int:
     return cdim
 
 
-def _check_targets(op: str, target: Tensor, n_classes: int, ignore_index: int) -> Tensor:
-    """The valid-target mask; raises for a class index outside [0, C)."""
-    valid = target != ignore_index
-    bad = valid & ((target < 0) | (target >= n_classes))
-    if bad.any().item():
-        value = int(target[bad].reshape(-1)[0].item())
-        raise IndexError(f"{op}: target {value} is out of bounds for {n_classes} classes "
-                         f"(valid targets are 0..{n_classes - 1}, or ignore_index="
-                         f"{ignore_index})")
-    return valid
-
-
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
              ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at the class
@@ -256,9 +244,11 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if weight is None or not weight.requires_grad:  # the one-node op (ops/loss.py)
         return NllLoss.apply(input, target, weight, ignore_index, cdim, reduction)
     # a weight that requires grad: the same formula in ops, so it gets its gradient too
+    from ..backend import backend_for
     from ..ops import where
 
-    valid = _check_targets("nll_loss", target, n_classes, ignore_index)
+    valid = Tensor._wrap(valid_targets(backend_for(target.device), target._data, n_classes,
+                                       ignore_index), target.device)
     safe = target * valid.long()  # ignored positions pick class 0, then get weight 0
     picked = input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
     w = valid.to(input.dtype)

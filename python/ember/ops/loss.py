@@ -40,6 +40,21 @@ def binary_cross_entropy_elementwise(p: Tensor, t: Tensor) -> Tensor:
     return BinaryCrossEntropy.apply(p, t)
 
 
+def valid_targets(be, target, n_classes: int, ignore_index: int, op: str = "nll_loss"):
+    """The mask ``target != ignore_index`` of a class-index array (backend ``be``); raises
+    IndexError naming the first counted target outside [0, n_classes)."""
+    valid = be.compare("ne", target, ignore_index)
+    out_of_range = be.logical("or", be.compare("lt", target, 0),
+                              be.compare("ge", target, n_classes))
+    bad = be.to_numpy(be.logical("and", valid, out_of_range))
+    if bad.any():
+        value = int(be.to_numpy(target)[bad].reshape(-1)[0])
+        raise IndexError(f"{op}: target {value} is out of bounds for {n_classes} classes "
+                         f"(valid targets are 0..{n_classes - 1}, or ignore_index="
+                         f"{ignore_index})")
+    return valid
+
+
 class NllLoss(Function):
     """Negative log-likelihood at class indices, in one node (PyTorch's ``nll_loss``).
 
@@ -60,16 +75,7 @@ class NllLoss(Function):
     @staticmethod
     def forward(ctx, logp, target, weight, ignore_index, cdim, reduction):
         be = ctx.backend
-        n_classes = logp.shape[cdim]
-        valid = be.compare("ne", target, ignore_index)
-        out_of_range = be.logical("or", be.compare("lt", target, 0),
-                                  be.compare("ge", target, n_classes))
-        bad = be.to_numpy(be.logical("and", valid, out_of_range))
-        if bad.any():
-            value = int(be.to_numpy(target)[bad].reshape(-1)[0])
-            raise IndexError(f"nll_loss: target {value} is out of bounds for {n_classes} "
-                             f"classes (valid targets are 0..{n_classes - 1}, or "
-                             f"ignore_index={ignore_index})")
+        valid = valid_targets(be, target, logp.shape[cdim], ignore_index)
         safe = be.where(valid, target, 0)  # ignored positions pick class 0, with w = 0
         index = be.reshape(safe, safe.shape[:cdim] + (1,) + safe.shape[cdim:])
         w = be.astype(valid, _dt.of_array(logp))
