@@ -162,28 +162,23 @@ def main() -> None:
     ap.add_argument("--worker", choices=["ember", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
 
+    def measure_here(lib_name: str, model: str) -> float:
+        lib = _load(lib_name, args.device)
+        return steps_per_second(lib, model, args.seconds, args.device) if lib else float("nan")
+
     if args.worker:  # one measurement, printed as a bare number for the parent
-        lib = _load(args.worker, args.device)
-        print(steps_per_second(lib, args.models, args.seconds, args.device) if lib
-              else float("nan"))
+        print(measure_here(args.worker, args.models))
         return
 
+    measure = measure_here if args.same_process else \
+        (lambda lib_name, model: _measure_in_subprocess(lib_name, model, args))
     if args.device == "cuda":
         _load("ember", "cuda")  # exits with a message when there is no GPU
-    has_torch = _load("torch", args.device) is not None if args.same_process else True
     mode = "one process" if args.same_process else "a fresh process per measurement"
     print(f"{_threads()} threads, {args.device}, {mode}")
     print(f"{'model':6s} {'ember steps/s':>14s} {'torch steps/s':>14s} {'ratio':>7s}")
     for name in args.models.split(","):
-        if args.same_process:
-            ours = steps_per_second(_load("ember", args.device), name, args.seconds,
-                                    args.device)
-            torch = _load("torch", args.device) if has_torch else None
-            theirs = steps_per_second(torch, name, args.seconds, args.device) if torch \
-                else float("nan")
-        else:
-            ours = _measure_in_subprocess("ember", name, args)
-            theirs = _measure_in_subprocess("torch", name, args)
+        ours, theirs = measure("ember", name), measure("torch", name)
         print(f"{name:6s} {ours:14.1f} {theirs:14.1f} {ours / theirs:7.2f}")
     if theirs != theirs:  # nan: no PyTorch (with CUDA, for --device cuda)
         print("(PyTorch not available here: ember figures only)")
