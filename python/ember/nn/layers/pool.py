@@ -17,42 +17,40 @@ def _check_rank(layer: str, x: Tensor, ranks: tuple, layout: str) -> None:
         raise ValueError(f"{layer}: expected a {want} input {layout}, got shape {x.shape}")
 
 
-class MaxPool1d(Module):
+class _MaxPoolNd(Module):
+    """Max pooling; the 1-d and 2-d layers differ only in the functional they call and the
+    input ranks they accept. ``stride`` defaults to ``kernel_size``."""
+
+    _pool = None  # F.max_pool1d / F.max_pool2d
+    _ranks: tuple = ()
+    _layout = ""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
+
+    def forward(self, x: Tensor):
+        _check_rank(type(self).__name__, x, self._ranks, self._layout)
+        return type(self)._pool(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                                self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
     """Max over windows of (N, C, L); ``stride`` defaults to ``kernel_size``."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
-                 return_indices: bool = False, ceil_mode: bool = False) -> None:
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
-        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
-
-    def forward(self, x: Tensor):
-        _check_rank("MaxPool1d", x, (2, 3), "(C, L) or (N, C, L)")
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+    _pool, _ranks, _layout = F.max_pool1d, (2, 3), "(C, L) or (N, C, L)"
 
 
-class MaxPool2d(Module):
+class MaxPool2d(_MaxPoolNd):
     """Max over ``kernel_size`` windows of (N, C, H, W); ``stride`` defaults to the kernel."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
-                 return_indices: bool = False, ceil_mode: bool = False) -> None:
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
-        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
-
-    def forward(self, x: Tensor):
-        _check_rank("MaxPool2d", x, (3, 4), "(C, H, W) or (N, C, H, W)")
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+    _pool, _ranks, _layout = F.max_pool2d, (3, 4), "(C, H, W) or (N, C, H, W)"
 
 
 class AvgPool1d(Module):
