@@ -207,6 +207,26 @@ py::array conv2d_forward_binding(const py::array& x, const py::array& w, const P
   return f32 ? run(float{}) : run(double{});
 }
 
+// out (of out_shape) = kernel(a, b, out) on C-contiguous copies of two operands of one float
+// dtype (float32 when f32), run without the GIL.
+template <typename Kernel>
+py::array run_two(bool f32, const py::array& a, const py::array& b, const Shape& out_shape,
+                  Kernel kernel) {
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto ac = CArray<T>::ensure(a);
+    auto bc = CArray<T>::ensure(b);
+    py::array_t<T> out(out_shape);
+    T* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      kernel(ac.data(), bc.data(), o);
+    }
+    return out;
+  };
+  return f32 ? run(float{}) : run(double{});
+}
+
 // dx = conv2d_backward_data(dy, w): the gradient wrt an input of shape input_shape.
 template <bool Reference>
 py::array conv2d_backward_data_binding(const py::array& dy, const py::array& w,
@@ -220,22 +240,10 @@ py::array conv2d_backward_data_binding(const py::array& dy, const py::array& w,
   p.isa = conv_isa(op, kernel);
   check_dy(op, dy, p);
   const bool f32 = check_float_pair(op, dy, "grad_output", w, "weight");
-  auto run = [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    auto dyc = CArray<T>::ensure(dy);
-    auto wc = CArray<T>::ensure(w);
-    py::array_t<T> dx(xs);
-    T* out = dx.mutable_data();
-    {
-      py::gil_scoped_release release;
-      if (Reference)
-        ember::cpu::conv2d_backward_data_reference(p, dyc.data(), wc.data(), out);
-      else
-        ember::cpu::conv2d_backward_data(p, dyc.data(), wc.data(), out);
-    }
-    return dx;
-  };
-  return f32 ? run(float{}) : run(double{});
+  return run_two(f32, dy, w, xs, [&](const auto* a, const auto* b, auto* out) {
+    Reference ? ember::cpu::conv2d_backward_data_reference(p, a, b, out)
+              : ember::cpu::conv2d_backward_data(p, a, b, out);
+  });
 }
 
 // dw = conv2d_backward_weight(dy, x): the gradient wrt a weight of shape weight_shape.
@@ -252,22 +260,10 @@ py::array conv2d_backward_weight_binding(const py::array& dy, const py::array& x
   p.isa = conv_isa(op, kernel);
   check_dy(op, dy, p);
   const bool f32 = check_float_pair(op, dy, "grad_output", x, "input");
-  auto run = [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    auto dyc = CArray<T>::ensure(dy);
-    auto xc = CArray<T>::ensure(x);
-    py::array_t<T> dw(ws);
-    T* out = dw.mutable_data();
-    {
-      py::gil_scoped_release release;
-      if (Reference)
-        ember::cpu::conv2d_backward_weight_reference(p, dyc.data(), xc.data(), out);
-      else
-        ember::cpu::conv2d_backward_weight(p, dyc.data(), xc.data(), out);
-    }
-    return dw;
-  };
-  return f32 ? run(float{}) : run(double{});
+  return run_two(f32, dy, x, ws, [&](const auto* a, const auto* b, auto* out) {
+    Reference ? ember::cpu::conv2d_backward_weight_reference(p, a, b, out)
+              : ember::cpu::conv2d_backward_weight(p, a, b, out);
+  });
 }
 
 // ---------------------------------------------------------------------------------------
