@@ -1,20 +1,21 @@
+import importlib.util
 import os
 import sys
 
-import ember
 import numpy as np
 import pytest
 
-if os.environ.get("EMBER_SIMULATED_CUDA") == "1":
-    # Run the CUDA suites against tests/fake_cuda.py, a NumPy stand-in for ember._cuda
-    # (see that file): installed before any test module asks ember.cuda.is_available().
-    sys.path.insert(0, os.path.dirname(__file__))
-    import ember.backend.cuda as _cuda_backend
-    import fake_cuda
+if os.environ.get("EMBER_EMULATED_CUDA"):
+    # Run the CUDA suites on the real kernels compiled for the CPU against the CUDA emulator
+    # (tests/cuda_emulator; the variable holds the built module's path). It must be in place
+    # before ember imports its own ember._cuda.
+    _spec = importlib.util.spec_from_file_location("ember_cuda_emulator._cuda",
+                                                   os.environ["EMBER_EMULATED_CUDA"])
+    _emulated = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_emulated)
+    sys.modules["ember._cuda"] = _emulated
 
-    sys.modules["ember._cuda"] = fake_cuda
-    ember._cuda = fake_cuda
-    _cuda_backend._cuda = fake_cuda
+import ember  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

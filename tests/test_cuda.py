@@ -32,10 +32,6 @@ def _cuda_module():
 
 _CUDA = _cuda_module()
 needs_built = pytest.mark.skipif(_CUDA is None, reason="ember was built without ember._cuda")
-# tests/fake_cuda.py (EMBER_SIMULATED_CUDA=1) stands in for the module's interface, but it
-# has no caching allocator to test
-needs_real_allocator = pytest.mark.skipif(getattr(_CUDA, "SIMULATED", False),
-                                          reason="the simulated ember._cuda has no allocator")
 
 
 def _has(flag: str) -> bool:
@@ -97,7 +93,6 @@ def test_cuda_module_imports_when_built():
 
 
 @needs_built
-@needs_real_allocator
 def test_allocator_size_classes():
     r = _CUDA.round_alloc_size
     assert r(1) == 512 and r(512) == 512
@@ -480,7 +475,6 @@ def test_tiny_mlp_training_step_matches_cpu():
 
 
 @needs_gpu
-@needs_real_allocator
 def test_allocator_counters_and_empty_cache():
     ember.cuda.synchronize()
     before = ember.cuda.memory_allocated()

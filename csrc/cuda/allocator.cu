@@ -36,6 +36,46 @@ struct DeviceCache {
 class CachingAllocator {
  public:
   void* allocate(size_t bytes, int device) {
+    void* ptr = take_block(bytes, device);
+    EMBER_CUDA_EMULATOR_HOOK(block_handed_out(ptr, bytes, round_alloc_size(bytes)));
+    return ptr;
+  }
+
+  void release(void* ptr, size_t bytes, int device) noexcept {
+    if (ptr == nullptr) return;
+    EMBER_CUDA_EMULATOR_HOOK(block_returned(ptr, round_alloc_size(bytes)));
+    try {
+      const size_t size = round_alloc_size(bytes);
+      std::lock_guard<std::mutex> lock(mu_);
+      DeviceCache& cache = devices_[device];
+      cache.free_blocks[size].push_back(ptr);
+      cache.allocated -= size;
+    } catch (...) {
+      // Only a failed lock or push_back can get here; losing one block beats terminating.
+    }
+  }
+
+  void empty_cache() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [device, cache] : devices_) free_cached(device, cache);
+  }
+
+  size_t allocated(int device) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = devices_.find(device);
+    return it == devices_.end() ? 0 : it->second.allocated;
+  }
+
+  size_t reserved(int device) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = devices_.find(device);
+    return it == devices_.end() ? 0 : it->second.reserved;
+  }
+
+ private:
+  // A cached block of the size class of `bytes`, or a new one from cudaMalloc (after emptying
+  // the cache once if the GPU is full).
+  void* take_block(size_t bytes, int device) {
     const size_t size = round_alloc_size(bytes);
     std::lock_guard<std::mutex> lock(mu_);
     DeviceCache& cache = devices_[device];
@@ -70,37 +110,6 @@ class CachingAllocator {
     return ptr;
   }
 
-  void release(void* ptr, size_t bytes, int device) noexcept {
-    if (ptr == nullptr) return;
-    try {
-      const size_t size = round_alloc_size(bytes);
-      std::lock_guard<std::mutex> lock(mu_);
-      DeviceCache& cache = devices_[device];
-      cache.free_blocks[size].push_back(ptr);
-      cache.allocated -= size;
-    } catch (...) {
-      // Only a failed lock or push_back can get here; losing one block beats terminating.
-    }
-  }
-
-  void empty_cache() {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [device, cache] : devices_) free_cached(device, cache);
-  }
-
-  size_t allocated(int device) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = devices_.find(device);
-    return it == devices_.end() ? 0 : it->second.allocated;
-  }
-
-  size_t reserved(int device) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = devices_.find(device);
-    return it == devices_.end() ? 0 : it->second.reserved;
-  }
-
- private:
   // cudaFree every cached block of one device (caller holds mu_).
   void free_cached(int device, DeviceCache& cache) {
     DeviceGuard guard(device);

@@ -34,6 +34,15 @@ namespace ember::cuda {
 // kernel surface at the next synchronising call (which is checked too).
 #define EMBER_CUDA_CHECK_LAUNCH(name) EMBER_CUDA_CHECK(cudaGetLastError())
 
+// Under the CUDA emulator (tests/cuda_emulator, which defines EMBER_CUDA_EMULATOR) the
+// caching allocator reports the blocks it hands out and takes back, so that AddressSanitizer
+// catches a kernel reading past an array or into a released one. Nothing on a real GPU.
+#ifdef EMBER_CUDA_EMULATOR
+#define EMBER_CUDA_EMULATOR_HOOK(call) ::cuda_emu::call
+#else
+#define EMBER_CUDA_EMULATOR_HOOK(call) ((void)0)
+#endif
+
 // Element types the backend stores. Values match the order of ember's dtype chain.
 enum class DType : int { Bool = 0, Int64 = 1, Float32 = 2, Float64 = 3 };
 

@@ -1,0 +1,144 @@
+"""Build ember._cuda for the CPU, on the CUDA emulator, to test the CUDA kernels without a GPU.
+
+Two steps:
+
+1. *translate* copies csrc/cuda into the build folder, rewriting the only two pieces of CUDA
+   syntax that a C++ compiler cannot be taught with a header:
+
+       kernel<T><<<grid, block, smem, stream>>>(args);
+           -> ::cuda_emu::launch("kernel<T>", &kernel<T>, [](auto&... a) { kernel<T>(a...); },
+                                 grid, block, smem, stream)(args);
+       extern __shared__ __align__(16) float smem[];
+           -> float* smem = static_cast<float*>(::cuda_emu::dynamic_shared_memory());
+
+   (``.cu`` files become ``.cpp``; everything else is left to include/cuda_runtime.h.)
+2. *build* runs CMake on tests/cuda_emulator/CMakeLists.txt, which compiles the translated
+   sources with g++ into a ``_cuda`` extension module.
+
+Used by tests/test_cuda_emulated.py; also a command line tool::
+
+    python tests/cuda_emulator/build.py [--sanitize] [--build-dir DIR]
+
+prints the path of the built module. Run a suite on it with
+``EMBER_EMULATED_CUDA=<that path> python -m pytest tests/test_cuda.py tests/test_device_parity.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+CUDA_SOURCES = ROOT / "csrc" / "cuda"
+DEFAULT_BUILD_DIR = ROOT / "build" / "cuda-emulator"
+
+# `kernel<<<config>>>(` at the start of a statement (ember launches one kernel per line).
+LAUNCH = re.compile(r"^(?P<indent>\s*)(?P<kernel>[^\s].*?)<<<(?P<config>.*?)>>>\(")
+# A kernel's declaration: is it a template (then its address needs explicit arguments)?
+KERNEL = re.compile(r"(?P<template>template\s*<[^{;]*?>\s*)?__global__\s+void\s+"
+                    r"(?:__launch_bounds__\([^)]*\)\s*)?(?P<name>\w+)\s*\(")
+DYNAMIC_SHARED = re.compile(
+    r"extern\s+__shared__\s+(?:__align__\(\d+\)\s+)?(?P<type>\w+)\s+(?P<name>\w+)\[\];")
+
+
+def plain_kernels(texts: list[str]) -> set[str]:
+    """Names of the kernels that are not templates (their address is `&name`)."""
+    return {m["name"] for text in texts for m in KERNEL.finditer(text) if not m["template"]}
+
+
+def translate_source(text: str, name: str, plain: set[str] = frozenset()) -> str:
+    """One source file, with its kernel launches and dynamic shared memory rewritten.
+
+    `plain`: the non-template kernels, which cudaFuncSetAttribute may name by address.
+    """
+    out = []
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        code = line.split("//", 1)[0]
+        if "<<<" in code:
+            m = LAUNCH.match(line)
+            if not m:
+                raise ValueError(f"{name}:{number}: a kernel launch the translator does not "
+                                 f"understand (one `kernel<<<...>>>(` per line): {line.strip()}")
+            kernel = m["kernel"]
+            # &kernel identifies it for cudaFuncSetAttribute, unless it is a template whose
+            # arguments the launch deduces (such a kernel has no address to take).
+            has_address = kernel.endswith(">") or kernel.strip() in plain
+            kernel_id = f"reinterpret_cast<const void*>(&{kernel})" if has_address else "nullptr"
+            body = f"[](auto&... emu_args) {{ {kernel}(emu_args...); }}"
+            line = (f"{m['indent']}::cuda_emu::launch(\"{kernel}\", {kernel_id}, {body}, "
+                    f"{m['config']})(" + line[m.end():])
+        line = DYNAMIC_SHARED.sub(
+            lambda m: (f"{m['type']}* {m['name']} = "
+                       f"static_cast<{m['type']}*>(::cuda_emu::dynamic_shared_memory());"),
+            line)
+        out.append(line)
+    return "".join(out)
+
+
+def translate(dest: Path) -> None:
+    """Writes the translated csrc/cuda (and the emulator's selftest.cu) to dest/cuda; files
+    that did not change keep their timestamps, so a rebuild compiles only what changed."""
+    target = dest / "cuda"
+    target.mkdir(parents=True, exist_ok=True)
+    sources = [p for p in sorted(CUDA_SOURCES.iterdir()) if p.suffix in (".cu", ".cuh", ".h")]
+    sources.append(HERE / "selftest.cu")
+    texts = {src: src.read_text() for src in sources}
+    plain = plain_kernels(list(texts.values()))
+    wanted = set()
+    for src in sources:
+        out = target / (src.stem + ".cpp" if src.suffix == ".cu" else src.name)
+        wanted.add(out.name)
+        text = translate_source(texts[src], src.name, plain)
+        if not out.exists() or out.read_text() != text:
+            out.write_text(text)
+    for stale in target.iterdir():
+        if stale.name not in wanted:
+            stale.unlink()
+
+
+def build(build_dir: Path = DEFAULT_BUILD_DIR, sanitize: bool = False,
+          jobs: int | None = None) -> Path:
+    """Translates and compiles; returns the path of the built ``_cuda`` module."""
+    import pybind11  # a test extra: only this tool needs it at run time
+
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        raise RuntimeError("cmake not found")
+    build_dir = Path(build_dir) / ("asan" if sanitize else "plain")
+    translate(build_dir / "src")
+    cache = build_dir / "cmake"
+    configure = [cmake, "-S", str(HERE), "-B", str(cache), "-DCMAKE_BUILD_TYPE=Release",
+                 f"-DEMBER_EMU_SOURCES={build_dir / 'src'}",
+                 f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+                 f"-DPython_EXECUTABLE={sys.executable}",
+                 f"-DEMBER_EMU_SANITIZE={'ON' if sanitize else 'OFF'}"]
+    for cmd in (configure,
+                [cmake, "--build", str(cache), "-j", str(jobs or os.cpu_count() or 1)]):
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{run.stdout[-6000:]}\n"
+                               f"{run.stderr[-6000:]}")
+    built = sorted(cache.glob("_cuda*.so")) + sorted(cache.glob("_cuda*.pyd"))
+    if not built:
+        raise RuntimeError(f"no _cuda module in {cache}")
+    return built[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--build-dir", type=Path, default=DEFAULT_BUILD_DIR)
+    parser.add_argument("--sanitize", action="store_true",
+                        help="-fsanitize=address,undefined (run Python with LD_PRELOAD=libasan)")
+    parser.add_argument("-j", "--jobs", type=int, default=None)
+    args = parser.parse_args()
+    print(build(args.build_dir, args.sanitize, args.jobs))
+
+
+if __name__ == "__main__":
+    main()

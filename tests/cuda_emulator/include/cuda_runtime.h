@@ -1,0 +1,680 @@
+// CUDA on the CPU: just enough of the CUDA runtime and of the device-side language to compile
+// ember's kernels (csrc/cuda) with g++ and run them, unchanged, in a test without a GPU.
+//
+// How a GPU runs a kernel, and how this file imitates it:
+//
+//   launch  kernel<<<grid, block, smem>>>(args)  ->  ::cuda_emu::launch(kernel, grid, block,
+//           smem)(args)  (tests/cuda_emulator/translate.py rewrites the syntax). Blocks run one
+//           after another; inside a block every GPU thread is a *fiber* (a ucontext with its
+//           own stack), all on the calling OS thread.
+//   __syncthreads()  the fiber parks at the block's barrier and the scheduler runs the other
+//           fibers of the block until all live ones have arrived. A barrier that can never
+//           complete (threads of the block waiting at different barriers) is reported as an
+//           error, as are warp shuffles whose lanes disagree on the mask.
+//   __shared__  a `static` variable: fibers of the running block share it, and only one block
+//           runs at a time. Dynamic shared memory (extern __shared__) is a per-launch buffer,
+//           filled with NaN bytes so that a read before a write shows up in the results.
+//   __shfl_xor_sync  each lane writes its value, the warp meets at a barrier, each lane reads
+//           its partner's value, the warp meets again.
+//   atomics  plain read-modify-write: only one fiber runs at any moment.
+//   cudaMalloc  host memory, filled with 0xFF bytes (NaN for floats) as freshly allocated
+//           device memory may hold anything; an emulated 8 GiB device runs out of memory.
+//           ember's caching allocator refills every block it hands out, and under
+//           AddressSanitizer makes a block's slack and released blocks unaddressable.
+//   launch checks  block size (<= 1024 threads), grid limits and the dynamic shared memory
+//           limit (48 KiB unless raised with cudaFuncSetAttribute, up to an H100's 227 KiB)
+//           fail the launch with cudaGetLastError like a real GPU's.
+//
+// What it cannot find: performance problems, races between blocks or between threads that a
+// real GPU runs at the same time (a fiber runs until it waits, so an unsynchronised
+// read-after-write inside a block may happen to work here), or code relying on lock-step warps.
+// Build it with -fsanitize=address to catch out-of-bounds reads and writes of global memory.
+#pragma once
+
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define CUDA_EMU_ASAN 1
+#else
+#define CUDA_EMU_ASAN 0
+#endif
+
+// ---- the language's keywords -----------------------------------------------------------------
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+#define __shared__ static
+
+// ---- built-in vector types ----------------------------------------------------------------------
+struct uint3 {
+  unsigned int x, y, z;
+};
+struct dim3 {
+  unsigned int x, y, z;
+  constexpr dim3(unsigned int x_ = 1, unsigned int y_ = 1, unsigned int z_ = 1)
+      : x(x_), y(y_), z(z_) {}
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+constexpr int warpSize = 32;
+
+// ---- the runtime API's types ----------------------------------------------------------------
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorInvalidDevicePointer = 17,
+  cudaErrorInvalidDevice = 101,
+  cudaErrorLaunchFailure = 719,
+};
+using cudaError = cudaError_t;
+using cudaStream_t = struct CUstream_st*;
+
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost = 0,
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+  cudaMemcpyDefault = 4,
+};
+enum cudaDeviceAttr {
+  cudaDevAttrMultiProcessorCount = 16,
+  cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
+};
+enum cudaFuncAttribute {
+  cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
+};
+struct cudaDeviceProp {
+  char name[256];
+  size_t totalGlobalMem;
+  size_t sharedMemPerBlock;
+  size_t sharedMemPerBlockOptin;
+  int warpSize;
+  int maxThreadsPerBlock;
+  int multiProcessorCount;
+  int major;
+  int minor;
+};
+
+namespace cuda_emu {
+
+// The emulated device: an H100's limits.
+constexpr size_t kDeviceMemory = size_t(8) << 30;
+constexpr size_t kSharedDefault = 48 * 1024;
+constexpr size_t kSharedOptin = 227 * 1024;
+constexpr int kMultiprocessors = 132;
+constexpr size_t kFiberStack = 256 * 1024;
+
+[[noreturn]] inline void fail(const std::string& what) {
+  throw std::runtime_error("CUDA emulator: " + what);
+}
+
+// Process-wide state of the emulated device (all under one mutex: launches use statics).
+struct Device {
+  std::recursive_mutex mu;
+  std::map<const void*, size_t> allocations;  // pointer -> bytes
+  size_t allocated = 0;
+  cudaError_t last_error = cudaSuccess;
+  std::map<const void*, size_t> max_dynamic_smem;  // kernel -> cudaFuncSetAttribute value
+};
+inline Device& device() {
+  static Device d;
+  return d;
+}
+inline cudaError_t set_error(cudaError_t e) {
+  if (e != cudaSuccess) device().last_error = e;
+  return e;
+}
+
+// ---- the caching allocator's hooks (csrc/cuda/common.cuh, EMBER_CUDA_EMULATOR_HOOK) ---------
+// A block handed out for an array of `bytes` gets fresh garbage (NaN bytes) and, under
+// AddressSanitizer, the rest of its size class becomes unaddressable; a block taken back is
+// unaddressable as a whole until it is handed out again.
+inline void block_handed_out(void* p, size_t bytes, size_t capacity) {
+#if CUDA_EMU_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, capacity);
+#endif
+  std::memset(p, 0xFF, bytes);
+#if CUDA_EMU_ASAN
+  ASAN_POISON_MEMORY_REGION(static_cast<char*>(p) + bytes, capacity - bytes);
+#endif
+}
+inline void block_returned(void* p, size_t capacity) {
+#if CUDA_EMU_ASAN
+  ASAN_POISON_MEMORY_REGION(p, capacity);
+#else
+  (void)p;
+  (void)capacity;
+#endif
+}
+
+// ---- fibers: one per GPU thread of the running block -----------------------------------------
+struct Barrier {
+  unsigned arrived = 0;
+  unsigned generation = 0;
+  unsigned expected = 0;  // warp barriers: lanes named by the mask
+  unsigned mask = 0;
+};
+
+struct Fiber {
+  ucontext_t context;
+  uint3 idx{};
+  unsigned linear = 0;  // threadIdx flattened
+  bool done = false;
+  Barrier* waiting_on = nullptr;
+  unsigned wait_generation = 0;
+  uint64_t exchange = 0;  // a warp shuffle's value
+};
+
+// A fiber's stack, with a guard page below it so that an overflow faults at once instead of
+// corrupting the neighbouring stack.
+class Stack {
+ public:
+  Stack() {
+    void* p = mmap(nullptr, kFiberStack + kGuard, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) fail("cannot map a fiber stack");
+    mprotect(p, kGuard, PROT_NONE);
+    mapping_ = static_cast<char*>(p);
+  }
+  ~Stack() { munmap(mapping_, kFiberStack + kGuard); }
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+  char* base() const { return mapping_ + kGuard; }
+
+ private:
+  static constexpr size_t kGuard = 4096;
+  char* mapping_;
+};
+
+struct Launch {
+  dim3 grid, block;
+  uint3 block_idx{};
+  std::vector<Fiber> fibers;
+  std::vector<Barrier> warp_barriers;
+  Barrier block_barrier;
+  unsigned live = 0;
+  Fiber* current = nullptr;
+  ucontext_t scheduler;
+  std::function<void()> body;
+  std::vector<unsigned char> dynamic_smem;
+  std::string error;  // set by a fiber that hit a misuse; the launch then fails
+#if CUDA_EMU_ASAN
+  void* fake_stack = nullptr;
+  const void* scheduler_stack_bottom = nullptr;
+  size_t scheduler_stack_size = 0;
+#endif
+};
+
+inline Launch*& active() {
+  static Launch* launch = nullptr;
+  return launch;
+}
+inline Launch& state() {
+  Launch* l = active();
+  if (!l) fail("device code called outside a kernel launch");
+  return *l;
+}
+inline Fiber& this_thread() { return *state().current; }
+inline void* dynamic_shared_memory() { return state().dynamic_smem.data(); }
+
+inline std::vector<std::unique_ptr<Stack>>& stack_pool() {
+  static std::vector<std::unique_ptr<Stack>> pool;
+  return pool;
+}
+
+// Switch from the running fiber back to the scheduler.
+inline void yield_to_scheduler() {
+  Launch& l = state();
+  Fiber& f = *l.current;
+#if CUDA_EMU_ASAN
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, l.scheduler_stack_bottom, l.scheduler_stack_size);
+#endif
+  swapcontext(&f.context, &l.scheduler);
+#if CUDA_EMU_ASAN
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#endif
+}
+
+// A fiber that detected a misuse stops here for good; the launch reports the message.
+[[noreturn]] inline void abort_thread(const std::string& why) {
+  Launch& l = state();
+  if (l.error.empty()) l.error = why;
+  l.current->done = true;
+  yield_to_scheduler();
+  std::abort();  // never resumed
+}
+
+inline void wait_at(Barrier& b) {
+  Launch& l = state();
+  Fiber& f = *l.current;
+  const unsigned generation = b.generation;
+  if (++b.arrived >= b.expected) {  // the last one in opens the barrier
+    b.arrived = 0;
+    ++b.generation;
+    return;
+  }
+  f.waiting_on = &b;
+  f.wait_generation = generation;
+  yield_to_scheduler();
+  f.waiting_on = nullptr;
+}
+
+inline void fiber_main() {
+  Launch& l = state();
+#if CUDA_EMU_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &l.scheduler_stack_bottom, &l.scheduler_stack_size);
+#endif
+  l.body();
+  l.current->done = true;
+#if CUDA_EMU_ASAN
+  __sanitizer_start_switch_fiber(nullptr, l.scheduler_stack_bottom, l.scheduler_stack_size);
+#endif
+  // returning resumes uc_link, the scheduler
+}
+
+// Runs one block: every fiber until it finishes, parking at barriers.
+inline void run_block(Launch& l) {
+  const unsigned n = l.block.x * l.block.y * l.block.z;
+  auto& pool = stack_pool();
+  while (pool.size() < n) pool.push_back(std::make_unique<Stack>());
+  l.fibers.assign(n, Fiber{});
+  l.warp_barriers.assign((n + 31) / 32, Barrier{});
+  l.block_barrier = Barrier{};
+  l.live = n;
+  for (unsigned t = 0; t < n; ++t) {
+    Fiber& f = l.fibers[t];
+    f.linear = t;
+    f.idx = {t % l.block.x, (t / l.block.x) % l.block.y, t / (l.block.x * l.block.y)};
+    getcontext(&f.context);
+    f.context.uc_stack.ss_sp = pool[t]->base();
+    f.context.uc_stack.ss_size = kFiberStack;
+    f.context.uc_link = &l.scheduler;
+    makecontext(&f.context, fiber_main, 0);
+  }
+  while (l.live > 0) {
+    bool progressed = false;
+    for (Fiber& f : l.fibers) {
+      if (f.done) continue;
+      if (f.waiting_on && f.waiting_on->generation == f.wait_generation) continue;
+      l.current = &f;
+#if CUDA_EMU_ASAN
+      __sanitizer_start_switch_fiber(&l.fake_stack, pool[f.linear]->base(), kFiberStack);
+#endif
+      swapcontext(&l.scheduler, &f.context);
+#if CUDA_EMU_ASAN
+      __sanitizer_finish_switch_fiber(l.fake_stack, nullptr, nullptr);
+#endif
+      progressed = true;
+      if (!l.error.empty()) return;
+      if (f.done) {
+        --l.live;
+        // Exited threads no longer count at __syncthreads (what the hardware does).
+        l.block_barrier.expected = l.live;
+        if (l.live > 0 && l.block_barrier.arrived > 0 &&
+            l.block_barrier.arrived >= l.block_barrier.expected) {
+          l.block_barrier.arrived = 0;
+          ++l.block_barrier.generation;
+        }
+      }
+    }
+    if (!progressed) {
+      l.error = "deadlock: the block's live threads wait at barriers that cannot complete "
+                "(a __syncthreads or __shfl_*_sync not reached by every thread it waits for)";
+      return;
+    }
+  }
+}
+
+inline std::string dims(dim3 d) {
+  return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) + ")";
+}
+
+// Validates the configuration like the driver does, then runs every block.
+inline void run(const char* name, const void* kernel, dim3 grid, dim3 block, size_t smem,
+                std::function<void()> body) {
+  Device& dev = device();
+  std::lock_guard<std::recursive_mutex> lock(dev.mu);
+  const unsigned long long threads = 1ull * block.x * block.y * block.z;
+  size_t smem_limit = kSharedDefault;
+  if (auto it = dev.max_dynamic_smem.find(kernel); it != dev.max_dynamic_smem.end())
+    smem_limit = it->second;
+  if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 ||
+      grid.z == 0 || grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
+    std::fprintf(stderr, "CUDA emulator: invalid launch grid %s block %s\n", dims(grid).c_str(),
+                 dims(block).c_str());
+    set_error(cudaErrorInvalidConfiguration);
+    return;
+  }
+  if (smem > smem_limit) {
+    std::fprintf(stderr, "CUDA emulator: %zu bytes of dynamic shared memory, limit %zu\n", smem,
+                 smem_limit);
+    set_error(cudaErrorInvalidValue);
+    return;
+  }
+  if (active()) fail("a kernel launched from inside a kernel");
+  if (std::getenv("CUDA_EMU_TRACE"))
+    std::fprintf(stderr, "CUDA emulator: %s<<<%s, %s, %zu>>>\n", name, dims(grid).c_str(),
+                 dims(block).c_str(), smem);
+  Launch l;
+  l.grid = grid;
+  l.block = block;
+  l.body = std::move(body);
+  l.dynamic_smem.assign(smem, 0xFF);
+  active() = &l;
+  struct Reset {
+    ~Reset() { active() = nullptr; }
+  } reset;
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        l.block_idx = {x, y, z};
+        std::fill(l.dynamic_smem.begin(), l.dynamic_smem.end(), 0xFF);
+        run_block(l);
+        if (!l.error.empty())
+          fail(std::string(name) + ", block (" + std::to_string(x) + ", " + std::to_string(y) + ", " +
+               std::to_string(z) + ") of a launch with grid " + dims(grid) + " block " +
+               dims(block) + ": " + l.error);
+      }
+}
+
+// kernel<<<grid, block, smem, stream>>>(args...) is written
+//     launch("kernel", id, [](auto&... a) { kernel(a...); }, grid, block, smem, stream)(args...)
+// The arguments are copied once, as a launch copies them, and each GPU thread calls the kernel
+// on them (so it gets its own copies of the parameters, deduces template arguments from them
+// as the <<<>>> syntax does). `id` is &kernel when the launch names the template arguments,
+// the key cudaFuncSetAttribute uses, or nullptr.
+template <typename Body>
+struct Launcher {
+  const char* name;
+  const void* id;
+  Body body;
+  dim3 grid, block;
+  size_t smem;
+
+  template <typename... Args>
+  void operator()(Args&&... args) const {
+    std::tuple<std::decay_t<Args>...> params(std::forward<Args>(args)...);
+    run(name, id, grid, block, smem, [this, &params] { std::apply(body, params); });
+  }
+};
+
+template <typename Body>
+Launcher<Body> launch(const char* name, const void* id, Body body, dim3 grid, dim3 block,
+                      size_t smem = 0, cudaStream_t = nullptr) {
+  return {name, id, body, grid, block, smem};
+}
+
+}  // namespace cuda_emu
+
+// ---- device-side built-ins --------------------------------------------------------------------
+#define threadIdx (::cuda_emu::this_thread().idx)
+#define blockIdx (::cuda_emu::state().block_idx)
+#define blockDim (::cuda_emu::state().block)
+#define gridDim (::cuda_emu::state().grid)
+
+inline void __syncthreads() {
+  cuda_emu::Launch& l = cuda_emu::state();
+  l.block_barrier.expected = l.live;
+  cuda_emu::wait_at(l.block_barrier);
+}
+
+template <typename T>
+T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = warpSize) {
+  static_assert(sizeof(T) <= sizeof(uint64_t), "__shfl_xor_sync: value wider than 64 bits");
+  cuda_emu::Launch& l = cuda_emu::state();
+  cuda_emu::Fiber& me = *l.current;
+  const unsigned lane = me.linear % 32, warp = me.linear / 32;
+  if (!(mask >> lane & 1u)) cuda_emu::abort_thread("__shfl_xor_sync from a lane outside its mask");
+  const unsigned first = warp * 32;
+  unsigned expected = 0;
+  for (unsigned i = 0; i < 32; ++i)
+    if ((mask >> i & 1u) && first + i < l.fibers.size()) ++expected;
+  cuda_emu::Barrier& b = l.warp_barriers[warp];
+  if (b.arrived == 0) {
+    b.mask = mask;
+    b.expected = expected;
+  } else if (b.mask != mask) {
+    cuda_emu::abort_thread("lanes of one warp shuffled with different masks");
+  }
+  std::memcpy(&me.exchange, &value, sizeof(T));
+  cuda_emu::wait_at(b);  // every lane has written its value
+  unsigned src = lane ^ static_cast<unsigned>(lane_mask);
+  if (src / width > lane / width) src = lane;  // beyond this lane's segment: own value
+  if (!(mask >> src & 1u) || first + src >= l.fibers.size())
+    cuda_emu::abort_thread("__shfl_xor_sync reads a lane outside the mask");
+  T out;
+  std::memcpy(&out, &l.fibers[first + src].exchange, sizeof(T));
+  b.mask = mask;
+  b.expected = expected;
+  cuda_emu::wait_at(b);  // every lane has read before the slots are reused
+  return out;
+}
+
+// One fiber runs at a time, so a plain read-modify-write is atomic.
+template <typename T>
+T atomicAdd(T* address, T value) {
+  T old = *address;
+  *address = old + value;
+  return old;
+}
+template <typename T>
+T atomicCAS(T* address, T compare, T value) {
+  T old = *address;
+  if (old == compare) *address = value;
+  return old;
+}
+
+inline float __expf(float x) { return std::exp(x); }
+inline float __int_as_float(int x) {
+  float f;
+  std::memcpy(&f, &x, sizeof f);
+  return f;
+}
+inline int __float_as_int(float x) {
+  int i;
+  std::memcpy(&i, &x, sizeof i);
+  return i;
+}
+inline double __longlong_as_double(long long x) {
+  double d;
+  std::memcpy(&d, &x, sizeof d);
+  return d;
+}
+inline long long __double_as_longlong(double x) {
+  long long i;
+  std::memcpy(&i, &x, sizeof i);
+  return i;
+}
+// sin(pi x) and cos(pi x) together (CUDA computes them without rounding pi x first; the
+// emulator's double product is accurate enough for tests).
+inline void sincospif(float x, float* s, float* c) {
+  const double a = 3.14159265358979323846 * static_cast<double>(x);
+  *s = static_cast<float>(std::sin(a));
+  *c = static_cast<float>(std::cos(a));
+}
+inline void sincospi(double x, double* s, double* c) {
+  const long double a = 3.14159265358979323846264338327950288L * x;
+  *s = static_cast<double>(std::sin(a));
+  *c = static_cast<double>(std::cos(a));
+}
+inline unsigned int __umulhi(unsigned int a, unsigned int b) {
+  return static_cast<unsigned int>((static_cast<uint64_t>(a) * b) >> 32);
+}
+
+// CUDA's global min/max overloads for device code.
+#define CUDA_EMU_MINMAX(T)                          \
+  inline T min(T a, T b) { return b < a ? b : a; } \
+  inline T max(T a, T b) { return a < b ? b : a; }
+CUDA_EMU_MINMAX(int)
+CUDA_EMU_MINMAX(unsigned int)
+CUDA_EMU_MINMAX(long)
+CUDA_EMU_MINMAX(unsigned long)
+CUDA_EMU_MINMAX(long long)
+CUDA_EMU_MINMAX(unsigned long long)
+#undef CUDA_EMU_MINMAX
+inline float min(float a, float b) { return std::fmin(a, b); }
+inline float max(float a, float b) { return std::fmax(a, b); }
+inline double min(double a, double b) { return std::fmin(a, b); }
+inline double max(double a, double b) { return std::fmax(a, b); }
+
+// ---- the runtime API --------------------------------------------------------------------------
+inline const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorLaunchFailure: return "unspecified launch failure";
+  }
+  return "unknown error";
+}
+inline const char* cudaGetErrorName(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+  }
+  return "cudaErrorUnknown";
+}
+
+inline cudaError_t cudaGetLastError() {
+  auto& d = cuda_emu::device();
+  std::lock_guard<std::recursive_mutex> lock(d.mu);
+  cudaError_t e = d.last_error;
+  d.last_error = cudaSuccess;
+  return e;
+}
+inline cudaError_t cudaPeekAtLastError() { return cuda_emu::device().last_error; }
+
+inline cudaError_t cudaGetDeviceCount(int* n) {
+  *n = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaGetDevice(int* d) {
+  *d = 0;
+  return cudaSuccess;
+}
+inline cudaError_t cudaSetDevice(int d) {
+  return d == 0 ? cudaSuccess : cuda_emu::set_error(cudaErrorInvalidDevice);
+}
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) {
+  if (d != 0) return cuda_emu::set_error(cudaErrorInvalidDevice);
+  *p = cudaDeviceProp{};
+  std::snprintf(p->name, sizeof p->name, "ember CUDA emulator (CPU)");
+  p->totalGlobalMem = cuda_emu::kDeviceMemory;
+  p->sharedMemPerBlock = cuda_emu::kSharedDefault;
+  p->sharedMemPerBlockOptin = cuda_emu::kSharedOptin;
+  p->warpSize = 32;
+  p->maxThreadsPerBlock = 1024;
+  p->multiProcessorCount = cuda_emu::kMultiprocessors;
+  p->major = 9;
+  p->minor = 0;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int d) {
+  if (d != 0) return cuda_emu::set_error(cudaErrorInvalidDevice);
+  switch (attr) {
+    case cudaDevAttrMultiProcessorCount: *value = cuda_emu::kMultiprocessors; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin:
+      *value = static_cast<int>(cuda_emu::kSharedOptin);
+      return cudaSuccess;
+  }
+  return cuda_emu::set_error(cudaErrorInvalidValue);
+}
+
+template <typename Kernel>
+cudaError_t cudaFuncSetAttribute(Kernel* kernel, cudaFuncAttribute attr, int value) {
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 ||
+      static_cast<size_t>(value) > cuda_emu::kSharedOptin)
+    return cuda_emu::set_error(cudaErrorInvalidValue);
+  auto& d = cuda_emu::device();
+  std::lock_guard<std::recursive_mutex> lock(d.mu);
+  d.max_dynamic_smem[reinterpret_cast<const void*>(kernel)] = static_cast<size_t>(value);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+  auto& d = cuda_emu::device();
+  std::lock_guard<std::recursive_mutex> lock(d.mu);
+  *ptr = nullptr;
+  if (bytes > cuda_emu::kDeviceMemory - d.allocated)
+    return cuda_emu::set_error(cudaErrorMemoryAllocation);
+  void* p = std::malloc(bytes ? bytes : 1);
+  if (!p) return cuda_emu::set_error(cudaErrorMemoryAllocation);
+  std::memset(p, 0xFF, bytes);  // fresh device memory holds garbage: NaN here
+  d.allocations[p] = bytes;
+  d.allocated += bytes;
+  *ptr = p;
+  return cudaSuccess;
+}
+template <typename T>
+cudaError_t cudaMalloc(T** ptr, size_t bytes) {
+  return cudaMalloc(reinterpret_cast<void**>(ptr), bytes);
+}
+
+inline cudaError_t cudaFree(void* ptr) {
+  if (!ptr) return cudaSuccess;
+  auto& d = cuda_emu::device();
+  std::lock_guard<std::recursive_mutex> lock(d.mu);
+  auto it = d.allocations.find(ptr);
+  if (it == d.allocations.end()) return cuda_emu::set_error(cudaErrorInvalidDevicePointer);
+  d.allocated -= it->second;
+  d.allocations.erase(it);
+  std::free(ptr);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
+  if (bytes) std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                                   cudaStream_t = nullptr) {
+  return cudaMemcpy(dst, src, bytes, kind);
+}
+inline cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t = nullptr) {
+  if (bytes) std::memset(dst, value, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
+  return cudaMemsetAsync(dst, value, bytes);
+}

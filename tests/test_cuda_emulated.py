@@ -1,0 +1,184 @@
+"""The CUDA kernels on the CPU: ember._cuda built against the CUDA emulator (tests/cuda_emulator).
+
+csrc/cuda is compiled with g++ against an emulated CUDA runtime in which every GPU thread is
+a fiber, and tests/test_cuda.py and tests/test_device_parity.py run on that module, in a
+separate process: the real GEMM, conv2d, flash-attention, Adam, elementwise, reduction,
+indexing, random and pooling kernels, launched by the real bindings through
+``ember/backend/cuda.py``, compared with the CPU backend. So a wrong index, a missing barrier
+or a launch-configuration error in a kernel fails CI, which has no GPU. (Timing and
+GPU-specific behaviour still need a GPU; where one is present the real suites run there and
+this file's suite steps aside.)
+
+The emulator's own checks come first: it must run CUDA's execution model (barriers, warp
+shuffles, shared memory, atomics, 3-D indexing) faithfully and report misuse.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE / "cuda_emulator"))
+import build as emulator_build  # noqa: E402  (tests/cuda_emulator/build.py)
+
+
+def _build_dir() -> Path:
+    return Path(os.environ.get("EMBER_CUDA_EMULATOR_BUILD", emulator_build.DEFAULT_BUILD_DIR))
+
+
+@pytest.fixture(scope="module")
+def emulated_cuda() -> Path:
+    """Builds (or brings up to date) the emulated ember._cuda; returns its path."""
+    if shutil.which("cmake") is None or shutil.which("c++") is None:
+        pytest.skip("the CUDA emulator needs cmake and a C++ compiler")
+    pytest.importorskip("pybind11", reason="the CUDA emulator builds with pybind11")
+    return emulator_build.build(_build_dir())
+
+
+@pytest.fixture(scope="module")
+def selftest(emulated_cuda):
+    path = next(emulated_cuda.parent.glob("_emulator_selftest*"))
+    spec = importlib.util.spec_from_file_location("_emulator_selftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ------------------------------------------------------------------ the emulator itself
+def test_translation_rewrites_launches_and_dynamic_shared_memory():
+    src = ("  kern<T, 4><<<grid, 256, smem, stream>>>(a, b);\n"
+           "  plain<<<n, 32>>>(x);  // comment <<<not a launch>>>\n"
+           "  extern __shared__ __align__(16) float smem[];\n")
+    out = emulator_build.translate_source(src, "x.cu", plain={"plain"})
+    assert ('::cuda_emu::launch("kern<T, 4>", reinterpret_cast<const void*>(&kern<T, 4>), '
+            "[](auto&... emu_args) { kern<T, 4>(emu_args...); }, grid, 256, smem, stream)(a, b);"
+            in out)
+    assert "reinterpret_cast<const void*>(&plain)" in out
+    assert "float* smem = static_cast<float*>(::cuda_emu::dynamic_shared_memory());" in out
+    assert out.count("\n") == src.count("\n")  # line numbers in errors stay the source's
+    with pytest.raises(ValueError, match="x.cu:1"):
+        emulator_build.translate_source("if (c) k<<<1, 1>>>\n(x);\n", "x.cu")
+
+
+def test_deduced_template_kernels_have_no_address():
+    out = emulator_build.translate_source("  unary_kernel<<<n, 256>>>(out, x);\n", "x.cu")
+    assert '::cuda_emu::launch("unary_kernel", nullptr,' in out
+
+
+def test_barrier_orders_shared_memory(selftest):
+    x = np.arange(512, dtype=np.float32)
+    out = selftest.run("reverse", x.tolist(), blocks=2, threads=256)
+    expected = np.concatenate([x[:256][::-1], x[256:][::-1]])
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_missing_barrier_shows_up_as_wrong_results(selftest):
+    # Each fiber runs until it waits, so thread 0 reads the tile before the others wrote it:
+    # the race a GPU may or may not expose, the emulator exposes every time.
+    x = np.arange(256, dtype=np.float32)
+    out = selftest.run("reverse_unsynchronised", x.tolist(), blocks=1, threads=256)
+    assert not np.array_equal(out, x[::-1])
+
+
+def test_warp_shuffles_and_shared_partials_sum_a_block(selftest):
+    x = np.random.default_rng(0).standard_normal(256).astype(np.float32)
+    out = selftest.run("block_sum", x.tolist(), blocks=1, threads=256)
+    assert out[0] == pytest.approx(float(x.astype(np.float64).sum()), rel=1e-5)
+
+
+def test_shuffle_width_keeps_segments_apart(selftest):
+    x = np.arange(32, dtype=np.float32)
+    out = np.array(selftest.run("segment_shuffle", x.tolist(), threads=32))
+    np.testing.assert_array_equal(out, x.reshape(-1, 2)[:, ::-1].reshape(-1))
+
+
+def test_atomics_count_every_thread_of_every_block(selftest):
+    out = selftest.run("atomic_count", [0.0], blocks=3, threads=100)
+    assert out[0] == 300
+
+
+def test_three_dimensional_grids_and_blocks(selftest):
+    n = 2 * 2 * 3 * 4 * 2 * 2  # grid (2, 2, 3), block (4, 2, 2)
+    out = selftest.run("index_3d", [0.0] * n, blocks=2, threads=4)
+    np.testing.assert_array_equal(out, np.arange(n, dtype=np.float32))
+
+
+def test_threads_that_return_early_do_not_block_barriers(selftest):
+    x = np.arange(32, dtype=np.float32)
+    out = np.array(selftest.run("early_exit", x.tolist(), threads=32))
+    np.testing.assert_array_equal(out[:8], x[:8][::-1])
+    np.testing.assert_array_equal(out[8:], x[8:])
+
+
+def test_dynamic_shared_memory_and_its_limit(selftest):
+    x = np.arange(64, dtype=np.float32)
+    out = selftest.run("dynamic_shared", x.tolist(), threads=64, smem=64 * 4)
+    np.testing.assert_array_equal(out, np.roll(x, -1))
+    # Over 48 KiB needs cudaFuncSetAttribute first, as on the hardware.
+    with pytest.raises(RuntimeError, match="cudaErrorInvalidValue"):
+        selftest.run("dynamic_shared", x.tolist(), threads=64, smem=100_000)
+    out = selftest.run("dynamic_shared_opt_in", x.tolist(), threads=64, smem=100_000)
+    np.testing.assert_array_equal(out, np.roll(x, -1))
+
+
+def test_invalid_launch_configuration_fails_the_launch(selftest):
+    with pytest.raises(RuntimeError, match="cudaErrorInvalidConfiguration"):
+        selftest.run("atomic_count", [0.0], threads=2048)
+    with pytest.raises(RuntimeError, match="cudaErrorInvalidConfiguration"):
+        selftest.run("atomic_count", [0.0], blocks=0)
+
+
+def test_divergent_barriers_are_reported_not_hung(selftest):
+    with pytest.raises(RuntimeError, match="divergent_barrier_kernel.*deadlock"):
+        selftest.run("divergent_barrier", [0.0] * 32, threads=32)
+
+
+# ------------------------------------------------------------------ ember's kernels on it
+def _libasan() -> str | None:
+    """The compiler's AddressSanitizer runtime, to preload into the Python that runs the
+    sanitized module; None where the compiler has none."""
+    try:
+        path = subprocess.run(["c++", "-print-file-name=libasan.so"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return path if os.path.isabs(path) and os.path.exists(path) else None
+
+
+@pytest.mark.parametrize("sanitize", [False, True], ids=["plain", "asan"])
+def test_cuda_suites_pass_on_the_emulated_kernels(emulated_cuda, sanitize, tmp_path):
+    """test_cuda.py and test_device_parity.py on the emulated module; with AddressSanitizer
+    (the allocator's blocks poisoned past each array's end and after release) an
+    out-of-bounds or use-after-free access in a kernel stops the run with a report."""
+    import ember
+
+    if ember.cuda.is_available():
+        pytest.skip("a real GPU runs the real suites")
+    env = dict(os.environ)
+    module = emulated_cuda
+    if sanitize:
+        libasan = _libasan()
+        if libasan is None:
+            pytest.skip("the compiler has no AddressSanitizer runtime")
+        module = emulator_build.build(_build_dir(), sanitize=True)
+        libubsan = libasan.replace("libasan", "libubsan")
+        env["LD_PRELOAD"] = " ".join(p for p in (libasan, libubsan) if os.path.exists(p))
+        # a report goes to a file: pytest's capture would swallow it with the crash
+        env["ASAN_OPTIONS"] = f"detect_leaks=0:halt_on_error=1:log_path={tmp_path / 'asan'}"
+        env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
+    env["EMBER_EMULATED_CUDA"] = str(module)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+           str(HERE / "test_cuda.py"), str(HERE / "test_device_parity.py")]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+    tail = "\n".join((run.stdout + run.stderr).splitlines()[-40:])
+    reports = "".join(p.read_text()[:6000] for p in tmp_path.glob("asan*"))
+    assert run.returncode == 0, tail + "\n" + reports
+    assert " passed" in tail and "failed" not in tail, tail
