@@ -474,6 +474,82 @@ def test_tiny_mlp_training_step_matches_cpu():
         _close(pg, pc, rtol=1e-4, atol=1e-5)
 
 
+def _dev(*shape, dtype=np.float32):
+    return _CUDA.from_numpy(np.ones(shape, dtype=dtype))
+
+
+# Bad input straight at the bindings (ember's Python side checks most of it first): every
+# kernel entry point validates its arguments and raises a Python exception naming the op --
+# never a crash, a hang or a wrong-size launch.
+BAD_CALLS = {
+    "matmul_dtypes": (lambda m: m.matmul(_dev(2, 3), _dev(3, 2, dtype=np.float64)),
+                      TypeError, "matmul: both operands must have the same dtype"),
+    "matmul_int": (lambda m: m.matmul(_dev(2, 3, dtype=np.int64), _dev(3, 2, dtype=np.int64)),
+                   TypeError, "matmul: expected float32 or float64"),
+    "matmul_shapes": (lambda m: m.matmul(_dev(2, 3), _dev(4, 2)), ValueError,
+                      r"matmul: shapes \(2, 3\) and \(4, 2\).*not aligned"),
+    "conv_ndim": (lambda m: m.conv2d_forward(_dev(1, 4, 4), _dev(1, 1, 3, 3), (1, 1), (0, 0),
+                                             (1, 1), 1), ValueError, "conv2d: expected a 4-d"),
+    "conv_groups": (lambda m: m.conv2d_forward(_dev(1, 3, 4, 4), _dev(2, 3, 3, 3), (1, 1),
+                                               (0, 0), (1, 1), 2),
+                    ValueError, "divisible by groups=2"),
+    "conv_stride": (lambda m: m.conv2d_forward(_dev(1, 1, 4, 4), _dev(1, 1, 3, 3), (0, 1),
+                                               (0, 0), (1, 1), 1),
+                    ValueError, "conv2d: stride must be positive"),
+    "conv_backward_shape": (lambda m: m.conv2d_backward_data(
+        _dev(1, 1, 3, 3), _dev(1, 1, 3, 3), [1, 1, 4, 4], (1, 1), (0, 0), (1, 1), 1),
+        ValueError, "conv2d_backward_data: grad_output has shape"),
+    "attention_head_dim": (lambda m: m.attention_forward(_dev(1, 1, 4, 8), _dev(1, 1, 4, 7),
+                                                         _dev(1, 1, 4, 8)),
+                           ValueError, "same embedding dimension D"),
+    "attention_too_wide": (lambda m: m.attention_forward(_dev(1, 1, 4, 300), _dev(1, 1, 4, 300),
+                                                         _dev(1, 1, 4, 8)),
+                           ValueError, "up to 128"),
+    "attention_mask_dtype": (lambda m: m.attention_forward(
+        _dev(1, 1, 4, 8), _dev(1, 1, 4, 8), _dev(1, 1, 4, 8), _dev(4, 4, dtype=np.int64)),
+        TypeError, "attn_mask must be bool"),
+    "attention_mask_shape": (lambda m: m.attention_forward(
+        _dev(1, 1, 4, 8), _dev(1, 1, 4, 8), _dev(1, 1, 4, 8), _dev(3, 4)),
+        ValueError, "not broadcastable"),
+    "attention_backward_lse": (lambda m: m.attention_backward(
+        *[_dev(1, 1, 4, 8)] * 5, _dev(1, 1, 5)), ValueError, "lse must have shape"),
+    "adam_shapes": (lambda m: m.adam_step(_dev(4), _dev(5), _dev(4), _dev(4), None, 0.1, 0.9,
+                                          0.99, 1e-8, 0.0, 1, False, False, False),
+                    ValueError, "adam_step: grad has shape"),
+    "adam_strided": (lambda m: m.adam_step(m.view(_dev(8), 0, [4], [2]), _dev(4), _dev(4),
+                                           _dev(4), None, 0.1, 0.9, 0.99, 1e-8, 0.0, 1, False,
+                                           False, False),
+                     ValueError, "adam_step: param must be a contiguous"),
+    "adam_amsgrad_state": (lambda m: m.adam_step(_dev(4), _dev(4), _dev(4), _dev(4), None, 0.1,
+                                                 0.9, 0.99, 1e-8, 0.0, 1, True, False, False),
+                           ValueError, "needs max_exp_avg_sq"),
+    "view_outside_memory": (lambda m: m.view(_dev(4), 2, [4], [1]), IndexError,
+                            "reach outside the array's memory"),
+    "index_outside_memory": (lambda m: m.index("gather", _dev(4), _dev(2), [1],
+                                               [_dev(2, dtype=np.int64)], [1], [9]),
+                             IndexError, "outside the target's memory"),
+    "copy_shapes": (lambda m: m.copy_(_dev(4), _dev(5)), ValueError, "copy: destination shape"),
+    "empty_negative": (lambda m: m.empty([-1], np.float32), ValueError, "negative dimension"),
+    # the product of the dimensions wraps around 64 bits: a small block for a huge shape
+    "empty_overflowing_size": (lambda m: m.empty([1 << 40, 1 << 30], np.float32), ValueError,
+                               "too large"),
+    "empty_out_of_memory": (lambda m: m.empty([1 << 50], np.float32), RuntimeError,
+                            "out of memory"),
+    "unsupported_dtype": (lambda m: m.from_numpy(np.ones(2, np.complex64)), TypeError,
+                          "CUDA arrays hold bool, int64, float32 or float64"),
+}
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", sorted(BAD_CALLS))
+def test_bindings_reject_bad_input_with_a_clear_error(case):
+    call, exc, message = BAD_CALLS[case]
+    with pytest.raises(exc, match=message):
+        call(_CUDA)
+    _CUDA.synchronize()  # and the device is still usable
+    assert _CUDA.to_numpy(_dev(2)).tolist() == [1.0, 1.0]
+
+
 @needs_gpu
 def test_allocator_counters_and_empty_cache():
     ember.cuda.synchronize()

@@ -204,6 +204,77 @@ def test_op_matches_cpu(device, name, dtype):
     check_fn(fn, [m(np_dtype) for m in makers], device, np_dtype, tol)
 
 
+# ------------------------------------------------------------------------------ kernel paths
+# Cases that steer the CUDA backend into each of its kernel variants (found by running the
+# suite on the CUDA emulator with coverage): GEMM's 128x128 tiles in all four operand
+# layouts (taken once the tiles fill every SM and the operands allow float4 loads), flash
+# attention's D <= 128 kernels, a constant additive mask, strided operands (vectorisable or
+# not), Lq != Lk with causal masking, and the integer paths of the elementwise, reduction
+# and scatter kernels.
+def _sdpa_constant_mask(q, k, v):
+    mask = ember.tensor(_arr((q.shape[-2], k.shape[-2]), 7, np.float32), device=q.device)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype))
+
+
+def _sdpa_strided(q, k, v):
+    # q, v: (B, L, H, D) storage seen as (B, H, L, D), as MHA produces (rows strided, D
+    # contiguous); k: (B, H, D, L) storage, so D itself is strided (element-wise loads)
+    return F.scaled_dot_product_attention(q.transpose(1, 2), k.mT, v.transpose(1, 2),
+                                          is_causal=True)
+
+
+KERNEL_PATHS = {
+    "matmul_big_tiles_nn": (lambda a, b: a @ b, [_r((40, 132, 20), 1), _r((40, 20, 132), 2)]),
+    "matmul_big_tiles_nt": (lambda a, b: a @ b.mT, [_r((40, 132, 20), 3), _r((40, 132, 20), 4)]),
+    "matmul_big_tiles_tn": (lambda a, b: a.mT @ b, [_r((40, 20, 132), 5), _r((40, 20, 132), 6)]),
+    "matmul_big_tiles_tt": (lambda a, b: a.mT @ b.mT,
+                            [_r((40, 20, 132), 7), _r((40, 132, 20), 8)]),
+    "sdpa_head_dim_96_value_dim_112": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        [_r((1, 2, 37, 96), 9), _r((1, 2, 37, 96), 10), _r((1, 2, 37, 112), 11)]),
+    "sdpa_constant_float_mask": (_sdpa_constant_mask,
+                                 [_r((2, 2, 19, 24), 12), _r((2, 2, 23, 24), 13),
+                                  _r((2, 2, 23, 24), 14)]),
+    "sdpa_strided_operands": (_sdpa_strided, [_r((2, 33, 2, 16), 15), _r((2, 2, 16, 33), 16),
+                                              _r((2, 33, 2, 16), 17)]),
+    "sdpa_causal_lq_ne_lk": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        [_r((1, 2, 20, 16), 18), _r((1, 2, 37, 16), 19), _r((1, 2, 37, 16), 20)]),
+    "int_pow_abs_logical": (
+        lambda a, b: ember.stack([a ** b.abs(), ember.abs(a),
+                                  ember.logical_xor(a > 0, b > 0).to(ember.int64),
+                                  ember.logical_or(a > 1, b < 0).to(ember.int64)]),
+        [_idx([3, -2, 5, 0, -1, 7]), _idx([2, 3, 0, -4, 5, 1])]),
+    "argmax_argmin_with_nan": (
+        lambda x: ember.stack([ember.argmax(x, 1), ember.argmin(x, 1), ember.argmax(x, 0)]),
+        [lambda dt: np.array([[1, np.nan, 3], [2, 5, np.nan], [4, 0, 1]], dtype=dt)]),
+    "scatter_add_int64": (lambda x, i, s: ember.scatter_add(x, 0, i, s),
+                          [_idx([0, 0, 0, 0]), _idx([0, 0, 3, 3, 3]), _idx([5, 6, 7, -1, 2])]),
+}
+
+
+@pytest.mark.parametrize("dtype", sorted(DTYPES))
+@pytest.mark.parametrize("name", sorted(KERNEL_PATHS))
+@pytest.mark.parametrize("device", DEVICES)
+def test_kernel_path_matches_cpu(device, name, dtype):
+    np_dtype, tol = DTYPES[dtype]
+    fn, makers = KERNEL_PATHS[name]
+    check_fn(fn, [m(np_dtype) for m in makers], device, np_dtype, tol)
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64])
+@pytest.mark.parametrize("device", DEVICES)
+def test_random_numbers_on_device_have_their_distributions(device, dtype):
+    ember.manual_seed(5)
+    u = ember.rand(20_001, dtype=dtype, device=device).cpu().numpy()
+    z = ember.randn(20_001, dtype=dtype, device=device).cpu().numpy()
+    assert u.dtype == z.dtype == np.dtype(dtype.name)
+    assert 0.0 <= u.min() and u.max() < 1.0
+    assert abs(u.mean() - 0.5) < 0.01 and abs(u.var() - 1 / 12) < 0.005
+    assert np.isfinite(z).all() and abs(z.mean()) < 0.03 and abs(z.std() - 1.0) < 0.03
+    assert abs(np.mean(np.abs(z) < 1.0) - 0.6827) < 0.01  # the normal's shape, not just moments
+
+
 # ------------------------------------------------------------------------------ losses
 def _probs(shape, seed):
     return lambda dt: _arr(shape, seed, dt, 0.02, 0.98)
@@ -404,6 +475,26 @@ def test_optimizer_steps_match_cpu(device, name):
     got = _train(OPTIMIZERS[name], device)
     for key in want:
         _close(f"{name}: {key}", got[key], want[key], 1e-4)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("device", DEVICES)
+def test_fused_adam_on_device_matches_cpu(device, dtype, amsgrad):
+    # 1001 elements: the kernel's float4/double2 body and its scalar tail
+    rng = np.random.default_rng(6)
+    p0 = rng.normal(size=1001).astype(dtype)
+    grads = rng.normal(size=(4, 1001)).astype(dtype)
+
+    def run(dev):
+        p = ember.tensor(p0, device=dev, requires_grad=True)
+        opt = ember.optim.AdamW([p], lr=0.01, weight_decay=0.1, amsgrad=amsgrad, fused=True)
+        for g in grads:
+            p.grad = ember.tensor(g, device=dev)
+            opt.step()
+        return p.detach().cpu().numpy()
+
+    _close("fused AdamW", run(device), run("cpu"), DTYPES[np.dtype(dtype).name][1])
 
 
 @pytest.mark.parametrize("device", DEVICES)

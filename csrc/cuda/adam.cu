@@ -27,7 +27,7 @@
 #include <type_traits>
 
 #include "cuda/device_array.h"
-#include "cuda/gemm.cuh"     // shape_str, sm_count, DeviceGuard, aligned16
+#include "cuda/gemm.cuh"     // sm_count, DeviceGuard, aligned16
 #include "cuda/kernels.h"  // contiguous
 
 namespace py = pybind11;

@@ -47,7 +47,7 @@
 #include <vector>
 
 #include "cuda/device_array.h"
-#include "cuda/gemm.cuh"  // shape_str, DeviceGuard, aligned16
+#include "cuda/gemm.cuh"  // DeviceGuard, aligned16
 
 namespace py = pybind11;
 
@@ -906,14 +906,9 @@ void check_same(const char* name, const DeviceArray& a, const DeviceArray& q,
   if (a.dtype() != q.dtype())
     fail_type(std::string("backward: ") + name + " must have the query's dtype " +
               dtype_name(q.dtype()) + ", got " + describe(name, a));
-  if (a.shape() != shape) {
-    std::ostringstream want;
-    want << "(";
-    for (size_t d = 0; d < shape.size(); ++d) want << (d ? ", " : "") << shape[d];
-    want << ")";
-    fail_value(std::string("backward: ") + name + " must have shape " + want.str() + ", got " +
-               describe(name, a));
-  }
+  if (a.shape() != shape)
+    fail_value(std::string("backward: ") + name + " must have shape " + shape_str(shape) +
+               ", got " + describe(name, a));
   if (a.device() != q.device())
     fail_value(std::string("backward: ") + name + " is on cuda:" + std::to_string(a.device()) +
                " but query is on cuda:" + std::to_string(q.device()));

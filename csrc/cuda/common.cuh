@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace ember::cuda {
 
@@ -64,6 +65,15 @@ inline const char* dtype_name(DType t) {
     case DType::Float64: return "float64";
   }
   return "?";
+}
+
+// A shape as Python prints a tuple: "(2, 3)", "(4,)", "()". For error messages.
+inline std::string shape_str(const std::vector<int64_t>& s) {
+  std::ostringstream out;
+  out << "(";
+  for (size_t d = 0; d < s.size(); ++d) out << (d ? ", " : "") << s[d];
+  out << (s.size() == 1 ? ",)" : ")");
+  return out.str();
 }
 
 // Grid size for a grid-stride loop over n items with `block` threads per block.

@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "cuda/device_array.h"
-#include "cuda/gemm.cuh"  // shape_str, sm_count, DeviceGuard
+#include "cuda/gemm.cuh"  // sm_count, DeviceGuard
 
 namespace py = pybind11;
 

@@ -10,14 +10,6 @@ namespace ember::cuda {
 
 namespace {
 
-std::string shape_str(const Shape& s) {
-  std::ostringstream out;
-  out << "(";
-  for (size_t i = 0; i < s.size(); ++i) out << (i ? ", " : "") << s[i];
-  out << (s.size() == 1 ? ",)" : ")");
-  return out.str();
-}
-
 // dst[ds.offset(i)] = cast(src[ss.offset(i)]) for every position i of the (shared) shape.
 template <typename To, typename From>
 __global__ void copy_kernel(To* dst, Strided ds, const From* src, Strided ss, int64_t n) {
@@ -89,9 +81,11 @@ void synchronize() { EMBER_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 // ---- arrays and views -----------------------------------------------------------------------
 DeviceArray empty(const Shape& shape, DType dtype) {
-  for (int64_t s : shape)
-    if (s < 0) throw std::invalid_argument("empty: negative dimension in shape " + shape_str(shape));
-  return DeviceArray(shape, dtype, current_device());
+  try {
+    return DeviceArray(shape, dtype, current_device());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("empty: ") + e.what());
+  }
 }
 
 DeviceArray make_view(const DeviceArray& x, int64_t offset, const Shape& shape,

@@ -10,7 +10,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "cuda/common.cuh"
@@ -34,9 +37,9 @@ class DeviceArray {
   // A new contiguous (C-order) array, uninitialised.
   DeviceArray(std::vector<int64_t> shape, DType dtype, int device = 0)
       : shape_(std::move(shape)), dtype_(dtype) {
+    const size_t bytes = checked_bytes(shape_, dtype);
     strides_ = contiguous_strides(shape_);
-    storage_ = std::make_shared<Storage>(std::max<int64_t>(numel(), 1) * itemsize(dtype),
-                                         device);
+    storage_ = std::make_shared<Storage>(std::max<size_t>(bytes, 1), device);
   }
   // A view sharing `base`'s storage.
   DeviceArray(const DeviceArray& base, int64_t offset, std::vector<int64_t> shape,
@@ -64,7 +67,25 @@ class DeviceArray {
   T* data_as() const { return static_cast<T*>(data()); }
   const std::shared_ptr<Storage>& storage() const { return storage_; }
 
-  static std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
+  // The bytes of a C-order array of `shape`. Throws std::invalid_argument (ValueError) for a
+  // negative dimension, or a size beyond 63 bits: the product would wrap around and a huge
+  // shape would get a small block.
+  static size_t checked_bytes(const std::vector<int64_t>& shape, DType dtype) {
+    const int64_t limit =
+        std::numeric_limits<int64_t>::max() / static_cast<int64_t>(itemsize(dtype));
+    int64_t n = 1;
+    for (int64_t s : shape) {
+      if (s < 0) throw std::invalid_argument("negative dimension in shape " + shape_str(shape));
+      if (s != 0 && n > limit / s)
+        throw std::invalid_argument("an array of shape " + shape_str(shape) + " and dtype " +
+                                    dtype_name(dtype) + " is too large (its size in bytes "
+                                    "does not fit in 64 bits)");
+      n *= s;
+    }
+    return static_cast<size_t>(n) * itemsize(dtype);
+  }
+
+    static std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
     std::vector<int64_t> s(shape.size(), 1);
     for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i)
       s[i] = s[i + 1] * std::max<int64_t>(shape[i + 1], 1);

@@ -50,14 +50,6 @@ void gemm(const GemmParams<double>& p, cudaStream_t stream = 0);
 // ---- host helpers shared by the kernel files --------------------------------------------
 
 // "(2, 3)" / "(3,)": shapes written the way Python prints them.
-inline std::string shape_str(const std::vector<int64_t>& s) {
-  std::ostringstream out;
-  out << "(";
-  for (size_t d = 0; d < s.size(); ++d) out << (d ? ", " : "") << s[d];
-  out << (s.size() == 1 ? ",)" : ")");
-  return out.str();
-}
-
 // Number of multiprocessors of the current device (cached per device; 1 if unknown).
 inline int sm_count() {
   static int cached[64] = {};

@@ -20,13 +20,6 @@ struct PoolParams {
   int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
 };
 
-std::string shape_str(const Shape& s) {
-  std::ostringstream out;
-  out << "(";
-  for (size_t i = 0; i < s.size(); ++i) out << (i ? ", " : "") << s[i];
-  out << ")";
-  return out.str();
-}
 std::string pair_str(Pair p) {
   return "(" + std::to_string(p.first) + ", " + std::to_string(p.second) + ")";
 }
