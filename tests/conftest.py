@@ -1,4 +1,3 @@
-import importlib.util
 import os
 import sys
 
@@ -9,11 +8,10 @@ if os.environ.get("EMBER_EMULATED_CUDA"):
     # Run the CUDA suites on the real kernels compiled for the CPU against the CUDA emulator
     # (tests/cuda_emulator; the variable holds the built module's path). It must be in place
     # before ember imports its own ember._cuda.
-    _spec = importlib.util.spec_from_file_location("ember_cuda_emulator._cuda",
-                                                   os.environ["EMBER_EMULATED_CUDA"])
-    _emulated = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_emulated)
-    sys.modules["ember._cuda"] = _emulated
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "cuda_emulator"))
+    import emulator
+
+    emulator.install(os.environ["EMBER_EMULATED_CUDA"])
 
 import ember  # noqa: E402
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,11 +28,11 @@ import pytest
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE / "cuda_emulator"))
-import build as emulator_build  # noqa: E402  (tests/cuda_emulator/build.py)
+import emulator  # noqa: E402  (tests/cuda_emulator/emulator.py)
 
 
 def _build_dir() -> Path:
-    return Path(os.environ.get("EMBER_CUDA_EMULATOR_BUILD", emulator_build.DEFAULT_BUILD_DIR))
+    return Path(os.environ.get("EMBER_CUDA_EMULATOR_BUILD", emulator.DEFAULT_BUILD_DIR))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def emulated_cuda() -> Path:
     if shutil.which("cmake") is None or shutil.which("c++") is None:
         pytest.skip("the CUDA emulator needs cmake and a C++ compiler")
     pytest.importorskip("pybind11", reason="the CUDA emulator builds with pybind11")
-    return emulator_build.build(_build_dir())
+    return emulator.build(_build_dir())
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_translation_rewrites_launches_and_dynamic_shared_memory():
     src = ("  kern<T, 4><<<grid, 256, smem, stream>>>(a, b);\n"
            "  plain<<<n, 32>>>(x);  // comment <<<not a launch>>>\n"
            "  extern __shared__ __align__(16) float smem[];\n")
-    out = emulator_build.translate_source(src, "x.cu", plain={"plain"})
+    out = emulator.translate_source(src, "x.cu", plain={"plain"})
     assert ('::cuda_emu::launch("kern<T, 4>", reinterpret_cast<const void*>(&kern<T, 4>), '
             "[](auto&... emu_args) { kern<T, 4>(emu_args...); }, grid, 256, smem, stream)(a, b);"
             in out)
@@ -65,11 +66,11 @@ def test_translation_rewrites_launches_and_dynamic_shared_memory():
     assert "float* smem = static_cast<float*>(::cuda_emu::dynamic_shared_memory());" in out
     assert out.count("\n") == src.count("\n")  # line numbers in errors stay the source's
     with pytest.raises(ValueError, match="x.cu:1"):
-        emulator_build.translate_source("if (c) k<<<1, 1>>>\n(x);\n", "x.cu")
+        emulator.translate_source("if (c) k<<<1, 1>>>\n(x);\n", "x.cu")
 
 
 def test_deduced_template_kernels_have_no_address():
-    out = emulator_build.translate_source("  unary_kernel<<<n, 256>>>(out, x);\n", "x.cu")
+    out = emulator.translate_source("  unary_kernel<<<n, 256>>>(out, x);\n", "x.cu")
     assert '::cuda_emu::launch("unary_kernel", nullptr,' in out
 
 
@@ -168,7 +169,7 @@ def test_cuda_suites_pass_on_the_emulated_kernels(emulated_cuda, sanitize, tmp_p
         libasan = _libasan()
         if libasan is None:
             pytest.skip("the compiler has no AddressSanitizer runtime")
-        module = emulator_build.build(_build_dir(), sanitize=True)
+        module = emulator.build(_build_dir(), sanitize=True)
         libubsan = libasan.replace("libasan", "libubsan")
         env["LD_PRELOAD"] = " ".join(p for p in (libasan, libubsan) if os.path.exists(p))
         # a report goes to a file: pytest's capture would swallow it with the crash
@@ -182,3 +183,27 @@ def test_cuda_suites_pass_on_the_emulated_kernels(emulated_cuda, sanitize, tmp_p
     reports = "".join(p.read_text()[:6000] for p in tmp_path.glob("asan*"))
     assert run.returncode == 0, tail + "\n" + reports
     assert " passed" in tail and "failed" not in tail, tail
+
+
+def test_demo_trains_on_the_emulated_gpu_like_on_the_cpu(emulated_cuda, tmp_path):
+    """The README's demo with --device cuda: the model, data and optimizer moved to the
+    device, every kernel of a training run -- and the same learning curve as on the CPU."""
+    pytest.importorskip("sklearn")
+
+    def run(device: str) -> list[str]:
+        out = tmp_path / device
+        cmd = [sys.executable, str(HERE / "cuda_emulator" / "emulator.py"), "run",
+               "--build-dir", str(emulated_cuda.parents[2]),
+               str(HERE.parent / "examples" / "demo.py"), "--device", device, "--epochs", "3",
+               "--out", str(out)]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return [line for line in done.stdout.splitlines()
+                if line.startswith(("epoch", "test accuracy"))]
+
+    cpu, gpu = run("cpu"), run("cuda")
+    assert len(gpu) == len(cpu) >= 2
+    for a, b in zip(gpu, cpu):  # losses and accuracies, as printed (3-4 digits)
+        numbers = [np.array(re.findall(r"\d+\.\d+", line), dtype=float) for line in (a, b)]
+        np.testing.assert_allclose(numbers[0], numbers[1], atol=0.02, err_msg=f"{a} vs {b}")
+    assert float(re.search(r"([\d.]+)%", gpu[-1]).group(1)) > 85

@@ -1,6 +1,6 @@
 // Kernels that check the CUDA emulator itself (tests/test_cuda_emulated.py): that it runs
 // CUDA's execution model faithfully where ember's kernels rely on it, and that it reports the
-// mistakes it promises to report. Plain CUDA: build.py translates it like csrc/cuda.
+// mistakes it promises to report. Plain CUDA: emulator.py translates it like csrc/cuda.
 #include <cuda_runtime.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>

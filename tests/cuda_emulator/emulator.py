@@ -1,4 +1,4 @@
-"""Build ember._cuda for the CPU, on the CUDA emulator, to test the CUDA kernels without a GPU.
+"""ember._cuda for the CPU, on the CUDA emulator: the CUDA kernels tested and run without a GPU.
 
 Two steps:
 
@@ -15,19 +15,25 @@ Two steps:
 2. *build* runs CMake on tests/cuda_emulator/CMakeLists.txt, which compiles the translated
    sources with g++ into a ``_cuda`` extension module.
 
-Used by tests/test_cuda_emulated.py; also a command line tool::
+3. *install* puts the built module in place of ember._cuda in this process (before ember is
+   imported): ember then sees one GPU, "ember CUDA emulator (CPU)".
 
-    python tests/cuda_emulator/build.py [--sanitize] [--build-dir DIR]
+Used by tests/conftest.py and tests/test_cuda_emulated.py; also a command line tool::
 
-prints the path of the built module. Run a suite on it with
-``EMBER_EMULATED_CUDA=<that path> python -m pytest tests/test_cuda.py tests/test_device_parity.py``.
+    python tests/cuda_emulator/emulator.py build [--sanitize]     # prints the module's path
+    python tests/cuda_emulator/emulator.py run SCRIPT [ARGS...]   # SCRIPT on the emulated GPU
+
+e.g. ``... run examples/demo.py --device cuda --epochs 1``. A test suite runs on it with
+``EMBER_EMULATED_CUDA=<module path> python -m pytest tests/test_cuda.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -130,14 +136,36 @@ def build(build_dir: Path = DEFAULT_BUILD_DIR, sanitize: bool = False,
     return built[0]
 
 
+def install(module_path: str | os.PathLike) -> None:
+    """Makes the emulated module this process's ember._cuda; call before importing ember."""
+    if "ember" in sys.modules:
+        raise RuntimeError("install the emulated ember._cuda before ember is imported")
+    spec = importlib.util.spec_from_file_location("ember_cuda_emulator._cuda", module_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules["ember._cuda"] = module
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--build-dir", type=Path, default=DEFAULT_BUILD_DIR)
-    parser.add_argument("--sanitize", action="store_true",
-                        help="-fsanitize=address,undefined (run Python with LD_PRELOAD=libasan)")
-    parser.add_argument("-j", "--jobs", type=int, default=None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build the emulated module and print its path")
+    b.add_argument("--sanitize", action="store_true",
+                   help="-fsanitize=address,undefined (run Python with LD_PRELOAD=libasan)")
+    b.add_argument("-j", "--jobs", type=int, default=None)
+    r = sub.add_parser("run", help="run a Python script with the emulated GPU")
+    r.add_argument("script")
+    r.add_argument("args", nargs=argparse.REMAINDER)
+    for p in (b, r):
+        p.add_argument("--build-dir", type=Path, default=DEFAULT_BUILD_DIR)
     args = parser.parse_args()
-    print(build(args.build_dir, args.sanitize, args.jobs))
+    if args.command == "build":
+        print(build(args.build_dir, args.sanitize, args.jobs))
+        return
+    install(build(args.build_dir))
+    sys.argv = [args.script, *args.args]
+    sys.path.insert(0, str(Path(args.script).resolve().parent))
+    runpy.run_path(args.script, run_name="__main__")
 
 
 if __name__ == "__main__":
