@@ -248,6 +248,17 @@ KERNEL_PATHS = {
     "argmax_argmin_with_nan": (
         lambda x: ember.stack([ember.argmax(x, 1), ember.argmin(x, 1), ember.argmax(x, 0)]),
         [lambda dt: np.array([[1, np.nan, 3], [2, 5, np.nan], [4, 0, 1]], dtype=dt)]),
+    # the fused LayerNorm: rows longer than a warp, more rows than one column-sum chunk
+    # (partials over chunks), no affine parameters, a non-contiguous input, an empty row
+    "layer_norm_wide_many_rows": (lambda x, w, b: F.layer_norm(x, (200,), w, b),
+                                  [_r((3, 50, 200), 30, -3, 5), _r((200,), 31), _r((200,), 32)]),
+    "layer_norm_no_affine_strided": (lambda x: F.layer_norm(x.mT, (7,)), [_r((4, 7, 9), 33)]),
+    "layer_norm_empty_rows": (lambda x: F.layer_norm(x, (0,)), [_r((3, 0), 34)]),
+    # the fused GELU deep in the tail, where 1 + erf(x / sqrt 2) would cancel to 0
+    "gelu_tail": (F.gelu, [lambda dt: np.linspace(-12, 6, 37).astype(dt)]),
+    "gelu_tanh_tail": (lambda x: F.gelu(x, approximate="tanh"),
+                       [lambda dt: np.linspace(-12, 6, 37).astype(dt)]),
+    "relu_backward_at_zero": (ember.relu, [lambda dt: np.array([-1.0, 0.0, 2.0, -0.0], dt)]),
     "scatter_add_int64": (lambda x, i, s: ember.scatter_add(x, 0, i, s),
                           [_idx([0, 0, 0, 0]), _idx([0, 0, 3, 3, 3]), _idx([5, 6, 7, -1, 2])]),
 }

@@ -92,7 +92,7 @@ UnaryOp unary_op(const std::string& name) {
       {"log1p", UnaryOp::Log1p}, {"sqrt", UnaryOp::Sqrt},       {"abs", UnaryOp::Abs},
       {"sign", UnaryOp::Sign},   {"sin", UnaryOp::Sin},         {"cos", UnaryOp::Cos},
       {"tanh", UnaryOp::Tanh},   {"sigmoid", UnaryOp::Sigmoid}, {"erf", UnaryOp::Erf},
-      {"not", UnaryOp::LogicalNot}};
+      {"not", UnaryOp::LogicalNot}, {"gelu", UnaryOp::Gelu},  {"gelu_tanh", UnaryOp::GeluTanh}};
   for (const auto& [n, op] : table)
     if (name == n) return op;
   throw std::invalid_argument("unary: unknown op '" + name + "'");
@@ -105,7 +105,10 @@ BinaryOp binary_op(const std::string& name) {
       {"minimum", BinaryOp::Minimum}, {"eq", BinaryOp::Eq},   {"ne", BinaryOp::Ne},
       {"lt", BinaryOp::Lt},   {"le", BinaryOp::Le},           {"gt", BinaryOp::Gt},
       {"ge", BinaryOp::Ge},   {"and", BinaryOp::And},         {"or", BinaryOp::Or},
-      {"xor", BinaryOp::Xor}};
+      {"xor", BinaryOp::Xor},
+      {"gelu_backward", BinaryOp::GeluBackward},
+      {"gelu_tanh_backward", BinaryOp::GeluTanhBackward},
+      {"relu_backward", BinaryOp::ReluBackward}};
   for (const auto& [n, op] : table)
     if (name == n) return op;
   throw std::invalid_argument("binary: unknown op '" + name + "'");
@@ -208,14 +211,24 @@ PYBIND11_MODULE(_cuda, m) {
 
   // ---- elementwise -----------------------------------------------------------------------------
   m.def("unary", [](const std::string& op, const DeviceArray& x) { return unary(unary_op(op), x); },
-        "op in neg exp log log1p sqrt abs sign sin cos tanh sigmoid erf not.");
+        "op in neg exp log log1p sqrt abs sign sin cos tanh sigmoid erf not gelu gelu_tanh.");
   m.def("softplus", [](const DeviceArray& x, double beta, double threshold) {
     return unary(UnaryOp::Softplus, x, beta, threshold);
   });
   m.def("binary", [](const std::string& op, const DeviceArray& a, const DeviceArray& b) {
     return binary(binary_op(op), a, b);
-  }, "op in add sub mul div pow maximum minimum eq ne lt le gt ge and or xor; broadcasts.");
+  }, "op in add sub mul div pow maximum minimum eq ne lt le gt ge and or xor, and the fused "
+     "activations' backward gelu_backward gelu_tanh_backward relu_backward (a = the incoming "
+     "gradient); broadcasts.");
   m.def("where", &where);
+
+  // ---- layer normalisation ---------------------------------------------------------------------
+  m.def("layer_norm_forward", &layer_norm_forward, py::arg("x"), py::arg("weight"),
+        py::arg("bias"), py::arg("eps"),
+        "LayerNorm over the last axis: (y, mean, rstd), mean/rstd of shape x.shape[:-1].");
+  m.def("layer_norm_backward", &layer_norm_backward, py::arg("grad"), py::arg("x"),
+        py::arg("weight"), py::arg("mean"), py::arg("rstd"),
+        "(dx, dweight, dbias) of layer_norm_forward; dweight/dbias have shape (d,).");
 
   // ---- reductions ------------------------------------------------------------------------------
   m.def("reduce", [](const std::string& op, const DeviceArray& x, const Shape& axes,

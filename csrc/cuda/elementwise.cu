@@ -24,6 +24,7 @@ EMBER_MATH1(sin)
 EMBER_MATH1(cos)
 EMBER_MATH1(tanh)
 EMBER_MATH1(erf)
+EMBER_MATH1(erfc)
 #undef EMBER_MATH1
 __device__ inline float m_pow(float a, float b) { return powf(a, b); }
 __device__ inline double m_pow(double a, double b) { return pow(a, b); }
@@ -115,6 +116,27 @@ struct SoftplusF {
     return ((z > T(0) ? z : T(0)) + m_log1p(m_exp(-m_fabs(z)))) / b;
   }
 };
+// ---- GELU (the fused activation; its backward is a binary op below) ----
+constexpr double kSqrtHalf = 0.70710678118654752440;     // 1 / sqrt(2)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2 / pi)
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1 / sqrt(2 pi)
+constexpr double kGeluCubic = 0.044715;
+// Phi(x) = erfc(-x / sqrt 2) / 2, the normal CDF; not (1 + erf(x / sqrt 2)) / 2, which
+// cancels to 0 for x below about -5.7 in float (the CPU kernel uses the same formula).
+template <typename T> __device__ inline T normal_cdf(T x) {
+  return T(0.5) * m_erfc(-x * T(kSqrtHalf));
+}
+// gelu(x) = x Phi(x)
+struct GeluF {
+  template <typename T> __device__ T operator()(T x) const { return x * normal_cdf(x); }
+};
+// tanh approximation: x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
+struct GeluTanhF {
+  template <typename T> __device__ T operator()(T x) const {
+    const T u = T(kSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x);
+    return T(0.5) * x * (T(1) + m_tanh(u));
+  }
+};
 struct NotF {
   template <typename T> __device__ bool operator()(T x) const { return x == T(0); }
 };
@@ -161,6 +183,8 @@ const char* unary_name(UnaryOp op) {
     case UnaryOp::Sigmoid: return "sigmoid";
     case UnaryOp::Erf: return "erf";
     case UnaryOp::Softplus: return "softplus";
+    case UnaryOp::Gelu: return "gelu";
+    case UnaryOp::GeluTanh: return "gelu_tanh";
     case UnaryOp::LogicalNot: return "logical_not";
   }
   return "unary";
@@ -243,6 +267,28 @@ struct XorF {
   }
 };
 
+// Backward passes of the fused activations, as binary ops (a = incoming gradient g):
+// gelu: g (Phi(x) + x phi(x)), phi(x) = e^(-x^2/2) / sqrt(2 pi)
+struct GeluBackwardF {
+  template <typename T> __device__ T operator()(T g, T x) const {
+    return g * (normal_cdf(x) + x * T(kInvSqrt2Pi) * m_exp(T(-0.5) * x * x));
+  }
+};
+// tanh approximation: g ((1 + t) / 2 + x (1 - t^2) u' / 2), t = tanh(u),
+// u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+struct GeluTanhBackwardF {
+  template <typename T> __device__ T operator()(T g, T x) const {
+    const T x2 = x * x;
+    const T t = m_tanh(T(kSqrt2OverPi) * (x + T(kGeluCubic) * x2 * x));
+    const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * x2);
+    return g * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du);
+  }
+};
+// relu, from its output y: g where y > 0, else 0
+struct ReluBackwardF {
+  template <typename T> __device__ T operator()(T g, T y) const { return y > T(0) ? g : T(0); }
+};
+
 const char* binary_name(BinaryOp op) {
   switch (op) {
     case BinaryOp::Add: return "add";
@@ -261,6 +307,9 @@ const char* binary_name(BinaryOp op) {
     case BinaryOp::And: return "and";
     case BinaryOp::Or: return "or";
     case BinaryOp::Xor: return "xor";
+    case BinaryOp::GeluBackward: return "gelu_backward";
+    case BinaryOp::GeluTanhBackward: return "gelu_tanh_backward";
+    case BinaryOp::ReluBackward: return "relu_backward";
   }
   return "binary";
 }
@@ -325,6 +374,8 @@ DeviceArray unary(UnaryOp op, const DeviceArray& x, double p0, double p1) {
         case UnaryOp::Tanh: out = launch_unary<T>(x, TanhF{}); return;
         case UnaryOp::Sigmoid: out = launch_unary<T>(x, SigmoidF{}); return;
         case UnaryOp::Erf: out = launch_unary<T>(x, ErfF{}); return;
+        case UnaryOp::Gelu: out = launch_unary<T>(x, GeluF{}); return;
+        case UnaryOp::GeluTanh: out = launch_unary<T>(x, GeluTanhF{}); return;
         case UnaryOp::Softplus:
           if (!(p0 != 0.0)) throw std::invalid_argument("softplus: beta must be nonzero");
           out = launch_unary<T>(x, SoftplusF{p0, p1});
@@ -371,6 +422,20 @@ DeviceArray binary(BinaryOp op, const DeviceArray& a, const DeviceArray& b) {
       case BinaryOp::And: out = launch_binary<T, bool>(a, b, AndF{}, name); return;
       case BinaryOp::Or: out = launch_binary<T, bool>(a, b, OrF{}, name); return;
       case BinaryOp::Xor: out = launch_binary<T, bool>(a, b, XorF{}, name); return;
+      case BinaryOp::GeluBackward:
+      case BinaryOp::GeluTanhBackward:
+      case BinaryOp::ReluBackward:
+        if constexpr (!std::is_floating_point_v<T>) {
+          bad_dtype(name, a.dtype());
+        } else {
+          if (op == BinaryOp::GeluBackward)
+            out = launch_binary<T, T>(a, b, GeluBackwardF{}, name);
+          else if (op == BinaryOp::GeluTanhBackward)
+            out = launch_binary<T, T>(a, b, GeluTanhBackwardF{}, name);
+          else
+            out = launch_binary<T, T>(a, b, ReluBackwardF{}, name);
+        }
+        return;
     }
   });
   return out;

@@ -1,5 +1,5 @@
-// Host entry points of the CUDA backend's core kernels (copy.cu, elementwise.cu, reduce.cu,
-// index.cu, random.cu, pool.cu). Plain C++ over DeviceArray: no pybind11 here, so the kernel
+// Host entry points of the CUDA backend's core kernels (copy.cu, elementwise.cu, layer_norm.cu,
+// reduce.cu, index.cu, random.cu, pool.cu). Plain C++ over DeviceArray: no pybind11 here, so the kernel
 // files compile fast and bindings_cuda.cu is the only place that knows about Python.
 //
 // Every function validates what it is given (dtypes, shapes, bounds) and throws
@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -46,17 +48,30 @@ DeviceArray eye(int64_t n, int64_t m, DType dtype);
 
 // ---- elementwise (elementwise.cu) --------------------------------------------------------
 enum class UnaryOp {
-  Neg, Exp, Log, Log1p, Sqrt, Abs, Sign, Sin, Cos, Tanh, Sigmoid, Erf, Softplus, LogicalNot
+  Neg, Exp, Log, Log1p, Sqrt, Abs, Sign, Sin, Cos, Tanh, Sigmoid, Erf, Softplus, LogicalNot,
+  Gelu, GeluTanh  // the fused activation (exact, tanh approximation)
 };
 enum class BinaryOp {
   Add, Sub, Mul, Div, Pow, Maximum, Minimum,  // result: the inputs' dtype
   Eq, Ne, Lt, Le, Gt, Ge,                     // result: bool
-  And, Or, Xor                                // bool inputs, bool result
+  And, Or, Xor,                               // bool inputs, bool result
+  // fused activations' backward, (g, x) -> dx; ReluBackward takes relu's output y for x
+  GeluBackward, GeluTanhBackward, ReluBackward
 };
 // p0, p1: Softplus's beta and threshold.
 DeviceArray unary(UnaryOp op, const DeviceArray& x, double p0 = 0.0, double p1 = 0.0);
 DeviceArray binary(BinaryOp op, const DeviceArray& a, const DeviceArray& b);
 DeviceArray where(const DeviceArray& cond, const DeviceArray& a, const DeviceArray& b);
+
+// ---- layer normalisation over the last axis (layer_norm.cu) --------------------------------
+// forward: (y, mean, rstd); mean and rstd have shape x.shape[:-1]. weight/bias: (d,) or none.
+std::tuple<DeviceArray, DeviceArray, DeviceArray> layer_norm_forward(
+    const DeviceArray& x, const std::optional<DeviceArray>& weight,
+    const std::optional<DeviceArray>& bias, double eps);
+// backward: (dx, dweight, dbias), dweight/dbias of shape (d,) (computed even without weight).
+std::tuple<DeviceArray, DeviceArray, DeviceArray> layer_norm_backward(
+    const DeviceArray& grad, const DeviceArray& x, const std::optional<DeviceArray>& weight,
+    const DeviceArray& mean, const DeviceArray& rstd);
 
 // ---- reductions (reduce.cu) --------------------------------------------------------------
 enum class ReduceOp { Sum, Max, Min };

@@ -260,6 +260,24 @@ class CUDABackend(Backend):
     def sigmoid(self, x):
         return self._m.unary("sigmoid", x)
 
+    # fused activations and LayerNorm: one kernel each way (see csrc/cuda/elementwise.cu and
+    # layer_norm.cu) instead of the primitive-composed defaults of Backend
+    def relu_backward(self, g, y):
+        return self._m.binary("relu_backward", g, y)
+
+    def gelu(self, x, approximate):
+        return self._m.unary("gelu_tanh" if approximate == "tanh" else "gelu", x)
+
+    def gelu_backward(self, g, x, approximate):
+        return self._m.binary("gelu_tanh_backward" if approximate == "tanh" else "gelu_backward",
+                              g, x)
+
+    def layer_norm(self, x, weight, bias, eps):
+        return self._m.layer_norm_forward(x, weight, bias, float(eps))
+
+    def layer_norm_backward(self, g, x, weight, mean, rstd):
+        return self._m.layer_norm_backward(g, x, weight, mean, rstd)
+
     def softplus(self, x, beta, threshold):
         return self._m.softplus(x, float(beta), float(threshold))
 
