@@ -448,6 +448,22 @@ def test_matmul_matches_cpu():
 
 @needs_gpu
 @needs_gemm
+def test_tf32_precision_rounds_matmul_inputs_on_the_gpu():
+    # 1 + 2^-15 has no TF32 representation (10 mantissa bits): it rounds to 1
+    a = ember.tensor([[1 + 2.0**-15, 1.0]], device="cuda")
+    b = ember.tensor([[1.0], [0.0]], device="cuda")
+    assert ember.get_float32_matmul_precision() == "highest"
+    assert (a @ b).item() == np.float32(1 + 2.0**-15)
+    ember.set_float32_matmul_precision("high")
+    try:
+        assert (a @ b).item() == 1.0
+        assert (a.double() @ b.double()).item() == 1 + 2.0**-15  # float64 is never TF32
+    finally:
+        ember.set_float32_matmul_precision("highest")
+
+
+@needs_gpu
+@needs_gemm
 def test_tiny_mlp_training_step_matches_cpu():
     ember.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))

@@ -273,6 +273,33 @@ def test_kernel_path_matches_cpu(device, name, dtype):
     check_fn(fn, [m(np_dtype) for m in makers], device, np_dtype, tol)
 
 
+@pytest.fixture
+def tf32():
+    """float32 matmuls may use TF32 tensor cores during the test."""
+    ember.set_float32_matmul_precision("high")
+    yield
+    ember.set_float32_matmul_precision("highest")
+
+
+@pytest.mark.parametrize("layout", ["nn", "nt", "tn", "tt", "strided"])
+@pytest.mark.parametrize("device", DEVICES)
+def test_tf32_matmul_is_close_to_the_float64_product(device, layout, tf32):
+    # TF32 keeps 10 mantissa bits per input: relative errors ~1e-3, float32 accumulation.
+    # 70 x 150 outputs: ragged 128-tiles; K = 44: five 8-slices, the last one partial.
+    a = _arr((3, 70, 44), 1, np.float32)
+    b = _arr((3, 44, 150), 2, np.float32)
+    ops = {"nn": (a, b, lambda x, y: x @ y),
+           "nt": (a, b.swapaxes(1, 2).copy(), lambda x, y: x @ y.mT),
+           "tn": (a.swapaxes(1, 2).copy(), b, lambda x, y: x.mT @ y),
+           "tt": (a.swapaxes(1, 2).copy(), b.swapaxes(1, 2).copy(), lambda x, y: x.mT @ y.mT),
+           "strided": (np.repeat(a, 2, axis=2), b, lambda x, y: x[:, :, ::2] @ y)}
+    x, y, fn = ops[layout]
+    got = fn(ember.tensor(x, device=device), ember.tensor(y, device=device)).cpu().numpy()
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=0, atol=4e-3 * np.abs(want).max())
+
+
 @pytest.mark.parametrize("dtype", [ember.float32, ember.float64])
 @pytest.mark.parametrize("device", DEVICES)
 def test_random_numbers_on_device_have_their_distributions(device, dtype):

@@ -150,3 +150,18 @@ def test_linear_layer_composite_gradgradcheck():
     x, w, b = rand((4, 3), 30), rand((2, 3), 31), rand((2,), 32)
     assert gradgradcheck(lambda xx, ww, bb: ember.tanh(xx @ ww.T + bb),
                          (leaf(x), leaf(w), leaf(b)))
+
+
+def test_float32_matmul_precision_setting():
+    assert ember.get_float32_matmul_precision() == "highest"
+    with pytest.raises(ValueError, match="expected one of"):
+        ember.set_float32_matmul_precision("low")
+    a = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
+    exact = (ember.tensor(a) @ ember.tensor(a.T)).numpy()
+    ember.set_float32_matmul_precision("high")
+    try:
+        assert ember.get_float32_matmul_precision() == "high"
+        # the CPU backend always multiplies in float32
+        np.testing.assert_array_equal((ember.tensor(a) @ ember.tensor(a.T)).numpy(), exact)
+    finally:
+        ember.set_float32_matmul_precision("highest")

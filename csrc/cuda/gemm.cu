@@ -27,8 +27,9 @@
 //      slice, and global latency hides behind the FMAs.
 // Blocks are ordered in groups of 8 tile-rows (as Triton does) so that consecutive blocks
 // share A and B panels in L2. The batch runs over gridDim.z (a grid-stride loop beyond
-// 65535). Not done yet (tuning steps for a GPU session): warp tiling, tensor cores (TF32),
-// split-K for small M*N with long K.
+// 65535). With TF32 allowed (ember.set_float32_matmul_precision("high")), float32 products
+// run on tensor cores instead (gemm_tf32_kernel, below). Not done yet (tuning steps for a GPU
+// session): warp tiling of the SIMT kernel, split-K for small M*N with long K.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -39,6 +40,8 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include <mma.h>
 
 #include "cuda/device_array.h"
 #include "cuda/gemm.cuh"
@@ -267,6 +270,120 @@ __global__ void __launch_bounds__(kThreads, EMBER_GEMM_MIN_BLOCKS)
   }
 }
 
+// ---- TF32 tensor cores (opt-in: ember.set_float32_matmul_precision("high")) ----------------
+// The same 128x128 block tile, BK = 8 slices staged k-major in shared memory and register
+// prefetch double buffer as gemm_kernel, but the multiply runs on tensor cores through WMMA:
+// the 8 warps form a 2 x 4 grid, each owning a 64 x 32 sub-tile = 4 x 2 accumulator
+// fragments of 16 x 16, and each slice is one m16n16k8 mma_sync per fragment. The slice in
+// shared memory already has WMMA's layouts: As[k][m] is A's tile column-major, Bs[k][n] is
+// B's tile row-major, both with leading dimension 128 + kPad. Inputs are rounded to TF32
+// (float's 8-bit exponent, a 10-bit mantissa: ~3 decimal digits), products accumulate in
+// float32. Results leave through a 16 x 16 staging tile per warp, so ragged edges need no
+// special case.
+namespace wmma = nvcuda::wmma;
+constexpr int kTcTile = 128;
+
+template <int FA, int FB>
+__global__ void __launch_bounds__(kThreads)
+    gemm_tf32_kernel(const GemmArgs<float> args) {
+  constexpr int BM = kTcTile, BN = kTcTile, LD = kTcTile + kPad;
+  constexpr int PER = (kTcTile * kBK / 4 + kThreads - 1) / kThreads;
+  // 32-byte alignment: WMMA loads need 256-bit aligned pointers (fragment offsets below are
+  // multiples of 16 floats, and each buffer is kBK * LD * 4 = 4224 = 132 * 32 bytes).
+  __shared__ __align__(32) float As[2][kBK * LD];
+  __shared__ __align__(32) float Bs[2][kBK * LD];
+  __shared__ __align__(32) float Cs[kThreads / 32][16 * 16];
+
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int wm = warp / 4, wn = warp % 4;  // this warp's 64 x 32 sub-tile
+  const int64_t M = args.m, N = args.n, K = args.k;
+  constexpr int kGroup = 8;  // grouped tile order, as gemm_kernel
+  const int bid = blockIdx.x;
+  const int per_group = kGroup * args.tiles_n;
+  const int first_m = (bid / per_group) * kGroup;
+  const int group_rows = min(args.tiles_m - first_m, kGroup);
+  const int tile_m = first_m + (bid % per_group) % group_rows;
+  const int tile_n = (bid % per_group) / group_rows;
+  const int64_t m0 = static_cast<int64_t>(tile_m) * BM, n0 = static_cast<int64_t>(tile_n) * BN;
+  const int num_slices = static_cast<int>((K + kBK - 1) / kBK);
+
+  for (int64_t p = blockIdx.z; p < args.batch; p += gridDim.z) {
+    int64_t off_a = 0, off_b = 0, rest = p;
+    for (int d = args.batch_dims - 1; d >= 0; --d) {
+      const int64_t i = rest % args.batch_shape[d];
+      rest /= args.batch_shape[d];
+      off_a += i * args.a.batch_strides[d];
+      off_b += i * args.b.batch_strides[d];
+    }
+    const float* __restrict__ a = args.a.ptr + off_a;
+    const float* __restrict__ b = args.b.ptr + off_b;
+
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+
+    float ra[PER][4], rb[PER][4];
+    if (num_slices > 0) {
+      fetch_slice<float, BM, PER, FA>(args.a, a, m0, M, 0, K, ra);
+      fetch_slice<float, BN, PER, FB>(args.b, b, n0, N, 0, K, rb);
+      store_slice<float, BM, PER, FA>(args.a.along_k, ra, As[0]);
+      store_slice<float, BN, PER, FB>(args.b.along_k, rb, Bs[0]);
+    }
+    __syncthreads();
+
+    for (int s = 0; s < num_slices; ++s) {
+      const int cur = s & 1;
+      const bool more = s + 1 < num_slices;
+      if (more) {
+        fetch_slice<float, BM, PER, FA>(args.a, a, m0, M, int64_t(s + 1) * kBK, K, ra);
+        fetch_slice<float, BN, PER, FB>(args.b, b, n0, N, int64_t(s + 1) * kBK, K, rb);
+      }
+      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa[4];
+      wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb[2];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        wmma::load_matrix_sync(fa[i], As[cur] + wm * 64 + i * 16, LD);
+#pragma unroll
+        for (int t = 0; t < fa[i].num_elements; ++t) fa[i].x[t] = wmma::__float_to_tf32(fa[i].x[t]);
+      }
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        wmma::load_matrix_sync(fb[j], Bs[cur] + wn * 32 + j * 16, LD);
+#pragma unroll
+        for (int t = 0; t < fb[j].num_elements; ++t) fb[j].x[t] = wmma::__float_to_tf32(fb[j].x[t]);
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+      if (more) {  // buffer cur^1 was last read before the previous barrier
+        store_slice<float, BM, PER, FA>(args.a.along_k, ra, As[cur ^ 1]);
+        store_slice<float, BN, PER, FB>(args.b.along_k, rb, Bs[cur ^ 1]);
+      }
+      __syncthreads();
+    }
+
+    // Each fragment -> the warp's staging tile -> C, element by element with bounds checks.
+    float* __restrict__ c = args.c + p * M * N;
+    float* cs = Cs[warp];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        wmma::store_matrix_sync(cs, acc[i][j], 16, wmma::mem_row_major);
+        __syncwarp();
+        for (int e = lane; e < 16 * 16; e += 32) {
+          const int64_t row = m0 + wm * 64 + i * 16 + e / 16;
+          const int64_t col = n0 + wn * 32 + j * 16 + e % 16;
+          if (row < M && col < N) c[row * N + col] = cs[e];
+        }
+        __syncwarp();  // the tile is read before the next fragment overwrites it
+      }
+  }
+}
+
 template <typename T>
 Operand<T> make_operand(const T* ptr, int64_t s_row, int64_t s_k, const int64_t* batch_strides,
                         int batch_dims) {
@@ -285,7 +402,8 @@ Operand<T> make_operand(const T* ptr, int64_t s_row, int64_t s_k, const int64_t*
   return op;
 }
 
-template <typename T, int BM, int BN, int FA = -1, int FB = -1>
+// Tf32: gemm_tf32_kernel (float, 128 x 128) instead of gemm_kernel.
+template <typename T, int BM, int BN, int FA = -1, int FB = -1, bool Tf32 = false>
 void launch(const GemmArgs<T>& args_in, cudaStream_t stream) {
   GemmArgs<T> args = args_in;
   const int64_t tm = (args.m + BM - 1) / BM, tn = (args.n + BN - 1) / BN;
@@ -295,8 +413,13 @@ void launch(const GemmArgs<T>& args_in, cudaStream_t stream) {
   args.tiles_n = static_cast<int>(tn);
   const dim3 grid(static_cast<unsigned>(tm * tn), 1,
                   static_cast<unsigned>(std::min<int64_t>(args.batch, 65535)));
-  gemm_kernel<T, BM, BN, FA, FB><<<grid, kThreads, 0, stream>>>(args);
-  EMBER_CUDA_CHECK_LAUNCH("gemm_kernel");
+  if constexpr (Tf32) {
+    gemm_tf32_kernel<FA, FB><<<grid, kThreads, 0, stream>>>(args);
+    EMBER_CUDA_CHECK_LAUNCH("gemm_tf32_kernel");
+  } else {
+    gemm_kernel<T, BM, BN, FA, FB><<<grid, kThreads, 0, stream>>>(args);
+    EMBER_CUDA_CHECK_LAUNCH("gemm_kernel");
+  }
 }
 
 template <typename T>
@@ -318,7 +441,14 @@ void gemm_impl(const GemmParams<T>& p, cudaStream_t stream) {
     // The four contiguous layouts (A or A^T times B or B^T, all vectorisable) get kernels
     // with the load directions compiled in; anything else runs the general kernel.
     const Operand<float>&a = args.a, &b = args.b;
-    if (big_tiles >= sm_count() && a.vec && b.vec) {
+    if (p.allow_tf32) {  // tensor cores, whatever the size (the caller asked for TF32)
+      constexpr int R = kTcTile;
+      if (!(a.vec && b.vec)) launch<float, R, R, -1, -1, true>(args, stream);
+      else if (a.along_k && b.along_k) launch<float, R, R, 1, 1, true>(args, stream);
+      else if (a.along_k) launch<float, R, R, 1, 0, true>(args, stream);
+      else if (b.along_k) launch<float, R, R, 0, 1, true>(args, stream);
+      else launch<float, R, R, 0, 0, true>(args, stream);
+    } else if (big_tiles >= sm_count() && a.vec && b.vec) {
       if (a.along_k && b.along_k) launch<float, 128, 128, 1, 1>(args, stream);
       else if (a.along_k) launch<float, 128, 128, 1, 0>(args, stream);
       else if (b.along_k) launch<float, 128, 128, 0, 1>(args, stream);
@@ -341,7 +471,7 @@ std::string operands_str(const DeviceArray& a, const DeviceArray& b) {
 bool is_float(DType t) { return t == DType::Float32 || t == DType::Float64; }
 
 template <typename T>
-DeviceArray matmul_typed(const DeviceArray& a, const DeviceArray& b) {
+DeviceArray matmul_typed(const DeviceArray& a, const DeviceArray& b, bool allow_tf32) {
   const int nd = a.ndim();
   std::vector<int64_t> out_shape = a.shape();
   out_shape[nd - 1] = b.shape()[nd - 1];
@@ -389,13 +519,14 @@ DeviceArray matmul_typed(const DeviceArray& a, const DeviceArray& b) {
   p.b_rs = stride(b, nd - 2);
   p.b_cs = stride(b, nd - 1);
   p.c = c.data_as<T>();
+  p.allow_tf32 = allow_tf32;
   if (p.batch == 0 || p.m == 0 || p.n == 0) return c;
   DeviceGuard guard(a.device());
   gemm(p);
   return c;
 }
 
-DeviceArray matmul_binding(const DeviceArray& a, const DeviceArray& b) {
+DeviceArray matmul_binding(const DeviceArray& a, const DeviceArray& b, bool allow_tf32) {
   if (!is_float(a.dtype()) || !is_float(b.dtype()))
     throw py::type_error("matmul: expected float32 or float64 arrays, got " + operands_str(a, b));
   if (a.dtype() != b.dtype())
@@ -423,8 +554,8 @@ DeviceArray matmul_binding(const DeviceArray& a, const DeviceArray& b) {
     throw py::value_error("matmul: operands are on different devices (cuda:" +
                           std::to_string(a.device()) + " and cuda:" +
                           std::to_string(b.device()) + "), got " + operands_str(a, b));
-  if (a.dtype() == DType::Float32) return matmul_typed<float>(a, b);
-  return matmul_typed<double>(a, b);
+  if (a.dtype() == DType::Float32) return matmul_typed<float>(a, b, allow_tf32);
+  return matmul_typed<double>(a, b, false);
 }
 
 }  // namespace
@@ -436,7 +567,9 @@ void gemm(const GemmParams<double>& p, cudaStream_t stream) { gemm_impl(p, strea
 
 void bind_gemm(py::module_& m) {
   m.def("matmul", &ember::cuda::matmul_binding, py::arg("a"), py::arg("b"),
+        py::arg("allow_tf32") = false,
         "C = a @ b for (..., M, K) x (..., K, N) float32/float64 device arrays with identical\n"
         "batch dimensions and any strides; returns a new C-contiguous (..., M, N) array.\n"
-        "Hand-written tiled SGEMM/DGEMM (shared-memory + register tiles, float4 loads).");
+        "Hand-written tiled SGEMM/DGEMM (shared-memory + register tiles, float4 loads);\n"
+        "allow_tf32: float32 on tensor cores with TF32 inputs (WMMA).");
 }

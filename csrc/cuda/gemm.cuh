@@ -1,6 +1,6 @@
 // ember's hand-written CUDA GEMM (no cuBLAS): C = A * B for batches of float32/float64
-// matrices of any strides, plus the small host helpers the kernel files share (shape
-// strings, device guard, SM count).
+// matrices of any strides, plus the small host helpers the kernel files share (device guard,
+// SM count).
 //
 // The float32 kernel follows the classic SGEMM worklog steps: 128x128 (or 64x64) block
 // tiles staged through shared memory in BK=8 slices, an 8x8 (4x4) register tile per
@@ -41,6 +41,7 @@ struct GemmParams {
   const T* b = nullptr;
   int64_t b_rs = 0, b_cs = 0;
   T* c = nullptr;
+  bool allow_tf32 = false;  // float32: tensor cores with TF32-rounded inputs
 };
 
 // Launch on `stream` (asynchronous). Arguments are assumed valid (checked by the binding).
@@ -49,7 +50,6 @@ void gemm(const GemmParams<double>& p, cudaStream_t stream = 0);
 
 // ---- host helpers shared by the kernel files --------------------------------------------
 
-// "(2, 3)" / "(3,)": shapes written the way Python prints them.
 // Number of multiprocessors of the current device (cached per device; 1 if unknown).
 inline int sm_count() {
   static int cached[64] = {};

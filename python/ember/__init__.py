@@ -49,6 +49,7 @@ from .dtypes import (
     set_default_dtype,
 )
 from .ops import *  # noqa: F401,F403 - ember.exp, ember.matmul, ... (PyTorch's top-level names)
+from .precision import get_float32_matmul_precision, set_float32_matmul_precision
 from .random import Generator, get_rng_state, initial_seed, manual_seed, set_rng_state
 from .tensor import Tensor, _install_methods
 

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import dtypes as _dt
+from .. import precision
 from .base import Backend
 
 try:
@@ -575,7 +576,9 @@ class CUDABackend(Backend):
 
     # ---- linear algebra (the GPU kernel engineer's GEMM) ---------------------------
     def matmul(self, a, b):
-        return self._kernel("matmul", "HAVE_GEMM")(a, b)
+        # float32 on TF32 tensor cores when ember.set_float32_matmul_precision allows it
+        tf32 = a.dtype == np.float32 and precision.allow_tf32()
+        return self._kernel("matmul", "HAVE_GEMM")(a, b, allow_tf32=tf32)
 
     # ---- convolution and pooling ---------------------------------------------------
     def conv2d(self, x, w, stride, padding, dilation, groups, bias=None):

@@ -448,37 +448,46 @@ inline void __syncthreads() {
   cuda_emu::wait_at(l.block_barrier);
 }
 
+namespace cuda_emu {
+// The lanes named by `mask` meet at their warp's barrier (`what` names the primitive in errors).
+inline void warp_meet(unsigned mask, const char* what) {
+  Launch& l = state();
+  const unsigned lane = l.current->linear % 32, warp = l.current->linear / 32, first = warp * 32;
+  if (!(mask >> lane & 1u)) abort_thread(std::string(what) + " from a lane outside its mask");
+  unsigned expected = 0;
+  for (unsigned i = 0; i < 32; ++i)
+    if ((mask >> i & 1u) && first + i < l.fibers.size()) ++expected;
+  Barrier& b = l.warp_barriers[warp];
+  if (b.arrived == 0) {
+    b.mask = mask;
+    b.expected = expected;
+  } else if (b.mask != mask) {
+    abort_thread(std::string("lanes of one warp called ") + what + " with different masks");
+  }
+  wait_at(b);
+}
+}  // namespace cuda_emu
+
 template <typename T>
 T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = warpSize) {
   static_assert(sizeof(T) <= sizeof(uint64_t), "__shfl_xor_sync: value wider than 64 bits");
   cuda_emu::Launch& l = cuda_emu::state();
   cuda_emu::Fiber& me = *l.current;
-  const unsigned lane = me.linear % 32, warp = me.linear / 32;
-  if (!(mask >> lane & 1u)) cuda_emu::abort_thread("__shfl_xor_sync from a lane outside its mask");
-  const unsigned first = warp * 32;
-  unsigned expected = 0;
-  for (unsigned i = 0; i < 32; ++i)
-    if ((mask >> i & 1u) && first + i < l.fibers.size()) ++expected;
-  cuda_emu::Barrier& b = l.warp_barriers[warp];
-  if (b.arrived == 0) {
-    b.mask = mask;
-    b.expected = expected;
-  } else if (b.mask != mask) {
-    cuda_emu::abort_thread("lanes of one warp shuffled with different masks");
-  }
+  const unsigned lane = me.linear % 32, first = me.linear / 32 * 32;
   std::memcpy(&me.exchange, &value, sizeof(T));
-  cuda_emu::wait_at(b);  // every lane has written its value
+  cuda_emu::warp_meet(mask, "__shfl_xor_sync");  // every lane has written its value
   unsigned src = lane ^ static_cast<unsigned>(lane_mask);
   if (src / width > lane / width) src = lane;  // beyond this lane's segment: own value
   if (!(mask >> src & 1u) || first + src >= l.fibers.size())
     cuda_emu::abort_thread("__shfl_xor_sync reads a lane outside the mask");
   T out;
   std::memcpy(&out, &l.fibers[first + src].exchange, sizeof(T));
-  b.mask = mask;
-  b.expected = expected;
-  cuda_emu::wait_at(b);  // every lane has read before the slots are reused
+  cuda_emu::warp_meet(mask, "__shfl_xor_sync");  // every lane has read before slots are reused
   return out;
 }
+
+// The lanes of `mask` meet; on the GPU also a memory fence among them.
+inline void __syncwarp(unsigned mask = 0xffffffffu) { cuda_emu::warp_meet(mask, "__syncwarp"); }
 
 // One fiber runs at a time, so a plain read-modify-write is atomic.
 template <typename T>
@@ -546,6 +555,107 @@ inline float min(float a, float b) { return std::fmin(a, b); }
 inline float max(float a, float b) { return std::fmax(a, b); }
 inline double min(double a, double b) { return std::fmin(a, b); }
 inline double max(double a, double b) { return std::fmax(a, b); }
+
+// ---- warp matrix multiply-accumulate (nvcuda::wmma, mma.h), TF32 only -------------------------
+// On the GPU a fragment is spread over the 32 lanes of a warp in an unspecified layout, and
+// load/store/mma are warp-wide operations. Here every lane holds the whole tile (row-major in
+// x[]) and performs the whole operation itself: the same results, 32 times the work. Code may
+// only touch x[] element by element (num_elements), as on the hardware. mma_sync reads only
+// the TF32 bits of its inputs (the low 13 mantissa bits are ignored), as the tensor cores do.
+namespace nvcuda::wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+namespace precision {
+struct tf32 {};
+}
+enum layout_t { mem_row_major, mem_col_major };
+
+template <typename Use, int M, int N, int K> struct tile_shape;  // rows x cols of a fragment
+template <int M, int N, int K> struct tile_shape<matrix_a, M, N, K> {
+  static constexpr int rows = M, cols = K;
+};
+template <int M, int N, int K> struct tile_shape<matrix_b, M, N, K> {
+  static constexpr int rows = K, cols = N;
+};
+template <int M, int N, int K> struct tile_shape<accumulator, M, N, K> {
+  static constexpr int rows = M, cols = N;
+};
+
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+struct fragment {
+  static_assert(M == 16 && N == 16 && K == 8, "the emulator knows the m16n16k8 TF32 shape");
+  static constexpr int rows = tile_shape<Use, M, N, K>::rows;
+  static constexpr int cols = tile_shape<Use, M, N, K>::cols;
+  static constexpr int num_elements = rows * cols;
+  float x[num_elements];
+};
+
+template <typename Frag>
+inline void fill_fragment(Frag& f, float v) {
+  for (float& e : f.x) e = v;
+}
+
+template <typename Use, int M, int N, int K, typename T, typename Layout>
+inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsigned ldm) {
+  using F = fragment<Use, M, N, K, T, Layout>;
+  static_assert(!std::is_void_v<Layout>, "matrix_a/matrix_b fragments name their layout");
+  if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0 || ldm % 4 != 0)
+    cuda_emu::abort_thread("wmma::load_matrix_sync: pointer not 256-bit aligned or ldm not a "
+                           "multiple of 4 floats");
+  for (int r = 0; r < F::rows; ++r)
+    for (int c = 0; c < F::cols; ++c)
+      f.x[r * F::cols + c] =
+          std::is_same_v<Layout, row_major> ? p[r * ldm + c] : p[c * ldm + r];
+}
+
+template <int M, int N, int K, typename T>
+inline void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, T>& f, unsigned ldm,
+                              layout_t layout) {
+  using F = fragment<accumulator, M, N, K, T>;
+  if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0 || ldm % 4 != 0)
+    cuda_emu::abort_thread("wmma::store_matrix_sync: pointer not 256-bit aligned or ldm not a "
+                           "multiple of 4 floats");
+  for (int r = 0; r < F::rows; ++r)
+    for (int c = 0; c < F::cols; ++c)
+      (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r * F::cols + c];
+}
+
+inline float tf32_bits(float v) {  // the bits a tensor core reads: 1 + 8 + 10
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  u &= 0xffffe000u;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+
+// Round to TF32, to nearest with ties away from zero (cvt.rna.tf32.f32); inf/NaN unchanged.
+inline float __float_to_tf32(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+
+// d = a b + c, accumulated in float
+template <int M, int N, int K, typename La, typename Lb, typename T>
+inline void mma_sync(fragment<accumulator, M, N, K, T>& d,
+                     const fragment<matrix_a, M, N, K, precision::tf32, La>& a,
+                     const fragment<matrix_b, M, N, K, precision::tf32, Lb>& b,
+                     const fragment<accumulator, M, N, K, T>& c) {
+  float out[M * N];
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float acc = c.x[i * N + j];
+      for (int k = 0; k < K; ++k) acc += tf32_bits(a.x[i * K + k]) * tf32_bits(b.x[k * N + j]);
+      out[i * N + j] = acc;
+    }
+  std::memcpy(d.x, out, sizeof out);
+}
+}  // namespace nvcuda::wmma
 
 // ---- the runtime API --------------------------------------------------------------------------
 inline const char* cudaGetErrorString(cudaError_t e) {
