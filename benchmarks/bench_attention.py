@@ -125,10 +125,11 @@ def cuda_speed(args):
     print(header)
     print("-" * len(header))
     rng = np.random.default_rng(0)
-    for b, h, length, d in [(8, 16, 2048, 64)]:
+    for b, h, length, d in [tuple(args.shape)]:
         arrays = [rng.standard_normal((b, h, length, d)).astype(args.dtype) for _ in range(4)]
         et = [ember.tensor(a, device="cuda", requires_grad=True) for a in arrays[:3]]
         eg = ember.tensor(arrays[3], device="cuda")
+        tt, tg = None, None  # PyTorch's copies, when it has a GPU
         if torch is not None:
             tt = [torch.tensor(a, device="cuda", requires_grad=True) for a in arrays[:3]]
             tg = torch.tensor(arrays[3], device="cuda")
@@ -238,6 +239,8 @@ def main():
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--memory-only", action="store_true")
+    p.add_argument("--shape", type=int, nargs=4, default=[8, 16, 2048, 64],
+                   metavar=("B", "H", "L", "D"), help="(--device cuda) the problem size")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                    help="cuda: ember's GPU kernels against torch SDPA on the GPU (speed only)")
     args = p.parse_args()

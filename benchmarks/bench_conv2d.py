@@ -92,18 +92,21 @@ def cuda_main(args) -> None:
 
     require_cuda()
     torch = torch_cuda()
-    print(f"GPU conv2d, {args.dtype}, GFLOP/s from the median of 10 synchronised runs; "
+    print(f"GPU conv2d, {args.dtype}, GFLOP/s from the median of {args.rounds} synchronised runs; "
           f"reference: {'torch ' + torch.__version__ + ' (cuDNN)' if torch else 'none'}")
     print(f"{'layer':>22}  {'pass':>8}  {'ember':>8}  {'ref':>8}  {'ratio':>6}")
     rng = np.random.default_rng(0)
     for label, *shape in SHAPES:
+        if args.batch:  # another batch size than the table's
+            shape[0] = args.batch
+            label = f"N{args.batch} " + label.split(" ", 1)[1]
         x, w, dy, flops = layer_data(rng, args.dtype, *shape)
         s, p = shape[-2], shape[-1]
         ours = ember_fns(x, w, dy, s, p, device="cuda")
         refs = torch_fns(x, w, dy, s, p, device="cuda") if torch else (None, None)
         for name, e_fn, r_fn, f in (("fwd", ours[0], refs[0], flops),
                                     ("fwd+bwd", ours[1], refs[1], 3 * flops)):
-            times = gpu_times([e_fn, r_fn] if r_fn else [e_fn], 10)
+            times = gpu_times([e_fn, r_fn] if r_fn else [e_fn], args.rounds)
             g_ours = f / times[0] / 1e9
             g_ref = f / times[1] / 1e9 if r_fn else float("nan")
             print(f"{label:>22}  {name:>8}  {g_ours:8.1f}  {g_ref:8.1f}  {g_ours / g_ref:6.2f}")
@@ -167,6 +170,8 @@ def main() -> None:
     parser.add_argument("--numpy", action="store_true", help="compare with NumPy even if "
                         "PyTorch is installed")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch", type=int, default=None,
+                        help="(--device cuda) batch size N instead of the table's")
     args = parser.parse_args()
     if args.device == "cuda":
         cuda_main(args)

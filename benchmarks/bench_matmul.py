@@ -1,7 +1,7 @@
 """ember's CPU GEMM (``ember._C.matmul``) against NumPy's BLAS, in the same run.
 
     python benchmarks/bench_matmul.py [--sizes 256 512 1024 2048] [--dtype float32 float64]
-    python benchmarks/bench_matmul.py --device cuda [--sizes 1024 2048 4096]
+    python benchmarks/bench_matmul.py --device cuda [--sizes 1024 2048 4096] [--tf32]
 
 Prints GFLOP/s (2*M*N*K / time) for square products and for a batch of small,
 attention-sized products, with the ratio ember / numpy. Each timing is the best of
@@ -70,8 +70,9 @@ def compare(ember_fn, numpy_fn, flops: float, min_time: float = 0.25) -> tuple[f
     return flops / t_ember / 1e9, flops / t_numpy / 1e9
 
 
-def check(ours: np.ndarray, ref: np.ndarray, k: int) -> None:
-    tol = (1e-4 if ours.dtype == np.float32 else 1e-12) * np.sqrt(k) * np.abs(ref).max()
+def check(ours: np.ndarray, ref: np.ndarray, k: int, tf32: bool = False) -> None:
+    rel = 3e-3 if tf32 else 1e-4 if ours.dtype == np.float32 else 1e-12
+    tol = rel * np.sqrt(k) * np.abs(ref).max()
     err = np.abs(ours.astype(np.float64) - ref).max()
     if err > tol:
         raise SystemExit(f"ember matmul gives wrong results: max error {err:.3g} > {tol:.3g}")
@@ -82,7 +83,8 @@ def row(label: str, dtype: str, g_ember: float, g_numpy: float) -> None:
 
 
 def cuda_main(args) -> None:
-    """ember's hand-written CUDA GEMM against cuBLAS (torch, TF32 off) on the same GPU."""
+    """ember's hand-written CUDA GEMM against cuBLAS (torch) on the same GPU: float32 with
+    TF32 off on both sides, or with --tf32 on both (ember's WMMA tensor-core kernel)."""
     import sys
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -91,12 +93,14 @@ def cuda_main(args) -> None:
 
     require_cuda()
     torch = torch_cuda()
-    if torch is not None:
-        torch.backends.cuda.matmul.allow_tf32 = False  # compare fp32 with fp32
+    if torch is not None:  # fp32 against fp32, or TF32 against TF32
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    ember.set_float32_matmul_precision("high" if args.tf32 else "highest")
+    mode = "TF32 on" if args.tf32 else "TF32 off"
     sizes = args.sizes if args.sizes_given else [1024, 2048, 4096]
     rng = np.random.default_rng(0)
-    print(f"GPU GEMM, median of {args.repeats}; reference: "
-          f"{'torch ' + torch.__version__ + ' (cuBLAS, TF32 off)' if torch else 'none'}")
+    print(f"GPU GEMM ({mode} in both libraries), median of {args.repeats}; reference: "
+          f"{'torch ' + torch.__version__ + ' (cuBLAS)' if torch else 'none'}")
     print(f"{'size':>22}  {'dtype':>8}  {'ember GF/s':>10}  {'torch GF/s':>10}  {'ratio':>6}")
     for dtype in args.dtype:
         for n in sizes:
@@ -105,7 +109,8 @@ def cuda_main(args) -> None:
             ea, eb = ember.tensor(a, device="cuda"), ember.tensor(b, device="cuda")
             with ember.no_grad():
                 if n <= 2048:
-                    check((ea @ eb).numpy(), a.astype(np.float64) @ b.astype(np.float64), n)
+                    check((ea @ eb).cpu().numpy(), a.astype(np.float64) @ b.astype(np.float64), n,
+                          tf32=args.tf32 and dtype == "float32")
                 fns = [lambda ea=ea, eb=eb: ea @ eb]
                 if torch is not None:
                     ta, tb = torch.tensor(a, device="cuda"), torch.tensor(b, device="cuda")
@@ -126,6 +131,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="cuda: ember's GPU GEMM against torch/cuBLAS (fp32, TF32 off)")
     parser.add_argument("--repeats", type=int, default=10, help="(--device cuda) timings")
+    parser.add_argument("--tf32", action="store_true",
+                        help="(--device cuda) float32 on tensor cores (TF32) in both libraries")
     args = parser.parse_args()
     args.sizes_given = args.sizes is not None
     if args.sizes is None:

@@ -18,3 +18,8 @@ for bench in bench_matmul.py bench_adam.py bench_attention.py bench_conv2d.py be
   echo "== python benchmarks/$bench --device $device"
   python "$bench" --device "$device"
 done
+if [[ "$device" == "cuda" ]]; then
+  echo
+  echo "== python benchmarks/bench_matmul.py --device cuda --tf32 --dtype float32"
+  python bench_matmul.py --device cuda --tf32 --dtype float32
+fi

@@ -207,3 +207,24 @@ def test_demo_trains_on_the_emulated_gpu_like_on_the_cpu(emulated_cuda, tmp_path
         numbers = [np.array(re.findall(r"\d+\.\d+", line), dtype=float) for line in (a, b)]
         np.testing.assert_allclose(numbers[0], numbers[1], atol=0.02, err_msg=f"{a} vs {b}")
     assert float(re.search(r"([\d.]+)%", gpu[-1]).group(1)) > 85
+
+
+BENCHMARKS = {  # each benchmark's --device cuda mode at a size the emulator runs quickly
+    "bench_matmul": ["--sizes", "64", "--repeats", "1"],
+    "bench_matmul_tf32": ["--sizes", "70", "--repeats", "1", "--tf32", "--dtype", "float32"],
+    "bench_adam": ["--numel", "5000", "--repeat", "1"],
+    "bench_attention": ["--shape", "1", "2", "40", "16", "--repeats", "1"],
+    "bench_conv2d": ["--batch", "1", "--rounds", "1"],
+    "bench_train": ["--models", "mlp", "--seconds", "0.2", "--same-process"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_benchmark_cuda_mode_runs_on_the_emulated_gpu(emulated_cuda, name):
+    script = HERE.parent / "benchmarks" / (name.removesuffix("_tf32") + ".py")
+    cmd = [sys.executable, str(HERE / "cuda_emulator" / "emulator.py"), "run",
+           "--build-dir", str(emulated_cuda.parents[2]), str(script), "--device", "cuda",
+           *BENCHMARKS[name]]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "ember" in done.stdout and "nothing to benchmark" not in done.stdout, done.stdout
