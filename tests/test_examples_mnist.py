@@ -40,7 +40,12 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """200 noisy 28x28 'digits': class k is a bright 6x6 square at spot k of a 4x3 grid."""
+    return write_tiny_mnist(tmp_path_factory.mktemp("mnist"))
+
+
+def write_tiny_mnist(root: Path) -> Path:
+    """200 noisy 28x28 'digits' in MNIST's test-set files under root: class k is a bright
+    6x6 square at spot k of a 4x3 grid."""
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(10), 20)
     rng.shuffle(labels)
@@ -48,7 +53,6 @@ def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for img, k in zip(images, labels):
         r, c = 1 + 7 * (k // 3), 2 + 9 * (k % 3)
         img[r:r + 6, c:c + 6] = rng.integers(180, 256, size=(6, 6))
-    root = tmp_path_factory.mktemp("mnist")
     write_idx(root / "t10k-images-idx3-ubyte.gz", images)
     write_idx(root / "t10k-labels-idx1-ubyte.gz", labels)
     return root
