@@ -154,6 +154,31 @@ __device__ __forceinline__ void store_slice(bool along_k_rt, const T (&reg)[PER]
   }
 }
 
+// The first row and column of this block's C tile. Grouped order: consecutive blocks sweep 8
+// tile-rows at a time, so they share B panels in L2 (as Triton does).
+template <int BM, int BN, typename T>
+__device__ __forceinline__ void tile_origin(const GemmArgs<T>& args, int64_t& m0, int64_t& n0) {
+  constexpr int kGroup = 8;
+  const int bid = blockIdx.x;
+  const int per_group = kGroup * args.tiles_n;
+  const int first_m = (bid / per_group) * kGroup;
+  const int group_rows = min(args.tiles_m - first_m, kGroup);
+  m0 = static_cast<int64_t>(first_m + (bid % per_group) % group_rows) * BM;
+  n0 = static_cast<int64_t>((bid % per_group) / group_rows) * BN;
+}
+
+// Element offset of operand `op`'s matrix number p of the batch (p over batch_shape, C order).
+template <typename T>
+__device__ __forceinline__ int64_t batch_offset(const GemmArgs<T>& args, const Operand<T>& op,
+                                                int64_t p) {
+  int64_t off = 0;
+  for (int d = args.batch_dims - 1; d >= 0; --d) {
+    off += (p % args.batch_shape[d]) * op.batch_strides[d];
+    p /= args.batch_shape[d];
+  }
+  return off;
+}
+
 // C tile = sum over K of A tile * B tile; see the header comment for the scheme.
 // FA / FB: the operands' load modes (see fetch_slice), fixed at compile time for the
 // common contiguous layouts, -1 (run time) for the general kernel.
@@ -169,29 +194,13 @@ __global__ void __launch_bounds__(kThreads, EMBER_GEMM_MIN_BLOCKS)
 
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const int64_t M = args.m, N = args.n, K = args.k;
-
-  // Grouped tile order: blocks sweep 8 tile-rows at a time (L2 reuse of B panels).
-  constexpr int kGroup = 8;
-  const int bid = blockIdx.x;
-  const int per_group = kGroup * args.tiles_n;
-  const int first_m = (bid / per_group) * kGroup;
-  const int group_rows = min(args.tiles_m - first_m, kGroup);
-  const int tile_m = first_m + (bid % per_group) % group_rows;
-  const int tile_n = (bid % per_group) / group_rows;
-  const int64_t m0 = static_cast<int64_t>(tile_m) * BM, n0 = static_cast<int64_t>(tile_n) * BN;
+  int64_t m0, n0;
+  tile_origin<BM, BN>(args, m0, n0);
   const int num_slices = static_cast<int>((K + kBK - 1) / kBK);
 
   for (int64_t p = blockIdx.z; p < args.batch; p += gridDim.z) {
-    // Batch index -> element offsets of A[p] and B[p].
-    int64_t off_a = 0, off_b = 0, rest = p;
-    for (int d = args.batch_dims - 1; d >= 0; --d) {
-      const int64_t i = rest % args.batch_shape[d];
-      rest /= args.batch_shape[d];
-      off_a += i * args.a.batch_strides[d];
-      off_b += i * args.b.batch_strides[d];
-    }
-    const T* __restrict__ a = args.a.ptr + off_a;
-    const T* __restrict__ b = args.b.ptr + off_b;
+    const T* __restrict__ a = args.a.ptr + batch_offset(args, args.a, p);
+    const T* __restrict__ b = args.b.ptr + batch_offset(args, args.b, p);
 
     T acc[TM][TN];
 #pragma unroll
@@ -297,26 +306,13 @@ __global__ void __launch_bounds__(kThreads)
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int wm = warp / 4, wn = warp % 4;  // this warp's 64 x 32 sub-tile
   const int64_t M = args.m, N = args.n, K = args.k;
-  constexpr int kGroup = 8;  // grouped tile order, as gemm_kernel
-  const int bid = blockIdx.x;
-  const int per_group = kGroup * args.tiles_n;
-  const int first_m = (bid / per_group) * kGroup;
-  const int group_rows = min(args.tiles_m - first_m, kGroup);
-  const int tile_m = first_m + (bid % per_group) % group_rows;
-  const int tile_n = (bid % per_group) / group_rows;
-  const int64_t m0 = static_cast<int64_t>(tile_m) * BM, n0 = static_cast<int64_t>(tile_n) * BN;
+  int64_t m0, n0;
+  tile_origin<BM, BN>(args, m0, n0);
   const int num_slices = static_cast<int>((K + kBK - 1) / kBK);
 
   for (int64_t p = blockIdx.z; p < args.batch; p += gridDim.z) {
-    int64_t off_a = 0, off_b = 0, rest = p;
-    for (int d = args.batch_dims - 1; d >= 0; --d) {
-      const int64_t i = rest % args.batch_shape[d];
-      rest /= args.batch_shape[d];
-      off_a += i * args.a.batch_strides[d];
-      off_b += i * args.b.batch_strides[d];
-    }
-    const float* __restrict__ a = args.a.ptr + off_a;
-    const float* __restrict__ b = args.b.ptr + off_b;
+    const float* __restrict__ a = args.a.ptr + batch_offset(args, args.a, p);
+    const float* __restrict__ b = args.b.ptr + batch_offset(args, args.b, p);
 
     wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[4][2];
 #pragma unroll
