@@ -549,6 +549,8 @@ BAD_CALLS = {
     # the product of the dimensions wraps around 64 bits: a small block for a huge shape
     "empty_overflowing_size": (lambda m: m.empty([1 << 40, 1 << 30], np.float32), ValueError,
                                "too large"),
+    "empty_overflowing_strides": (lambda m: m.empty([0, 1 << 62, 4], np.float32), ValueError,
+                                  "too large"),
     "empty_out_of_memory": (lambda m: m.empty([1 << 50], np.float32), RuntimeError,
                             "out of memory"),
     "unsupported_dtype": (lambda m: m.from_numpy(np.ones(2, np.complex64)), TypeError,

@@ -154,18 +154,22 @@ def _libasan() -> str | None:
     return path if os.path.isabs(path) and os.path.exists(path) else None
 
 
-@pytest.mark.parametrize("sanitize", [False, True], ids=["plain", "asan"])
-def test_cuda_suites_pass_on_the_emulated_kernels(emulated_cuda, sanitize, tmp_path):
-    """test_cuda.py and test_device_parity.py on the emulated module; with AddressSanitizer
-    (the allocator's blocks poisoned past each array's end and after release) an
-    out-of-bounds or use-after-free access in a kernel stops the run with a report."""
+@pytest.mark.parametrize("mode", ["plain", "asan", "shuffled"])
+def test_cuda_suites_pass_on_the_emulated_kernels(emulated_cuda, mode, tmp_path):
+    """test_cuda.py and test_device_parity.py on the emulated module. asan: under
+    AddressSanitizer (the allocator's blocks poisoned past each array's end and after
+    release), an out-of-bounds or use-after-free access in a kernel stops the run with a
+    report. shuffled: the threads of each block scheduled in a shuffled order instead of
+    thread order, so a missing barrier shows up whichever thread writes first."""
     import ember
 
     if ember.cuda.is_available():
         pytest.skip("a real GPU runs the real suites")
     env = dict(os.environ)
     module = emulated_cuda
-    if sanitize:
+    if mode == "shuffled":
+        env["CUDA_EMU_SCHEDULE"] = "shuffle"
+    if mode == "asan":
         libasan = _libasan()
         if libasan is None:
             pytest.skip("the compiler has no AddressSanitizer runtime")

@@ -243,6 +243,9 @@ KERNEL_PATHS = {
     # (partials over chunks), no affine parameters, a non-contiguous input, an empty row
     "layer_norm_wide_many_rows": (lambda x, w, b: F.layer_norm(x, (200,), w, b),
                                   [_r((3, 50, 200), 30, -3, 5), _r((200,), 31), _r((200,), 32)]),
+    # a large mean and a small spread: float sums over the row would lose the spread
+    "layer_norm_large_offset": (lambda x: F.layer_norm(x, (300,)),
+                                [_r((4, 300), 35, 1e3, 1e3 + 1)]),
     "layer_norm_no_affine_strided": (lambda x: F.layer_norm(x.mT, (7,)), [_r((4, 7, 9), 33)]),
     "layer_norm_empty_rows": (lambda x: F.layer_norm(x, (0,)), [_r((3, 0), 34)]),
     # the fused GELU deep in the tail, where 1 + erf(x / sqrt 2) would cancel to 0

@@ -69,23 +69,27 @@ class DeviceArray {
 
   // The bytes of a C-order array of `shape`. Throws std::invalid_argument (ValueError) for a
   // negative dimension, or a size beyond 63 bits: the product would wrap around and a huge
-  // shape would get a small block.
+  // shape would get a small block. The product of the nonzero dimensions is bounded too, as
+  // the strides (contiguous_strides) are built from it even when a dimension is 0.
   static size_t checked_bytes(const std::vector<int64_t>& shape, DType dtype) {
     const int64_t limit =
         std::numeric_limits<int64_t>::max() / static_cast<int64_t>(itemsize(dtype));
-    int64_t n = 1;
+    int64_t span = 1;  // product of max(dimension, 1)
+    bool empty = false;
     for (int64_t s : shape) {
       if (s < 0) throw std::invalid_argument("negative dimension in shape " + shape_str(shape));
-      if (s != 0 && n > limit / s)
+      empty = empty || s == 0;
+      const int64_t f = std::max<int64_t>(s, 1);
+      if (span > limit / f)
         throw std::invalid_argument("an array of shape " + shape_str(shape) + " and dtype " +
                                     dtype_name(dtype) + " is too large (its size in bytes "
                                     "does not fit in 64 bits)");
-      n *= s;
+      span *= f;
     }
-    return static_cast<size_t>(n) * itemsize(dtype);
+    return empty ? 0 : static_cast<size_t>(span) * itemsize(dtype);
   }
 
-    static std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
+  static std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
     std::vector<int64_t> s(shape.size(), 1);
     for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i)
       s[i] = s[i + 1] * std::max<int64_t>(shape[i + 1], 1);

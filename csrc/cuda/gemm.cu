@@ -295,6 +295,7 @@ constexpr int kTcTile = 128;
 template <int FA, int FB>
 __global__ void __launch_bounds__(kThreads)
     gemm_tf32_kernel(const GemmArgs<float> args) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800  // TF32 WMMA needs sm_80+
   constexpr int BM = kTcTile, BN = kTcTile, LD = kTcTile + kPad;
   constexpr int PER = (kTcTile * kBK / 4 + kThreads - 1) / kThreads;
   // 32-byte alignment: WMMA loads need 256-bit aligned pointers (fragment offsets below are
@@ -378,6 +379,9 @@ __global__ void __launch_bounds__(kThreads)
         __syncwarp();  // the tile is read before the next fragment overwrites it
       }
   }
+#else
+  __trap();  // never launched: gemm_impl checks the compute capability first
+#endif
 }
 
 template <typename T>
@@ -437,7 +441,7 @@ void gemm_impl(const GemmParams<T>& p, cudaStream_t stream) {
     // The four contiguous layouts (A or A^T times B or B^T, all vectorisable) get kernels
     // with the load directions compiled in; anything else runs the general kernel.
     const Operand<float>&a = args.a, &b = args.b;
-    if (p.allow_tf32) {  // tensor cores, whatever the size (the caller asked for TF32)
+    if (p.allow_tf32 && compute_capability_major() >= 8) {  // TF32 tensor cores: sm_80+
       constexpr int R = kTcTile;
       if (!(a.vec && b.vec)) launch<float, R, R, -1, -1, true>(args, stream);
       else if (a.along_k && b.along_k) launch<float, R, R, 1, 1, true>(args, stream);

@@ -64,6 +64,17 @@ inline int sm_count() {
   return cached[dev];
 }
 
+// Major compute capability of the current device (8 = Ampere, 9 = Hopper; cached per device).
+inline int compute_capability_major() {
+  static int cached[64] = {};
+  int dev = 0;
+  EMBER_CUDA_CHECK(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= 64) return 0;
+  if (cached[dev] == 0)
+    EMBER_CUDA_CHECK(cudaDeviceGetAttribute(&cached[dev], cudaDevAttrComputeCapabilityMajor, dev));
+  return cached[dev];
+}
+
 // Makes `device` current for the scope (kernels launch on the arrays' device).
 class DeviceGuard {
  public:

@@ -10,9 +10,10 @@
 //
 // Row kernels: one warp per row; each lane strides over the row and the warp combines its
 // partial sums with xor shuffles (the variance in a second pass over the centred values, so
-// a large mean does not cancel it). Column sums (dweight, dbias): each block sums a chunk of
-// rows for 256 columns into a partial row, then a second kernel adds the chunks' partials --
-// no atomics, so the result is the same on every run.
+// a large mean does not cancel it). Sums accumulate in double, as on the CPU: the kernels are
+// memory-bound, and a float sum of a long row would lose digits. Column sums (dweight, dbias):
+// each block sums a chunk of rows for 256 columns into a partial row, then a second kernel
+// adds the chunks' partials -- no atomics, so the result is the same on every run.
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -26,7 +27,8 @@ namespace {
 
 constexpr int kThreads = 256;               // 8 warps = 8 rows per block
 constexpr int kWarps = kThreads / 32;
-constexpr int64_t kRowsPerChunk = 64;       // rows per block of the column-sum kernel
+constexpr int64_t kMinRowsPerChunk = 64;    // rows per block of the column-sum kernel, at least
+constexpr int64_t kMaxChunks = 1024;        // ... and at most this many chunks (partial rows)
 
 template <typename T>
 __device__ __forceinline__ T warp_sum(T v) {
@@ -46,19 +48,20 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads)
     layer_norm_forward_kernel(const T* __restrict__ x, const T* __restrict__ w,
                               const T* __restrict__ b, T* __restrict__ y, T* __restrict__ mean,
-                              T* __restrict__ rstd, int64_t rows, int64_t d, T eps) {
+                              T* __restrict__ rstd, int64_t rows, int64_t d, double eps) {
   const int lane = threadIdx.x % 32;
   EMBER_WARP_PER_ROW(row, rows) {
     const T* xr = x + row * d;
-    T s = 0;
+    double s = 0;
     for (int64_t j = lane; j < d; j += 32) s += xr[j];
-    const T mu = warp_sum(s) / static_cast<T>(d);
-    T ss = 0;
+    const double mu_d = warp_sum(s) / static_cast<double>(d);
+    double ss = 0;
     for (int64_t j = lane; j < d; j += 32) {
-      const T c = xr[j] - mu;
+      const double c = xr[j] - mu_d;
       ss += c * c;
     }
-    const T r = inv_sqrt(warp_sum(ss) / static_cast<T>(d) + eps);
+    const T mu = static_cast<T>(mu_d);
+    const T r = static_cast<T>(inv_sqrt(warp_sum(ss) / static_cast<double>(d) + eps));
     T* yr = y + row * d;
     for (int64_t j = lane; j < d; j += 32) {
       T v = (xr[j] - mu) * r;
@@ -85,14 +88,14 @@ __global__ void __launch_bounds__(kThreads)
     const T* gr = g + row * d;
     const T* xr = x + row * d;
     const T mu = mean[row], r = rstd[row];
-    T s_gh = 0, s_ghx = 0;
+    double s_gh = 0, s_ghx = 0;
     for (int64_t j = lane; j < d; j += 32) {
       const T gh = w ? gr[j] * w[j] : gr[j];
       s_gh += gh;
-      s_ghx += gh * (xr[j] - mu) * r;
+      s_ghx += static_cast<double>(gh) * ((xr[j] - mu) * r);
     }
-    const T mean_gh = warp_sum(s_gh) / static_cast<T>(d);
-    const T mean_ghx = warp_sum(s_ghx) / static_cast<T>(d);
+    const T mean_gh = static_cast<T>(warp_sum(s_gh) / static_cast<double>(d));
+    const T mean_ghx = static_cast<T>(warp_sum(s_ghx) / static_cast<double>(d));
     T* dxr = dx + row * d;
     for (int64_t j = lane; j < d; j += 32) {
       const T gh = w ? gr[j] * w[j] : gr[j];
@@ -101,26 +104,26 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// partial[c][j] = sums over rows [c * kRowsPerChunk, ...) of g xhat (dw) and g (db);
+// partial[c][j] = sums over rows [c * per_chunk, ...) of g xhat (dw) and g (db);
 // grid (column blocks, chunks). Threads of a block read consecutive columns (coalesced).
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     layer_norm_column_partials_kernel(const T* __restrict__ g, const T* __restrict__ x,
                                       const T* __restrict__ mean, const T* __restrict__ rstd,
                                       T* __restrict__ part_w, T* __restrict__ part_b,
-                                      int64_t rows, int64_t d) {
+                                      int64_t rows, int64_t d, int64_t per_chunk) {
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (j >= d) return;
-  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * kRowsPerChunk;
-  const int64_t r1 = min(rows, r0 + kRowsPerChunk);
-  T sw = 0, sb = 0;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * per_chunk;
+  const int64_t r1 = min(rows, r0 + per_chunk);
+  double sw = 0, sb = 0;
   for (int64_t r = r0; r < r1; ++r) {
     const T gv = g[r * d + j];
-    sw += gv * (x[r * d + j] - mean[r]) * rstd[r];
+    sw += static_cast<double>(gv) * ((x[r * d + j] - mean[r]) * rstd[r]);
     sb += gv;
   }
-  part_w[blockIdx.y * d + j] = sw;
-  part_b[blockIdx.y * d + j] = sb;
+  part_w[blockIdx.y * d + j] = static_cast<T>(sw);
+  part_b[blockIdx.y * d + j] = static_cast<T>(sb);
 }
 
 // dw[j] = sum over chunks of part_w[c][j]; likewise db.
@@ -131,13 +134,13 @@ __global__ void __launch_bounds__(kThreads)
                                   int64_t d) {
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (j >= d) return;
-  T sw = 0, sb = 0;
+  double sw = 0, sb = 0;
   for (int64_t c = 0; c < chunks; ++c) {
     sw += part_w[c * d + j];
     sb += part_b[c * d + j];
   }
-  dw[j] = sw;
-  db[j] = sb;
+  dw[j] = static_cast<T>(sw);
+  db[j] = static_cast<T>(sb);
 }
 
 unsigned row_blocks(int64_t rows) {
@@ -201,7 +204,7 @@ std::tuple<DeviceArray, DeviceArray, DeviceArray> layer_norm_forward(
       using T = decltype(tag);
       layer_norm_forward_kernel<T><<<row_blocks(rows), kThreads>>>(
           x.data_as<T>(), weight ? w.data_as<T>() : nullptr, bias ? b.data_as<T>() : nullptr,
-          y.data_as<T>(), mean.data_as<T>(), rstd.data_as<T>(), rows, d, static_cast<T>(eps));
+          y.data_as<T>(), mean.data_as<T>(), rstd.data_as<T>(), rows, d, eps);
       EMBER_CUDA_CHECK_LAUNCH("layer_norm_forward_kernel");
     });
   } else if (rows > 0) {  // d == 0: NumPy's mean of nothing is NaN
@@ -232,10 +235,10 @@ std::tuple<DeviceArray, DeviceArray, DeviceArray> layer_norm_backward(
     fill_(db, 0.0, 0);
     return {dx, dw, db};
   }
-  const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
-  if (chunks > 65535)
-    throw std::invalid_argument(std::string(op) + ": more than " +
-                                std::to_string(65535 * kRowsPerChunk) + " rows");
+  // chunks of at least 64 rows, at most kMaxChunks of them (the second pass loops over them)
+  const int64_t per_chunk =
+      std::max(kMinRowsPerChunk, (rows + kMaxChunks - 1) / kMaxChunks);
+  const int64_t chunks = (rows + per_chunk - 1) / per_chunk;
   DeviceArray part_w(Shape{chunks, d}, x.dtype(), x.device());
   DeviceArray part_b(Shape{chunks, d}, x.dtype(), x.device());
   dispatch_float(x.dtype(), op, [&](auto tag) {
@@ -247,7 +250,7 @@ std::tuple<DeviceArray, DeviceArray, DeviceArray> layer_norm_backward(
     const dim3 grid(column_blocks(d), static_cast<unsigned>(chunks));
     layer_norm_column_partials_kernel<T><<<grid, kThreads>>>(
         g.data_as<T>(), x.data_as<T>(), mean.data_as<T>(), rstd.data_as<T>(),
-        part_w.data_as<T>(), part_b.data_as<T>(), rows, d);
+        part_w.data_as<T>(), part_b.data_as<T>(), rows, d, per_chunk);
     EMBER_CUDA_CHECK_LAUNCH("layer_norm_column_partials_kernel");
     layer_norm_column_sums_kernel<T><<<column_blocks(d), kThreads>>>(
         part_w.data_as<T>(), part_b.data_as<T>(), dw.data_as<T>(), db.data_as<T>(), chunks, d);

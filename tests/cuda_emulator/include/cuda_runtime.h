@@ -10,7 +10,8 @@
 //   __syncthreads()  the fiber parks at the block's barrier and the scheduler runs the other
 //           fibers of the block until all live ones have arrived. A barrier that can never
 //           complete (threads of the block waiting at different barriers) is reported as an
-//           error, as are warp shuffles whose lanes disagree on the mask.
+//           error, as are warp shuffles whose lanes disagree on the mask. Fibers are visited
+//           in thread order, or reversed or shuffled (CUDA_EMU_SCHEDULE=reverse|shuffle).
 //   __shared__  a `static` variable: fibers of the running block share it, and only one block
 //           runs at a time. Dynamic shared memory (extern __shared__) is a per-launch buffer,
 //           filled with NaN bytes so that a read before a write shows up in the results.
@@ -25,9 +26,11 @@
 //           limit (48 KiB unless raised with cudaFuncSetAttribute, up to an H100's 227 KiB)
 //           fail the launch with cudaGetLastError like a real GPU's.
 //
-// What it cannot find: performance problems, races between blocks or between threads that a
-// real GPU runs at the same time (a fiber runs until it waits, so an unsynchronised
-// read-after-write inside a block may happen to work here), or code relying on lock-step warps.
+// What it cannot find: performance problems, races between blocks (they run one after
+// another), shared memory read before it is written (a static keeps the previous block's
+// values), or code relying on lock-step warps. A race inside a block -- a missing barrier --
+// shows up as wrong results when the scheduling order lets the reader run first (a fiber runs
+// until it waits), which thread order or a shuffled order does for most such bugs.
 // Build it with -fsanitize=address to catch out-of-bounds reads and writes of global memory.
 #pragma once
 
@@ -67,6 +70,7 @@
 #define __forceinline__ inline
 #define __noinline__
 #define __launch_bounds__(...)
+#define __trap() std::abort()
 #define __align__(n) __attribute__((aligned(n)))
 #define __shared__ static
 
@@ -107,6 +111,7 @@ enum cudaMemcpyKind {
 };
 enum cudaDeviceAttr {
   cudaDevAttrMultiProcessorCount = 16,
+  cudaDevAttrComputeCapabilityMajor = 75,
   cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
 };
 enum cudaFuncAttribute {
@@ -215,7 +220,10 @@ class Stack {
   char* mapping_;
 };
 
+enum class Schedule { Forward, Reverse, Shuffle };
+
 struct Launch {
+  Schedule schedule = Schedule::Forward;
   dim3 grid, block;
   uint3 block_idx{};
   std::vector<Fiber> fibers;
@@ -321,9 +329,27 @@ inline void run_block(Launch& l) {
     f.context.uc_link = &l.scheduler;
     makecontext(&f.context, fiber_main, 0);
   }
+  // The order the scheduler visits the fibers in (CUDA_EMU_SCHEDULE): thread order, or
+  // reversed, or a shuffle seeded by the block -- a missing barrier between a writer and a
+  // reader shows up in at least one of them whichever thread index is the writer's.
+  std::vector<unsigned> order(n);
+  for (unsigned t = 0; t < n; ++t) order[t] = t;
+  if (l.schedule == Schedule::Reverse) {
+    std::reverse(order.begin(), order.end());
+  } else if (l.schedule == Schedule::Shuffle) {
+    uint64_t state = 0x9E3779B97F4A7C15ull ^ (uint64_t(l.block_idx.x) << 32 ^ l.block_idx.y);
+    for (unsigned t = n; t > 1; --t) {  // Fisher-Yates with a splitmix64 stream
+      state += 0x9E3779B97F4A7C15ull;
+      uint64_t z = state;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      std::swap(order[t - 1], order[(z ^ (z >> 31)) % t]);
+    }
+  }
   while (l.live > 0) {
     bool progressed = false;
-    for (Fiber& f : l.fibers) {
+    for (unsigned t : order) {
+      Fiber& f = l.fibers[t];
       if (f.done) continue;
       if (f.waiting_on && f.waiting_on->generation == f.wait_generation) continue;
       l.current = &f;
@@ -386,6 +412,13 @@ inline void run(const char* name, const void* kernel, dim3 grid, dim3 block, siz
     std::fprintf(stderr, "CUDA emulator: %s<<<%s, %s, %zu>>>\n", name, dims(grid).c_str(),
                  dims(block).c_str(), smem);
   Launch l;
+  if (const char* s = std::getenv("CUDA_EMU_SCHEDULE")) {
+    const std::string v = s;
+    if (v == "reverse") l.schedule = Schedule::Reverse;
+    else if (v == "shuffle") l.schedule = Schedule::Shuffle;
+    else if (v != "forward" && !v.empty())
+      fail("CUDA_EMU_SCHEDULE must be forward, reverse or shuffle, got '" + v + "'");
+  }
   l.grid = grid;
   l.block = block;
   l.body = std::move(body);
@@ -559,9 +592,12 @@ inline double max(double a, double b) { return std::fmax(a, b); }
 // ---- warp matrix multiply-accumulate (nvcuda::wmma, mma.h), TF32 only -------------------------
 // On the GPU a fragment is spread over the 32 lanes of a warp in an unspecified layout, and
 // load/store/mma are warp-wide operations. Here every lane holds the whole tile (row-major in
-// x[]) and performs the whole operation itself: the same results, 32 times the work. Code may
-// only touch x[] element by element (num_elements), as on the hardware. mma_sync reads only
-// the TF32 bits of its inputs (the low 13 mantissa bits are ignored), as the tensor cores do.
+// x[]) and loads and multiplies it itself: the same results, 32 times the work. Code may only
+// touch x[] element by element (num_elements), as on the hardware. Each operation first
+// meets the whole warp (all 32 lanes must call it, as on the GPU); a store writes only this
+// lane's share of the tile, so reading other lanes' elements needs a __syncwarp, as on the
+// GPU. mma_sync reads only the TF32 bits of its inputs (the low 13 mantissa bits are
+// ignored), as the tensor cores do.
 namespace nvcuda::wmma {
 struct matrix_a {};
 struct matrix_b {};
@@ -602,6 +638,7 @@ template <typename Use, int M, int N, int K, typename T, typename Layout>
 inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsigned ldm) {
   using F = fragment<Use, M, N, K, T, Layout>;
   static_assert(!std::is_void_v<Layout>, "matrix_a/matrix_b fragments name their layout");
+  cuda_emu::warp_meet(0xffffffffu, "wmma::load_matrix_sync");
   if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0 || ldm % 4 != 0)
     cuda_emu::abort_thread("wmma::load_matrix_sync: pointer not 256-bit aligned or ldm not a "
                            "multiple of 4 floats");
@@ -615,12 +652,18 @@ template <int M, int N, int K, typename T>
 inline void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, T>& f, unsigned ldm,
                               layout_t layout) {
   using F = fragment<accumulator, M, N, K, T>;
+  cuda_emu::warp_meet(0xffffffffu, "wmma::store_matrix_sync");
   if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0 || ldm % 4 != 0)
     cuda_emu::abort_thread("wmma::store_matrix_sync: pointer not 256-bit aligned or ldm not a "
                            "multiple of 4 floats");
-  for (int r = 0; r < F::rows; ++r)
-    for (int c = 0; c < F::cols; ++c)
-      (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r * F::cols + c];
+  // This lane's share: a run of num_elements / 32 consecutive elements (so that a warp
+  // reading the stored tile element e by lane e % 32 needs a __syncwarp first, as on the GPU).
+  const int lane = static_cast<int>(cuda_emu::this_thread().linear % 32);
+  constexpr int kShare = F::num_elements / 32;
+  for (int e = lane * kShare; e < (lane + 1) * kShare; ++e) {
+    const int r = e / F::cols, c = e % F::cols;
+    (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[e];
+  }
 }
 
 inline float tf32_bits(float v) {  // the bits a tensor core reads: 1 + 8 + 10
@@ -646,6 +689,7 @@ inline void mma_sync(fragment<accumulator, M, N, K, T>& d,
                      const fragment<matrix_a, M, N, K, precision::tf32, La>& a,
                      const fragment<matrix_b, M, N, K, precision::tf32, Lb>& b,
                      const fragment<accumulator, M, N, K, T>& c) {
+  cuda_emu::warp_meet(0xffffffffu, "wmma::mma_sync");
   float out[M * N];
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < N; ++j) {
@@ -724,6 +768,7 @@ inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int d
   if (d != 0) return cuda_emu::set_error(cudaErrorInvalidDevice);
   switch (attr) {
     case cudaDevAttrMultiProcessorCount: *value = cuda_emu::kMultiprocessors; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor: *value = 9; return cudaSuccess;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin:
       *value = static_cast<int>(cuda_emu::kSharedOptin);
       return cudaSuccess;
