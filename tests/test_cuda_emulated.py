@@ -63,6 +63,9 @@ def test_translation_rewrites_launches_and_dynamic_shared_memory():
             "[](auto&... emu_args) { kern<T, 4>(emu_args...); }, grid, 256, smem, stream)(a, b);"
             in out)
     assert "reinterpret_cast<const void*>(&plain)" in out
+    shared = emulator.translate_source("  __shared__ __align__(16) T As[2][8 * (BM + 4)];\n", "x")
+    assert ("T (&As)[2][8 * (BM + 4)] = *static_cast<T (*)[2][8 * (BM + 4)]>("
+            "::cuda_emu::static_shared(&As_site_, sizeof(T[2][8 * (BM + 4)]), 16));" in shared)
     assert "float* smem = static_cast<float*>(::cuda_emu::dynamic_shared_memory());" in out
     assert out.count("\n") == src.count("\n")  # line numbers in errors stay the source's
     with pytest.raises(ValueError, match="x.cu:1"):
@@ -128,6 +131,18 @@ def test_dynamic_shared_memory_and_its_limit(selftest):
         selftest.run("dynamic_shared", x.tolist(), threads=64, smem=100_000)
     out = selftest.run("dynamic_shared_opt_in", x.tolist(), threads=64, smem=100_000)
     np.testing.assert_array_equal(out, np.roll(x, -1))
+
+
+def test_shared_memory_is_fresh_garbage_for_every_block(selftest):
+    # the second block must not see what the first one left (a static would keep it)
+    x = np.zeros(2 * 64, dtype=np.float32)
+    out = np.array(selftest.run("unwritten_shared", x.tolist(), blocks=2, threads=64))
+    assert np.isnan(out).all()
+
+
+def test_static_shared_memory_over_48_kib_is_an_error(selftest):
+    with pytest.raises(RuntimeError, match="over the 48 KiB limit"):
+        selftest.run("too_much_shared", [0.0] * 32, threads=32)
 
 
 def test_invalid_launch_configuration_fails_the_launch(selftest):

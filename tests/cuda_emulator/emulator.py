@@ -3,13 +3,17 @@
 Two steps:
 
 1. *translate* copies csrc/cuda into the build folder, rewriting the only two pieces of CUDA
-   syntax that a C++ compiler cannot be taught with a header:
+   syntax that a C++ compiler cannot be taught with a header (and makes static shared arrays
+   the block's own memory rather than plain statics):
 
        kernel<T><<<grid, block, smem, stream>>>(args);
            -> ::cuda_emu::launch("kernel<T>", &kernel<T>, [](auto&... a) { kernel<T>(a...); },
                                  grid, block, smem, stream)(args);
        extern __shared__ __align__(16) float smem[];
            -> float* smem = static_cast<float*>(::cuda_emu::dynamic_shared_memory());
+       __shared__ float tile[32][33];
+           -> float (&tile)[32][33] = *static_cast<float (*)[32][33]>(
+                  ::cuda_emu::static_shared(&site, sizeof(float[32][33]), alignof(float)));
 
    (``.cu`` files become ``.cpp``; everything else is left to include/cuda_runtime.h.)
 2. *build* runs CMake on tests/cuda_emulator/CMakeLists.txt, which compiles the translated
@@ -49,6 +53,9 @@ LAUNCH = re.compile(r"^(?P<indent>\s*)(?P<kernel>[^\s].*?)<<<(?P<config>.*?)>>>\
 # A kernel's declaration: is it a template (then its address needs explicit arguments)?
 KERNEL = re.compile(r"(?P<template>template\s*<[^{;]*?>\s*)?__global__\s+void\s+"
                     r"(?:__launch_bounds__\([^)]*\)\s*)?(?P<name>\w+)\s*\(")
+# `__shared__ [__align__(n)] TYPE NAME[DIMS]...;` (a static shared array, one per line)
+STATIC_SHARED = re.compile(r"^(?P<indent>\s*)__shared__\s+(?:__align__\((?P<align>\d+)\)\s+)?"
+                           r"(?P<type>.+?)\s+(?P<name>\w+)(?P<dims>(?:\[[^\]]+\])+);\s*$")
 DYNAMIC_SHARED = re.compile(
     r"extern\s+__shared__\s+(?:__align__\(\d+\)\s+)?(?P<type>\w+)\s+(?P<name>\w+)\[\];")
 
@@ -79,6 +86,13 @@ def translate_source(text: str, name: str, plain: set[str] = frozenset()) -> str
             body = f"[](auto&... emu_args) {{ {kernel}(emu_args...); }}"
             line = (f"{m['indent']}::cuda_emu::launch(\"{kernel}\", {kernel_id}, {body}, "
                     f"{m['config']})(" + line[m.end():])
+        m = STATIC_SHARED.match(line)
+        if m:  # a reference into the block's shared memory, as for dynamic shared memory
+            t, name, dims = m["type"], m["name"], m["dims"]
+            line = (f"{m['indent']}static const char {name}_site_ = 0; "
+                    f"{t} (&{name}){dims} = *static_cast<{t} (*){dims}>("
+                    f"::cuda_emu::static_shared(&{name}_site_, sizeof({t}{dims}), "
+                    f"{m['align'] or 'alignof(' + t + ')'}));\n")
         line = DYNAMIC_SHARED.sub(
             lambda m: (f"{m['type']}* {m['name']} = "
                        f"static_cast<{m['type']}*>(::cuda_emu::dynamic_shared_memory());"),

@@ -59,6 +59,20 @@ __global__ void segment_shuffle_kernel(float* x) {
   x[t] = __shfl_xor_sync(0xffffffffu, x[t], 1, 16);
 }
 
+// Reads shared memory no thread has written: garbage on a GPU, NaN here.
+__global__ void unwritten_shared_kernel(float* x) {
+  __shared__ float s[64];
+  x[blockIdx.x * blockDim.x + threadIdx.x] = s[threadIdx.x];
+}
+
+// Over the 48 KiB of static shared memory a block may have.
+__global__ void too_much_shared_kernel(float* x) {
+  __shared__ float big[13000];
+  big[threadIdx.x] = x[threadIdx.x];
+  __syncthreads();
+  x[threadIdx.x] = big[threadIdx.x];
+}
+
 // Threads of one block counting into one word.
 __global__ void atomic_count_kernel(float* x) { atomicAdd(x, 1.0f); }
 
@@ -110,6 +124,10 @@ std::vector<float> run_kernel(const std::string& name, std::vector<float> x, int
       block_sum_kernel<<<g, b>>>(d);
     } else if (name == "segment_shuffle") {
       segment_shuffle_kernel<<<g, b>>>(d);
+    } else if (name == "unwritten_shared") {
+      unwritten_shared_kernel<<<g, b>>>(d);
+    } else if (name == "too_much_shared") {
+      too_much_shared_kernel<<<g, b>>>(d);
     } else if (name == "atomic_count") {
       atomic_count_kernel<<<g, b>>>(d);
     } else if (name == "dynamic_shared") {

@@ -12,9 +12,11 @@
 //           complete (threads of the block waiting at different barriers) is reported as an
 //           error, as are warp shuffles whose lanes disagree on the mask. Fibers are visited
 //           in thread order, or reversed or shuffled (CUDA_EMU_SCHEDULE=reverse|shuffle).
-//   __shared__  a `static` variable: fibers of the running block share it, and only one block
-//           runs at a time. Dynamic shared memory (extern __shared__) is a per-launch buffer,
-//           filled with NaN bytes so that a read before a write shows up in the results.
+//   __shared__  emulator.py rewrites each static shared array into a reference to a buffer of
+//           the launch (static_shared), and extern __shared__ to the dynamic buffer; both are
+//           refilled with NaN bytes for every block, so that a read before a write shows up
+//           in the results, and their sizes are held to the hardware's limits. (`__shared__`
+//           itself is `static`, for anything the translator does not rewrite.)
 //   __shfl_xor_sync  each lane writes its value, the warp meets at a barrier, each lane reads
 //           its partner's value, the warp meets again.
 //   atomics  plain read-modify-write: only one fiber runs at any moment.
@@ -27,8 +29,7 @@
 //           fail the launch with cudaGetLastError like a real GPU's.
 //
 // What it cannot find: performance problems, races between blocks (they run one after
-// another), shared memory read before it is written (a static keeps the previous block's
-// values), or code relying on lock-step warps. A race inside a block -- a missing barrier --
+// another), or code relying on lock-step warps. A race inside a block -- a missing barrier --
 // shows up as wrong results when the scheduling order lets the reader run first (a fiber runs
 // until it waits), which thread order or a shuffled order does for most such bugs.
 // Build it with -fsanitize=address to catch out-of-bounds reads and writes of global memory.
@@ -234,6 +235,13 @@ struct Launch {
   ucontext_t scheduler;
   std::function<void()> body;
   std::vector<unsigned char> dynamic_smem;
+  // static __shared__ arrays: one buffer per declaration (keyed by its site), refilled with
+  // NaN bytes for every block
+  std::map<const void*, std::unique_ptr<unsigned char[]>> static_smem;
+  std::map<const void*, unsigned char*> static_smem_aligned;
+  std::map<const void*, size_t> static_smem_bytes;
+  size_t static_smem_total = 0;
+  size_t smem_limit = 0;  // static + dynamic
   std::string error;  // set by a fiber that hit a misuse; the launch then fails
 #if CUDA_EMU_ASAN
   void* fake_stack = nullptr;
@@ -295,6 +303,31 @@ inline void wait_at(Barrier& b) {
   f.wait_generation = generation;
   yield_to_scheduler();
   f.waiting_on = nullptr;
+}
+
+// The block's buffer for the static __shared__ array declared at `site` (the translator's
+// rewrite of `__shared__ T name[...]`). Static shared memory is limited to 48 KiB, and static
+// plus dynamic to the kernel's limit, as on the GPU.
+inline void* static_shared(const void* site, size_t bytes, size_t align) {
+  Launch& l = state();
+  auto it = l.static_smem_aligned.find(site);
+  if (it != l.static_smem_aligned.end()) return it->second;
+  l.static_smem_total += bytes;
+  if (l.static_smem_total > kSharedDefault)
+    abort_thread("static __shared__ arrays of " + std::to_string(l.static_smem_total) +
+                 " bytes, over the 48 KiB limit");
+  if (l.static_smem_total + l.dynamic_smem.size() > l.smem_limit)
+    abort_thread("static + dynamic shared memory of " +
+                 std::to_string(l.static_smem_total + l.dynamic_smem.size()) +
+                 " bytes, over the kernel's limit of " + std::to_string(l.smem_limit));
+  auto buffer = std::make_unique<unsigned char[]>(bytes + align);
+  auto* p = reinterpret_cast<unsigned char*>(
+      (reinterpret_cast<std::uintptr_t>(buffer.get()) + align - 1) / align * align);
+  std::memset(p, 0xFF, bytes);
+  l.static_smem[site] = std::move(buffer);
+  l.static_smem_aligned[site] = p;
+  l.static_smem_bytes[site] = bytes;
+  return p;
 }
 
 inline void fiber_main() {
@@ -391,9 +424,13 @@ inline void run(const char* name, const void* kernel, dim3 grid, dim3 block, siz
   Device& dev = device();
   std::lock_guard<std::recursive_mutex> lock(dev.mu);
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
-  size_t smem_limit = kSharedDefault;
-  if (auto it = dev.max_dynamic_smem.find(kernel); it != dev.max_dynamic_smem.end())
+  // Dynamic shared memory: up to 48 KiB, or what cudaFuncSetAttribute allowed; static plus
+  // dynamic: up to 48 KiB, or the opt-in maximum once the attribute is set.
+  size_t smem_limit = kSharedDefault, total_limit = kSharedDefault;
+  if (auto it = dev.max_dynamic_smem.find(kernel); it != dev.max_dynamic_smem.end()) {
     smem_limit = it->second;
+    total_limit = kSharedOptin;
+  }
   if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 ||
       grid.z == 0 || grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
     std::fprintf(stderr, "CUDA emulator: invalid launch grid %s block %s\n", dims(grid).c_str(),
@@ -423,6 +460,7 @@ inline void run(const char* name, const void* kernel, dim3 grid, dim3 block, siz
   l.block = block;
   l.body = std::move(body);
   l.dynamic_smem.assign(smem, 0xFF);
+  l.smem_limit = total_limit;
   active() = &l;
   struct Reset {
     ~Reset() { active() = nullptr; }
@@ -432,6 +470,7 @@ inline void run(const char* name, const void* kernel, dim3 grid, dim3 block, siz
       for (unsigned x = 0; x < grid.x; ++x) {
         l.block_idx = {x, y, z};
         std::fill(l.dynamic_smem.begin(), l.dynamic_smem.end(), 0xFF);
+        for (auto& [site, p] : l.static_smem_aligned) std::memset(p, 0xFF, l.static_smem_bytes[site]);
         run_block(l);
         if (!l.error.empty())
           fail(std::string(name) + ", block (" + std::to_string(x) + ", " + std::to_string(y) + ", " +
