@@ -179,6 +179,45 @@ __device__ __forceinline__ int64_t batch_offset(const GemmArgs<T>& args, const O
   return off;
 }
 
+// The K loop both kernels share: slice after slice of A (BM x kBK) and B (kBK x BN) staged
+// k-major in the shared buffers As/Bs, double-buffered -- slice s+1 is fetched into
+// registers while multiply(As[cur], Bs[cur]) works on slice s, then stored to the other
+// buffer, which every thread finished reading before the previous barrier. One
+// __syncthreads per slice.
+template <typename T, int BM, int BN, int FA, int FB, typename Multiply>
+__device__ __forceinline__ void for_each_slice(const GemmArgs<T>& args, const T* a, const T* b,
+                                               int64_t m0, int64_t n0,
+                                               T (&As)[2][kBK * (BM + kPad)],
+                                               T (&Bs)[2][kBK * (BN + kPad)],
+                                               Multiply multiply) {
+  constexpr int PER_A = (BM * kBK / 4 + kThreads - 1) / kThreads;
+  constexpr int PER_B = (BN * kBK / 4 + kThreads - 1) / kThreads;
+  const int64_t M = args.m, N = args.n, K = args.k;
+  const int num_slices = static_cast<int>((K + kBK - 1) / kBK);
+  T ra[PER_A][4], rb[PER_B][4];
+  if (num_slices > 0) {
+    fetch_slice<T, BM, PER_A, FA>(args.a, a, m0, M, 0, K, ra);
+    fetch_slice<T, BN, PER_B, FB>(args.b, b, n0, N, 0, K, rb);
+    store_slice<T, BM, PER_A, FA>(args.a.along_k, ra, As[0]);
+    store_slice<T, BN, PER_B, FB>(args.b.along_k, rb, Bs[0]);
+  }
+  __syncthreads();
+  for (int s = 0; s < num_slices; ++s) {
+    const int cur = s & 1;
+    const bool more = s + 1 < num_slices;
+    if (more) {
+      fetch_slice<T, BM, PER_A, FA>(args.a, a, m0, M, int64_t(s + 1) * kBK, K, ra);
+      fetch_slice<T, BN, PER_B, FB>(args.b, b, n0, N, int64_t(s + 1) * kBK, K, rb);
+    }
+    multiply(static_cast<const T*>(As[cur]), static_cast<const T*>(Bs[cur]));
+    if (more) {
+      store_slice<T, BM, PER_A, FA>(args.a.along_k, ra, As[cur ^ 1]);
+      store_slice<T, BN, PER_B, FB>(args.b.along_k, rb, Bs[cur ^ 1]);
+    }
+    __syncthreads();
+  }
+}
+
 // C tile = sum over K of A tile * B tile; see the header comment for the scheme.
 // FA / FB: the operands' load modes (see fetch_slice), fixed at compile time for the
 // common contiguous layouts, -1 (run time) for the general kernel.
@@ -186,17 +225,14 @@ template <typename T, int BM, int BN, int FA, int FB>
 __global__ void __launch_bounds__(kThreads, EMBER_GEMM_MIN_BLOCKS)
     gemm_kernel(const GemmArgs<T> args) {
   constexpr int TM = BM / 16, TN = BN / 16;  // register tile
-  constexpr int PER_A = (BM * kBK / 4 + kThreads - 1) / kThreads;
-  constexpr int PER_B = (BN * kBK / 4 + kThreads - 1) / kThreads;
   static_assert(TM % 4 == 0 && TN % 4 == 0, "register tiles are made of 4-vectors");
   __shared__ __align__(16) T As[2][kBK * (BM + kPad)];
   __shared__ __align__(16) T Bs[2][kBK * (BN + kPad)];
 
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const int64_t M = args.m, N = args.n, K = args.k;
+  const int64_t M = args.m, N = args.n;
   int64_t m0, n0;
   tile_origin<BM, BN>(args, m0, n0);
-  const int num_slices = static_cast<int>((K + kBK - 1) / kBK);
 
   for (int64_t p = blockIdx.z; p < args.batch; p += gridDim.z) {
     const T* __restrict__ a = args.a.ptr + batch_offset(args, args.a, p);
@@ -208,24 +244,8 @@ __global__ void __launch_bounds__(kThreads, EMBER_GEMM_MIN_BLOCKS)
 #pragma unroll
       for (int j = 0; j < TN; ++j) acc[i][j] = T(0);
 
-    T ra[PER_A][4], rb[PER_B][4];
-    if (num_slices > 0) {
-      fetch_slice<T, BM, PER_A, FA>(args.a, a, m0, M, 0, K, ra);
-      fetch_slice<T, BN, PER_B, FB>(args.b, b, n0, N, 0, K, rb);
-      store_slice<T, BM, PER_A, FA>(args.a.along_k, ra, As[0]);
-      store_slice<T, BN, PER_B, FB>(args.b.along_k, rb, Bs[0]);
-    }
-    __syncthreads();
-
-    for (int s = 0; s < num_slices; ++s) {
-      const int cur = s & 1;
-      const bool more = s + 1 < num_slices;
-      if (more) {  // prefetch slice s+1 into registers while slice s is multiplied
-        fetch_slice<T, BM, PER_A, FA>(args.a, a, m0, M, int64_t(s + 1) * kBK, K, ra);
-        fetch_slice<T, BN, PER_B, FB>(args.b, b, n0, N, int64_t(s + 1) * kBK, K, rb);
-      }
-      const T* __restrict__ as = As[cur];
-      const T* __restrict__ bs = Bs[cur];
+    for_each_slice<T, BM, BN, FA, FB>(args, a, b, m0, n0, As, Bs, [&](const T* as,
+                                                                       const T* bs) {
 #pragma unroll
       for (int kk = 0; kk < kBK; ++kk) {
         T fa[TM], fb[TN];
@@ -242,14 +262,7 @@ __global__ void __launch_bounds__(kThreads, EMBER_GEMM_MIN_BLOCKS)
 #pragma unroll
           for (int j = 0; j < TN; ++j) acc[i][j] = fma(fa[i], fb[j], acc[i][j]);
       }
-      // Buffer cur^1 was last read in iteration s-1, which every thread has left (the
-      // barrier below), so it can be overwritten now.
-      if (more) {
-        store_slice<T, BM, PER_A, FA>(args.a.along_k, ra, As[cur ^ 1]);
-        store_slice<T, BN, PER_B, FB>(args.b.along_k, rb, Bs[cur ^ 1]);
-      }
-      __syncthreads();
-    }
+    });
 
     // Write the register tile: float4 stores when a row's 4 columns are in range and N
     // keeps rows 16-byte aligned (C is a fresh, aligned allocation).
@@ -297,7 +310,6 @@ __global__ void __launch_bounds__(kThreads)
     gemm_tf32_kernel(const GemmArgs<float> args) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800  // TF32 WMMA needs sm_80+
   constexpr int BM = kTcTile, BN = kTcTile, LD = kTcTile + kPad;
-  constexpr int PER = (kTcTile * kBK / 4 + kThreads - 1) / kThreads;
   // 32-byte alignment: WMMA loads need 256-bit aligned pointers (fragment offsets below are
   // multiples of 16 floats, and each buffer is kBK * LD * 4 = 4224 = 132 * 32 bytes).
   __shared__ __align__(32) float As[2][kBK * LD];
@@ -306,10 +318,9 @@ __global__ void __launch_bounds__(kThreads)
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int wm = warp / 4, wn = warp % 4;  // this warp's 64 x 32 sub-tile
-  const int64_t M = args.m, N = args.n, K = args.k;
+  const int64_t M = args.m, N = args.n;
   int64_t m0, n0;
   tile_origin<BM, BN>(args, m0, n0);
-  const int num_slices = static_cast<int>((K + kBK - 1) / kBK);
 
   for (int64_t p = blockIdx.z; p < args.batch; p += gridDim.z) {
     const float* __restrict__ a = args.a.ptr + batch_offset(args, args.a, p);
@@ -321,33 +332,19 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
 
-    float ra[PER][4], rb[PER][4];
-    if (num_slices > 0) {
-      fetch_slice<float, BM, PER, FA>(args.a, a, m0, M, 0, K, ra);
-      fetch_slice<float, BN, PER, FB>(args.b, b, n0, N, 0, K, rb);
-      store_slice<float, BM, PER, FA>(args.a.along_k, ra, As[0]);
-      store_slice<float, BN, PER, FB>(args.b.along_k, rb, Bs[0]);
-    }
-    __syncthreads();
-
-    for (int s = 0; s < num_slices; ++s) {
-      const int cur = s & 1;
-      const bool more = s + 1 < num_slices;
-      if (more) {
-        fetch_slice<float, BM, PER, FA>(args.a, a, m0, M, int64_t(s + 1) * kBK, K, ra);
-        fetch_slice<float, BN, PER, FB>(args.b, b, n0, N, int64_t(s + 1) * kBK, K, rb);
-      }
+    for_each_slice<float, BM, BN, FA, FB>(args, a, b, m0, n0, As, Bs, [&](const float* as,
+                                                                           const float* bs) {
       wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa[4];
       wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb[2];
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        wmma::load_matrix_sync(fa[i], As[cur] + wm * 64 + i * 16, LD);
+        wmma::load_matrix_sync(fa[i], as + wm * 64 + i * 16, LD);
 #pragma unroll
         for (int t = 0; t < fa[i].num_elements; ++t) fa[i].x[t] = wmma::__float_to_tf32(fa[i].x[t]);
       }
 #pragma unroll
       for (int j = 0; j < 2; ++j) {
-        wmma::load_matrix_sync(fb[j], Bs[cur] + wn * 32 + j * 16, LD);
+        wmma::load_matrix_sync(fb[j], bs + wn * 32 + j * 16, LD);
 #pragma unroll
         for (int t = 0; t < fb[j].num_elements; ++t) fb[j].x[t] = wmma::__float_to_tf32(fb[j].x[t]);
       }
@@ -355,12 +352,7 @@ __global__ void __launch_bounds__(kThreads)
       for (int i = 0; i < 4; ++i)
 #pragma unroll
         for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
-      if (more) {  // buffer cur^1 was last read before the previous barrier
-        store_slice<float, BM, PER, FA>(args.a.along_k, ra, As[cur ^ 1]);
-        store_slice<float, BN, PER, FB>(args.b.along_k, rb, Bs[cur ^ 1]);
-      }
-      __syncthreads();
-    }
+    });
 
     // Each fragment -> the warp's staging tile -> C, element by element with bounds checks.
     float* __restrict__ c = args.c + p * M * N;
