@@ -145,6 +145,12 @@ def test_static_shared_memory_over_48_kib_is_an_error(selftest):
         selftest.run("too_much_shared", [0.0] * 32, threads=32)
 
 
+def test_launch_bounds_are_enforced(selftest):
+    assert selftest.run("bounded", [0.0] * 64, threads=64) == [1.0] * 64
+    with pytest.raises(RuntimeError, match=r"128 threads per block, over its __launch_bounds__"):
+        selftest.run("bounded", [0.0] * 128, threads=128)
+
+
 def test_invalid_launch_configuration_fails_the_launch(selftest):
     with pytest.raises(RuntimeError, match="cudaErrorInvalidConfiguration"):
         selftest.run("atomic_count", [0.0], threads=2048)

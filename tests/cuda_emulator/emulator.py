@@ -53,6 +53,9 @@ LAUNCH = re.compile(r"^(?P<indent>\s*)(?P<kernel>[^\s].*?)<<<(?P<config>.*?)>>>\
 # A kernel's declaration: is it a template (then its address needs explicit arguments)?
 KERNEL = re.compile(r"(?P<template>template\s*<[^{;]*?>\s*)?__global__\s+void\s+"
                     r"(?:__launch_bounds__\([^)]*\)\s*)?(?P<name>\w+)\s*\(")
+# A kernel with __launch_bounds__(MAX_THREADS[, ...]): the emulator checks the bound at launch.
+BOUNDED_KERNEL = re.compile(r"__global__\s+void\s+__launch_bounds__\((?P<bounds>[^)]*)\)\s*"
+                            r"\w+\s*\(")
 # `__shared__ [__align__(n)] TYPE NAME[DIMS]...;` (a static shared array, one per line)
 STATIC_SHARED = re.compile(r"^(?P<indent>\s*)__shared__\s+(?:__align__\((?P<align>\d+)\)\s+)?"
                            r"(?P<type>.+?)\s+(?P<name>\w+)(?P<dims>(?:\[[^\]]+\])+);\s*$")
@@ -70,6 +73,7 @@ def translate_source(text: str, name: str, plain: set[str] = frozenset()) -> str
 
     `plain`: the non-template kernels, which cudaFuncSetAttribute may name by address.
     """
+    text = check_launch_bounds(text)
     out = []
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         code = line.split("//", 1)[0]
@@ -99,6 +103,23 @@ def translate_source(text: str, name: str, plain: set[str] = frozenset()) -> str
             line)
         out.append(line)
     return "".join(out)
+
+
+def check_launch_bounds(text: str) -> str:
+    """Starts the body of every kernel declared with __launch_bounds__(N, ...) with a check
+    that it was launched with at most N threads per block (a GPU refuses such a launch:
+    the kernel was compiled for at most N). Added on the line of the body's `{`, so line
+    numbers stay the source's."""
+    for m in reversed(list(BOUNDED_KERNEL.finditer(text))):
+        depth, i = 1, m.end()
+        while depth:  # to the end of the parameter list
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        brace = text.index("{", i)
+        limit = m["bounds"].split(",")[0].strip()
+        text = (text[:brace + 1] + f" ::cuda_emu::check_launch_bounds({limit});"
+                + text[brace + 1:])
+    return text
 
 
 def translate(dest: Path) -> None:

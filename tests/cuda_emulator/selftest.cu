@@ -73,6 +73,9 @@ __global__ void too_much_shared_kernel(float* x) {
   x[threadIdx.x] = big[threadIdx.x];
 }
 
+// Compiled for at most 64 threads per block.
+__global__ void __launch_bounds__(64) bounded_kernel(float* x) { x[threadIdx.x] += 1.0f; }
+
 // Threads of one block counting into one word.
 __global__ void atomic_count_kernel(float* x) { atomicAdd(x, 1.0f); }
 
@@ -128,6 +131,8 @@ std::vector<float> run_kernel(const std::string& name, std::vector<float> x, int
       unwritten_shared_kernel<<<g, b>>>(d);
     } else if (name == "too_much_shared") {
       too_much_shared_kernel<<<g, b>>>(d);
+    } else if (name == "bounded") {
+      bounded_kernel<<<g, b>>>(d);
     } else if (name == "atomic_count") {
       atomic_count_kernel<<<g, b>>>(d);
     } else if (name == "dynamic_shared") {

@@ -26,7 +26,9 @@
 //           AddressSanitizer makes a block's slack and released blocks unaddressable.
 //   launch checks  block size (<= 1024 threads), grid limits and the dynamic shared memory
 //           limit (48 KiB unless raised with cudaFuncSetAttribute, up to an H100's 227 KiB)
-//           fail the launch with cudaGetLastError like a real GPU's.
+//           fail the launch with cudaGetLastError like a real GPU's; a kernel launched with
+//           more threads than its __launch_bounds__ stops with an error (emulator.py adds
+//           the check to the kernel's body).
 //
 // What it cannot find: performance problems, races between blocks (they run one after
 // another), or code relying on lock-step warps. A race inside a block -- a missing barrier --
@@ -328,6 +330,16 @@ inline void* static_shared(const void* site, size_t bytes, size_t align) {
   l.static_smem_aligned[site] = p;
   l.static_smem_bytes[site] = bytes;
   return p;
+}
+
+// First statement of a kernel declared __launch_bounds__(max_threads): a launch with more
+// threads per block fails on a GPU (the kernel's registers were budgeted for max_threads).
+inline void check_launch_bounds(unsigned max_threads) {
+  const Launch& l = state();
+  const unsigned threads = l.block.x * l.block.y * l.block.z;
+  if (threads > max_threads)
+    abort_thread("launched with " + std::to_string(threads) + " threads per block, over its "
+                 "__launch_bounds__(" + std::to_string(max_threads) + ")");
 }
 
 inline void fiber_main() {
