@@ -51,6 +51,7 @@ namespace py = pybind11;
 namespace ember::cuda {
 namespace {
 
+namespace wmma = nvcuda::wmma;  // the TF32 tensor-core path
 constexpr int kThreads = 256;  // a 16 x 16 grid of threads
 constexpr int kBK = 8;         // k-slice staged per step
 constexpr int kPad = 4;        // shared row padding: keeps float4 alignment, spreads banks
@@ -133,8 +134,9 @@ __device__ __forceinline__ void fetch_slice(const Operand<T>& op, const T* __res
   }
 }
 
-// Registers -> shared slice S[kBK][R + kPad] (k-major).
-template <typename T, int R, int PER, int Fixed>
+// Registers -> shared slice S[kBK][R + kPad] (k-major). Tf32: each value rounded to TF32 on
+// the way (once here, rather than by every warp that loads it into a WMMA fragment).
+template <typename T, int R, int PER, int Fixed, bool Tf32 = false>
 __device__ __forceinline__ void store_slice(bool along_k_rt, const T (&reg)[PER][4], T* S) {
   const bool along_k = Fixed < 0 ? along_k_rt : Fixed == 1;
   constexpr int kItems = R * kBK / 4;
@@ -146,10 +148,14 @@ __device__ __forceinline__ void store_slice(bool along_k_rt, const T (&reg)[PER]
     vector_coords<R>(idx, along_k, r, kq);
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
+      T v = reg[p][e];
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800  // (only the sm_80+ TF32 kernel asks)
+      if constexpr (Tf32) v = wmma::__float_to_tf32(v);
+#endif
       if (along_k)
-        S[(kq + e) * (R + kPad) + r] = reg[p][e];
+        S[(kq + e) * (R + kPad) + r] = v;
       else
-        S[kq * (R + kPad) + r + e] = reg[p][e];
+        S[kq * (R + kPad) + r + e] = v;
     }
   }
 }
@@ -183,8 +189,8 @@ __device__ __forceinline__ int64_t batch_offset(const GemmArgs<T>& args, const O
 // k-major in the shared buffers As/Bs, double-buffered -- slice s+1 is fetched into
 // registers while multiply(As[cur], Bs[cur]) works on slice s, then stored to the other
 // buffer, which every thread finished reading before the previous barrier. One
-// __syncthreads per slice.
-template <typename T, int BM, int BN, int FA, int FB, typename Multiply>
+// __syncthreads per slice. Tf32: the staged values are rounded to TF32 (store_slice).
+template <typename T, int BM, int BN, int FA, int FB, bool Tf32, typename Multiply>
 __device__ __forceinline__ void for_each_slice(const GemmArgs<T>& args, const T* a, const T* b,
                                                int64_t m0, int64_t n0,
                                                T (&As)[2][kBK * (BM + kPad)],
@@ -198,8 +204,8 @@ __device__ __forceinline__ void for_each_slice(const GemmArgs<T>& args, const T*
   if (num_slices > 0) {
     fetch_slice<T, BM, PER_A, FA>(args.a, a, m0, M, 0, K, ra);
     fetch_slice<T, BN, PER_B, FB>(args.b, b, n0, N, 0, K, rb);
-    store_slice<T, BM, PER_A, FA>(args.a.along_k, ra, As[0]);
-    store_slice<T, BN, PER_B, FB>(args.b.along_k, rb, Bs[0]);
+    store_slice<T, BM, PER_A, FA, Tf32>(args.a.along_k, ra, As[0]);
+    store_slice<T, BN, PER_B, FB, Tf32>(args.b.along_k, rb, Bs[0]);
   }
   __syncthreads();
   for (int s = 0; s < num_slices; ++s) {
@@ -211,8 +217,8 @@ __device__ __forceinline__ void for_each_slice(const GemmArgs<T>& args, const T*
     }
     multiply(static_cast<const T*>(As[cur]), static_cast<const T*>(Bs[cur]));
     if (more) {
-      store_slice<T, BM, PER_A, FA>(args.a.along_k, ra, As[cur ^ 1]);
-      store_slice<T, BN, PER_B, FB>(args.b.along_k, rb, Bs[cur ^ 1]);
+      store_slice<T, BM, PER_A, FA, Tf32>(args.a.along_k, ra, As[cur ^ 1]);
+      store_slice<T, BN, PER_B, FB, Tf32>(args.b.along_k, rb, Bs[cur ^ 1]);
     }
     __syncthreads();
   }
@@ -244,8 +250,8 @@ __global__ void __launch_bounds__(kThreads, EMBER_GEMM_MIN_BLOCKS)
 #pragma unroll
       for (int j = 0; j < TN; ++j) acc[i][j] = T(0);
 
-    for_each_slice<T, BM, BN, FA, FB>(args, a, b, m0, n0, As, Bs, [&](const T* as,
-                                                                       const T* bs) {
+    for_each_slice<T, BM, BN, FA, FB, false>(args, a, b, m0, n0, As, Bs, [&](const T* as,
+                                                                              const T* bs) {
 #pragma unroll
       for (int kk = 0; kk < kBK; ++kk) {
         T fa[TM], fb[TN];
@@ -299,10 +305,9 @@ __global__ void __launch_bounds__(kThreads, EMBER_GEMM_MIN_BLOCKS)
 // fragments of 16 x 16, and each slice is one m16n16k8 mma_sync per fragment. The slice in
 // shared memory already has WMMA's layouts: As[k][m] is A's tile column-major, Bs[k][n] is
 // B's tile row-major, both with leading dimension 128 + kPad. Inputs are rounded to TF32
-// (float's 8-bit exponent, a 10-bit mantissa: ~3 decimal digits), products accumulate in
-// float32. Results leave through a 16 x 16 staging tile per warp, so ragged edges need no
+// as they are staged (float's 8-bit exponent, a 10-bit mantissa: ~3 decimal digits),
+// products accumulate in float32. Results leave through a 16 x 16 staging tile per warp, so ragged edges need no
 // special case.
-namespace wmma = nvcuda::wmma;
 constexpr int kTcTile = 128;
 
 template <int FA, int FB>
@@ -332,22 +337,15 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
 
-    for_each_slice<float, BM, BN, FA, FB>(args, a, b, m0, n0, As, Bs, [&](const float* as,
-                                                                           const float* bs) {
+    // (the slices arrive rounded to TF32: store_slice<..., Tf32 = true>)
+    for_each_slice<float, BM, BN, FA, FB, true>(args, a, b, m0, n0, As, Bs, [&](const float* as,
+                                                                                const float* bs) {
       wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa[4];
       wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb[2];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        wmma::load_matrix_sync(fa[i], as + wm * 64 + i * 16, LD);
+      for (int i = 0; i < 4; ++i) wmma::load_matrix_sync(fa[i], as + wm * 64 + i * 16, LD);
 #pragma unroll
-        for (int t = 0; t < fa[i].num_elements; ++t) fa[i].x[t] = wmma::__float_to_tf32(fa[i].x[t]);
-      }
-#pragma unroll
-      for (int j = 0; j < 2; ++j) {
-        wmma::load_matrix_sync(fb[j], bs + wn * 32 + j * 16, LD);
-#pragma unroll
-        for (int t = 0; t < fb[j].num_elements; ++t) fb[j].x[t] = wmma::__float_to_tf32(fb[j].x[t]);
-      }
+      for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], bs + wn * 32 + j * 16, LD);
 #pragma unroll
       for (int i = 0; i < 4; ++i)
 #pragma unroll
