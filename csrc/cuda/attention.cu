@@ -660,10 +660,8 @@ void check_grid(int64_t blocks) {
 // sm_86/sm_89 GPUs allow (99 KiB); the DMAX=64 ones need ~69 KiB, more than sm_75's 64 KiB.
 // Where they do not fit, the simple kernels run instead (same results, slower).
 bool smem_fits(int bytes) {
-  int dev = 0, optin = 0;
-  EMBER_CUDA_CHECK(cudaGetDevice(&dev));
-  EMBER_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-  return bytes <= optin;
+  static int optin[64] = {};
+  return bytes <= cached_attribute(optin, cudaDevAttrMaxSharedMemoryPerBlockOptin);
 }
 
 template <int DMAX>

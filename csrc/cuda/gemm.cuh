@@ -12,6 +12,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -50,29 +51,27 @@ void gemm(const GemmParams<double>& p, cudaStream_t stream = 0);
 
 // ---- host helpers shared by the kernel files --------------------------------------------
 
-// Number of multiprocessors of the current device (cached per device; 1 if unknown).
-inline int sm_count() {
-  static int cached[64] = {};
+// An attribute of the current device, read once per device (attributes never change): `cache`
+// is the caller's static per-device table (devices past 64 are asked every time).
+inline int cached_attribute(int (&cache)[64], cudaDeviceAttr attr) {
   int dev = 0;
   EMBER_CUDA_CHECK(cudaGetDevice(&dev));
-  if (dev < 0 || dev >= 64) return 1;
-  if (cached[dev] == 0) {
-    int n = 0;
-    EMBER_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
-    cached[dev] = n > 0 ? n : 1;
-  }
-  return cached[dev];
+  int uncached = 0;
+  int& value = (dev >= 0 && dev < 64) ? cache[dev] : uncached;
+  if (value == 0) EMBER_CUDA_CHECK(cudaDeviceGetAttribute(&value, attr, dev));
+  return value;
 }
 
-// Major compute capability of the current device (8 = Ampere, 9 = Hopper; cached per device).
+// Number of multiprocessors of the current device (at least 1).
+inline int sm_count() {
+  static int cache[64] = {};
+  return std::max(cached_attribute(cache, cudaDevAttrMultiProcessorCount), 1);
+}
+
+// Major compute capability of the current device (8 = Ampere, 9 = Hopper).
 inline int compute_capability_major() {
-  static int cached[64] = {};
-  int dev = 0;
-  EMBER_CUDA_CHECK(cudaGetDevice(&dev));
-  if (dev < 0 || dev >= 64) return 0;
-  if (cached[dev] == 0)
-    EMBER_CUDA_CHECK(cudaDeviceGetAttribute(&cached[dev], cudaDevAttrComputeCapabilityMajor, dev));
-  return cached[dev];
+  static int cache[64] = {};
+  return cached_attribute(cache, cudaDevAttrComputeCapabilityMajor);
 }
 
 // Makes `device` current for the scope (kernels launch on the arrays' device).
