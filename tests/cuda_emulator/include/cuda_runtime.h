@@ -239,9 +239,12 @@ struct Launch {
   std::vector<unsigned char> dynamic_smem;
   // static __shared__ arrays: one buffer per declaration (keyed by its site), refilled with
   // NaN bytes for every block
-  std::map<const void*, std::unique_ptr<unsigned char[]>> static_smem;
-  std::map<const void*, unsigned char*> static_smem_aligned;
-  std::map<const void*, size_t> static_smem_bytes;
+  struct SharedArray {
+    std::unique_ptr<unsigned char[]> storage;
+    unsigned char* data;  // aligned, inside storage
+    size_t bytes;
+  };
+  std::map<const void*, SharedArray> static_smem;
   size_t static_smem_total = 0;
   size_t smem_limit = 0;  // static + dynamic
   std::string error;  // set by a fiber that hit a misuse; the launch then fails
@@ -312,8 +315,8 @@ inline void wait_at(Barrier& b) {
 // plus dynamic to the kernel's limit, as on the GPU.
 inline void* static_shared(const void* site, size_t bytes, size_t align) {
   Launch& l = state();
-  auto it = l.static_smem_aligned.find(site);
-  if (it != l.static_smem_aligned.end()) return it->second;
+  auto it = l.static_smem.find(site);
+  if (it != l.static_smem.end()) return it->second.data;
   l.static_smem_total += bytes;
   if (l.static_smem_total > kSharedDefault)
     abort_thread("static __shared__ arrays of " + std::to_string(l.static_smem_total) +
@@ -326,9 +329,7 @@ inline void* static_shared(const void* site, size_t bytes, size_t align) {
   auto* p = reinterpret_cast<unsigned char*>(
       (reinterpret_cast<std::uintptr_t>(buffer.get()) + align - 1) / align * align);
   std::memset(p, 0xFF, bytes);
-  l.static_smem[site] = std::move(buffer);
-  l.static_smem_aligned[site] = p;
-  l.static_smem_bytes[site] = bytes;
+  l.static_smem[site] = Launch::SharedArray{std::move(buffer), p, bytes};
   return p;
 }
 
@@ -482,7 +483,7 @@ inline void run(const char* name, const void* kernel, dim3 grid, dim3 block, siz
       for (unsigned x = 0; x < grid.x; ++x) {
         l.block_idx = {x, y, z};
         std::fill(l.dynamic_smem.begin(), l.dynamic_smem.end(), 0xFF);
-        for (auto& [site, p] : l.static_smem_aligned) std::memset(p, 0xFF, l.static_smem_bytes[site]);
+        for (auto& [site, a] : l.static_smem) std::memset(a.data, 0xFF, a.bytes);
         run_block(l);
         if (!l.error.empty())
           fail(std::string(name) + ", block (" + std::to_string(x) + ", " + std::to_string(y) + ", " +
