@@ -210,6 +210,16 @@ def test_cuda_suites_pass_on_the_emulated_kernels(emulated_cuda, mode, tmp_path)
     assert " passed" in tail and "failed" not in tail, tail
 
 
+def run_script(emulated_cuda: Path, script: Path, *args: str) -> str:
+    """`emulator.py run script args` (the script on the emulated GPU, in a new process) with
+    the module the fixture built; returns its stdout after checking it exited with 0."""
+    cmd = [sys.executable, str(HERE / "cuda_emulator" / "emulator.py"), "run",
+           "--build-dir", str(emulated_cuda.parents[2]), str(script), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
 def test_demo_trains_on_the_emulated_gpu_like_on_the_cpu(emulated_cuda, tmp_path):
     """The README's demo with --device cuda: the model, data and optimizer moved to the
     device, every kernel of a training run -- and the same learning curve as on the CPU."""
@@ -217,13 +227,9 @@ def test_demo_trains_on_the_emulated_gpu_like_on_the_cpu(emulated_cuda, tmp_path
 
     def run(device: str) -> list[str]:
         out = tmp_path / device
-        cmd = [sys.executable, str(HERE / "cuda_emulator" / "emulator.py"), "run",
-               "--build-dir", str(emulated_cuda.parents[2]),
-               str(HERE.parent / "examples" / "demo.py"), "--device", device, "--epochs", "3",
-               "--out", str(out)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        return [line for line in done.stdout.splitlines()
+        stdout = run_script(emulated_cuda, HERE.parent / "examples" / "demo.py", "--device",
+                            device, "--epochs", "3", "--out", str(out))
+        return [line for line in stdout.splitlines()
                 if line.startswith(("epoch", "test accuracy"))]
 
     cpu, gpu = run("cpu"), run("cuda")
@@ -247,12 +253,8 @@ BENCHMARKS = {  # each benchmark's --device cuda mode at a size the emulator run
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
 def test_benchmark_cuda_mode_runs_on_the_emulated_gpu(emulated_cuda, name):
     script = HERE.parent / "benchmarks" / (name.removesuffix("_tf32") + ".py")
-    cmd = [sys.executable, str(HERE / "cuda_emulator" / "emulator.py"), "run",
-           "--build-dir", str(emulated_cuda.parents[2]), str(script), "--device", "cuda",
-           *BENCHMARKS[name]]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "ember" in done.stdout and "nothing to benchmark" not in done.stdout, done.stdout
+    stdout = run_script(emulated_cuda, script, "--device", "cuda", *BENCHMARKS[name])
+    assert "ember" in stdout and "nothing to benchmark" not in stdout, stdout
 
 
 @pytest.mark.parametrize("name", ["mnist_mlp", "mnist_keras_mlp", "mnist_cnn"])
@@ -264,12 +266,9 @@ def test_mnist_examples_train_on_the_emulated_gpu(emulated_cuda, name, tmp_path)
 
     (tmp_path / "data").mkdir()
     data = write_tiny_mnist(tmp_path / "data")
-    cmd = [sys.executable, str(HERE / "cuda_emulator" / "emulator.py"), "run",
-           "--build-dir", str(emulated_cuda.parents[2]),
-           str(HERE.parent / "examples" / f"{name}.py"), "--device", "cuda", "--data", str(data),
-           "--epochs", "1", "--batch-size", "32", "--out", str(tmp_path / "out")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    accuracy = float(re.findall(r"([\d.]+)% on \d+ digits", done.stdout)[-1])  # held-out test
+    stdout = run_script(emulated_cuda, HERE.parent / "examples" / f"{name}.py", "--device",
+                        "cuda", "--data", str(data), "--epochs", "1", "--batch-size", "32",
+                        "--out", str(tmp_path / "out"))
+    accuracy = float(re.findall(r"([\d.]+)% on \d+ digits", stdout)[-1])  # held-out test
     assert accuracy > 20  # 10 classes: chance is 10%
     assert (tmp_path / "out" / f"{name}.safetensors").stat().st_size > 0
