@@ -11,37 +11,7 @@ from ._broadcast import shape_arg
 from .backend import backend_for
 from .device import as_device
 from .random import default_generator
-from .tensor import Tensor
-
-
-def _to_array(data: Any, dtype, dev):
-    """Any array-like -> a backend array on ``dev``. Python floats become the default
-    dtype, ints int64, bools bool; NumPy arrays keep their dtype (mapped onto ember's)."""
-    if isinstance(data, Tensor):
-        arr = data.detach().cpu()._data
-    elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
-        arr = np.array([np.asarray(x) for x in data])
-    else:
-        arr = np.asarray(data)
-    if arr.dtype == object:
-        raise TypeError(f"tensor: can't make a tensor from {type(data).__name__} data "
-                        "(ragged nesting or non-numeric values)")
-    if dtype is not None:
-        dt = _dt.as_dtype(dtype)
-    elif arr.dtype.kind == "f" and not isinstance(data, np.ndarray) and not (
-            isinstance(data, Tensor)):
-        dt = _dt.get_default_dtype()  # Python floats
-    else:
-        dt = _dt.from_numpy_dtype(arr.dtype)
-    return backend_for(dev).from_numpy(arr, dt)
-
-
-def _flat(data):
-    for x in data:
-        if isinstance(x, (list, tuple)):
-            yield from _flat(x)
-        else:
-            yield x
+from .tensor import Tensor, _to_array
 
 
 def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

@@ -28,8 +28,7 @@ from __future__ import annotations
 import math
 
 from .. import dtypes as _dt
-from ..autograd.function import Function
-from ..autograd.grad_mode import is_grad_enabled
+from ..autograd.function import Function, once_differentiable
 from ..tensor import Tensor
 
 _OP = "scaled_dot_product_attention"
@@ -47,6 +46,9 @@ class ScaledDotProductAttention(Function):
     that requires grad to the composite path instead).
     """
 
+    higher_order_hint = ("Use ember.ops.attention_reference (the composite version) for "
+                         "higher-order gradients.")
+
     @staticmethod
     def forward(ctx, q, k, v, mask, is_causal, scale):
         out, lse = ctx.backend.attention_forward(q, k, v, mask, is_causal, scale)
@@ -55,13 +57,8 @@ class ScaledDotProductAttention(Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g):
-        if is_grad_enabled():
-            raise RuntimeError(
-                f"{_OP}: the fused kernel's backward is a dedicated primitive with first "
-                "derivatives only, so create_graph=True (double backward) is not supported; "
-                "use ember.ops.attention_reference (the composite version) for higher-order "
-                "gradients")
         q, k, v, out, lse = ctx.saved_tensors
         dq, dk, dv = ctx.backend.attention_backward(
             g._data, q._data, k._data, v._data, out._data, lse._data, ctx.mask,

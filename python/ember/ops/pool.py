@@ -37,25 +37,19 @@ def _pool_input(op: str, x: Tensor, spatial: int) -> tuple[Tensor, bool]:
     return x, False
 
 
-class _Box:
-    """Carries a second result (max pooling's indices) out of a Function's forward."""
-
-    value = None
-
-
 # ---------------------------------------------------------------------------- max
 class MaxPool2d(Function):
-    # y[o] = x[idx[o]] (the window's max)  ->  dx = scatter-add of g at idx
+    # y[o] = x[idx[o]] (the window's max)  ->  dx = scatter-add of g at idx.
+    # Two outputs: the values and the int64 indices (which have no gradient).
     @staticmethod
-    def forward(ctx, x, params, box):
+    def forward(ctx, x, params):
         values, indices = ctx.backend.max_pool2d(x, *params)
         ctx.indices, ctx.in_shape = indices, x.shape
-        box.value = indices
-        return values
+        return values, indices
 
     @staticmethod
-    def backward(ctx, g):
-        return MaxPool2dBackward.apply(g, ctx.indices, ctx.in_shape), None, None
+    def backward(ctx, g, _g_indices):
+        return MaxPool2dBackward.apply(g, ctx.indices, ctx.in_shape), None
 
 
 class MaxPool2dBackward(Function):
@@ -87,9 +81,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     s = k if stride is None or stride == [] else _ntuple(op, "stride", stride, 2, 1)
     p = _ntuple(op, "padding", padding, 2, 0)
     d = _ntuple(op, "dilation", dilation, 2, 1)
-    box = _Box()
-    y = MaxPool2d.apply(x, (k, s, p, d, bool(ceil_mode)), box)
-    idx = Tensor._wrap(box.value, y.device)
+    y, idx = MaxPool2d.apply(x, (k, s, p, d, bool(ceil_mode)))
     if unbatched:
         y, idx = y.squeeze(0), idx.squeeze(0)
     return (y, idx) if return_indices else y
