@@ -7,14 +7,16 @@ raises a RuntimeError that says why."""
 
 from __future__ import annotations
 
+from .device import device as _device
 from .random import manual_seed  # noqa: F401  (ember.cuda.manual_seed, as in PyTorch)
+
+try:
+    from . import _cuda  # type: ignore[attr-defined]
+except ImportError:  # ember was built without a CUDA compiler
+    _cuda = None
 
 
 def _module():
-    try:
-        from . import _cuda  # type: ignore[attr-defined]
-    except ImportError:
-        return None
     return _cuda
 
 
@@ -52,8 +54,6 @@ def _index(device) -> int:
     if device is None:
         return 0
     if isinstance(device, str):
-        from .device import device as _device
-
         device = _device(device)
     if getattr(device, "type", "cuda") != "cuda":
         raise ValueError(f"expected a CUDA device, got {device}")
@@ -64,7 +64,7 @@ def _index(device) -> int:
 def backend():
     """The CUDA backend (raises a clear RuntimeError when CUDA is not available)."""
     check_available("cuda backend")
-    from .backend.cuda import CUDABackend
+    from .backend.cuda import CUDABackend  # a real cycle: ember.backend imports this module
 
     return CUDABackend.instance()
 

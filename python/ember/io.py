@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from .creation import from_numpy
 from .device import as_device, device
 from .tensor import Tensor
 
@@ -75,7 +76,6 @@ def _safetensors():
 # ---------------------------------------------------------------------------- save
 class _Packer:
     """Turns ``obj`` into a JSON-able structure plus a {key: numpy array} payload."""
-
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
         self.crcs: dict[str, int] = {}
@@ -252,8 +252,6 @@ def _widen(arr: np.ndarray) -> np.ndarray:
 
 
 def _to_tensor(arr: np.ndarray, dev: device) -> Tensor:
-    from .creation import from_numpy
-
     if not arr.flags.writeable or not arr.flags.owndata:
         arr = arr.copy()  # own, writable memory: the tensor may be updated in place later
     t = from_numpy(arr)
@@ -262,7 +260,6 @@ def _to_tensor(arr: np.ndarray, dev: device) -> Tensor:
 
 class _Unpacker:
     """Rebuilds the saved object from the JSON structure and the payload."""
-
     def __init__(self, path: str, arrays: dict[str, np.ndarray], dev: device) -> None:
         self.path, self.arrays, self.dev = path, arrays, dev
         self._tensors: dict[str, Tensor] = {}  # one tensor per key: sharing survives

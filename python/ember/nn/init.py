@@ -12,6 +12,8 @@ import math
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..creation import tensor
+from ..random import default_generator
 from ..tensor import Tensor
 
 
@@ -65,8 +67,6 @@ def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> T
 def trunc_normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2) restricted to [a, b] (by resampling what falls outside)."""
-    from ..random import default_generator
-
     gen = generator or default_generator
     out = np.empty(t.numel())
     filled = 0
@@ -129,7 +129,6 @@ def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
 def orthogonal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian matrix
     (Saxe et al. 2013), reshaped to t's shape; rows or columns are orthonormal."""
-    from ..random import default_generator
 
     if t.ndim < 2:
         raise ValueError(f"orthogonal_: expected at least 2 dimensions, got shape {t.shape}")
@@ -146,8 +145,6 @@ def orthogonal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 
 
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
-    from ..creation import tensor
-
     with no_grad():
         return t.copy_(tensor(values, dtype=t.dtype, device=t.device))
 

@@ -13,6 +13,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from .. import dtypes
+from ..autograd.grad_mode import no_grad
+from ..creation import tensor
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -24,7 +27,6 @@ class IncompatibleKeys(NamedTuple):
 
 class Module:
     """Base class for layers and models (PyTorch's ``nn.Module``)."""
-
     training: bool
 
     def __init__(self) -> None:
@@ -206,8 +208,6 @@ class Module:
 
     # ------------------------------------------------------------------ devices and dtypes
     def _apply_to_tensors(self, fn: Callable[[Tensor], Tensor]) -> Module:
-        from ..autograd.grad_mode import no_grad
-
         with no_grad():
             for m in self.modules():
                 for p in m._parameters.values():
@@ -238,13 +238,9 @@ class Module:
         return self._apply_to_tensors(convert)
 
     def float(self) -> Module:
-        from .. import dtypes
-
         return self.to(dtypes.float32)
 
     def double(self) -> Module:
-        from .. import dtypes
-
         return self.to(dtypes.float64)
 
     def cpu(self) -> Module:
@@ -295,8 +291,6 @@ class Module:
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(problems))
-        from ..autograd.grad_mode import no_grad
-        from ..creation import tensor
 
         with no_grad():
             for k, v in state_dict.items():
@@ -353,8 +347,6 @@ class Module:
 
 
 def _is_dtype(a) -> bool:
-    from .. import dtypes
-
     if isinstance(a, dtypes.DType):
         return True
     return isinstance(a, str) and a in ("float32", "float64", "int64", "bool", "float",

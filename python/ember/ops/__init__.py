@@ -6,8 +6,8 @@ composition of other ops. The files group them by kind:
 - ``elementwise``  + - * / pow, exp, log, sqrt, abs, sin, cos, tanh, erf, maximum, where, clamp
 - ``activation``   sigmoid, relu, leaky_relu, gelu, softplus, silu, elu
 - ``reduce``       sum, mean, var, std, max/min, argmax/argmin, logsumexp, softmax, norm
-- ``shape``        reshape, permute, expand, cat/stack/split, pad, casts and copies
-- ``index``        getitem, gather, scatter_add, index_select, masked_fill
+- ``shape``        reshape, permute, expand, cat/stack/split, casts and copies
+- ``index``        getitem, gather, scatter_add, index_select, masked_fill, pad (slicing's adjoint)
 - ``linalg``       matmul
 - ``compare``      == != < <= > >=, logical ops (no gradient)
 - ``conv``         conv1d, conv2d, conv_transpose2d (native im2col + GEMM kernels)
@@ -81,6 +81,7 @@ from .index import (
     index_put,
     index_select,
     masked_fill,
+    pad,
     prepare_setitem,
     scatter_add,
     take,
@@ -125,7 +126,6 @@ from .shape import (
     expand,
     expand_as,
     flatten,
-    pad,
     permute,
     repeat,
     reshape,

@@ -29,7 +29,11 @@ import math
 
 from .. import dtypes as _dt
 from ..autograd.function import Function, once_differentiable
+from ..creation import arange, rand
 from ..tensor import Tensor
+from .elementwise import where
+from .reduce import all as all_
+from .reduce import softmax
 
 _OP = "scaled_dot_product_attention"
 
@@ -123,19 +127,12 @@ def _repeat_heads(x: Tensor, groups: int) -> Tensor:
 
 def _causal_mask(lq: int, lk: int, device) -> Tensor:
     """bool (Lq, Lk): True where key j <= query i (PyTorch's top-left aligned tril)."""
-    from ..creation import arange
-
     return arange(lq, device=device).unsqueeze(-1) >= arange(lk, device=device)
 
 
 # ---------------------------------------------------------------------------- composite
 def _composite(query, key, value, attn_mask, dropout_p, is_causal, scale):
     """(out, probabilities) the plain way: every (..., Lq, Lk) matrix is stored."""
-    from ..creation import rand
-    from .elementwise import where
-    from .reduce import all as all_
-    from .reduce import softmax
-
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query @ key.mT) * scale                      # (..., Lq, Lk)
     neg_inf = float("-inf")

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import dtypes as _dt
+from .._broadcast import broadcast_shapes
 from ..autograd.function import Function
+from ..autograd.grad_mode import no_grad
+from ..backend import backend_for
+from ..creation import tensor
 from ..tensor import Tensor
 from ._util import binary_operands, const, require_float
 from .shape import sum_to
@@ -161,7 +167,6 @@ true_divide = divide = div
 def floor_divide(a, b) -> Tensor:
     """floor(a / b); not differentiable."""
     a, b = binary_operands("floor_divide", a, b)
-    from ..autograd.grad_mode import no_grad
 
     with no_grad():
         if a.dtype.is_floating_point:
@@ -369,36 +374,27 @@ absolute = abs
 
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 by the sign of x (no gradient: it is flat almost everywhere)."""
-    from ..backend import backend_for
-
     return Tensor._wrap(backend_for(x.device).sign(x._data), x.device)
 
 
 def floor(x: Tensor) -> Tensor:
     """Round down (no gradient)."""
-    import numpy as np
-
     return _host_round(x, np.floor)
 
 
 def ceil(x: Tensor) -> Tensor:
     """Round up (no gradient)."""
-    import numpy as np
-
     return _host_round(x, np.ceil)
 
 
 def round(x: Tensor) -> Tensor:  # noqa: A001
     """Round half to even (no gradient)."""
-    import numpy as np
-
     return _host_round(x, np.round)
 
 
 def _host_round(x: Tensor, fn) -> Tensor:
     if not x.dtype.is_floating_point:
         return x
-    from ..backend import backend_for
 
     b = backend_for(x.device)
     return Tensor._wrap(b.from_numpy(fn(b.to_numpy(x._data)), x.dtype), x.device)
@@ -457,8 +453,6 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ._util import const
-
         zero = const(0, g.dtype, g.device)
         cond = Tensor._wrap(ctx.cond, g.device)
         sa, sb = ctx.shapes
@@ -474,13 +468,11 @@ def where(condition: Tensor, a, b) -> Tensor:
     if condition.dtype is not _dt.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        from ..creation import tensor
 
         a = tensor(a, device=condition.device)
     a, b = binary_operands("where", a, b)
     if condition.device != a.device:
         raise RuntimeError(f"where: condition on {condition.device}, values on {a.device}")
-    from .._broadcast import broadcast_shapes
 
     broadcast_shapes("where", condition.shape, a.shape, b.shape)
     return Where.apply(condition, a, b)

@@ -7,13 +7,18 @@ boolean masks. Its backward scatters the gradient back into a zero tensor of x's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .. import dtypes as _dt
-from .._broadcast import normalize_dim
+from .._broadcast import broadcast_shapes, normalize_dim
 from ..autograd.function import Function
+from ..creation import tensor
 from ..tensor import Tensor
-from ._util import as_tensor_like
+from ._util import as_tensor_like, const
+from .elementwise import where
+from .shape import cast, reshape, sum_to
 
 
 def _convert_index(x: Tensor, index):
@@ -92,9 +97,6 @@ class IndexPut(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ._util import const
-        from .shape import reshape, sum_to
-
         gx = IndexPut.apply(g, const(0, g.dtype, g.device), ctx.index)
         gv = GetItem.apply(g, ctx.index)
         # v was broadcast to x[index]'s shape; NumPy first drops v's extra leading 1s
@@ -108,7 +110,6 @@ def index_put(x: Tensor, index, value) -> Tensor:
     """Out of place ``x[index] = value``: a new tensor; gradients reach x and value."""
     value = as_tensor_like("index_put", value, x)
     if value.dtype is not x.dtype:
-        from .shape import cast
 
         value = cast(value, x.dtype)
     return IndexPut.apply(x, value, _convert_index(x, index))
@@ -169,7 +170,6 @@ class ScatterAdd(Function):
     def backward(ctx, g):
         gs = Gather.apply(g, ctx.dim, ctx.index)
         if gs.shape != ctx.src_shape:  # src may be larger than index: its extra part gets 0
-            from .shape import pad
 
             widths = []
             for n, m in zip(reversed(gs.shape), reversed(ctx.src_shape)):
@@ -212,8 +212,6 @@ def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
     if not isinstance(mask, Tensor) or mask.dtype is not _dt.bool_:
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {got}")
-    from .._broadcast import broadcast_shapes
-    from .elementwise import where
 
     if broadcast_shapes("masked_fill", mask.shape, x.shape) != x.shape:
         raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the "
@@ -224,6 +222,62 @@ def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
 
 def take(x: Tensor, index: Tensor) -> Tensor:
     """The flattened tensor's elements at ``index``."""
-    from .shape import reshape
-
     return getitem(reshape(x, -1), index)
+
+
+# ---------------------------------------------------------------------------- pad
+# Padding and slicing are each other's adjoints (Pad's backward slices, a slice's backward
+# pads), so they live side by side.
+class Pad(Function):
+    # y = x surrounded by a constant  ->  dx = the centre of dy
+    @staticmethod
+    def forward(ctx, x, widths, value):
+        ctx.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
+        return ctx.backend.pad(x, widths, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return getitem(g, ctx.index), None, None
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last dimensions, PyTorch's order: ``(left, right, top, bottom, ...)``
+    pads the last dimension by left/right, the one before by top/bottom, and so on.
+    ``mode``: 'constant', 'reflect', 'replicate' or 'circular'."""
+    pad = list(pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: expected an even number of pad sizes, at most 2 * ndim = "
+                         f"{2 * x.ndim}, got {pad} for shape {x.shape}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode == "constant":
+        if any(lo < 0 or hi < 0 for lo, hi in widths):
+            # negative padding crops
+            idx = tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi), n in zip(widths, x.shape))
+            x = getitem(x, idx)
+            widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+        return Pad.apply(x, tuple(widths), value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: unknown mode {mode!r}; expected 'constant', 'reflect', "
+                         "'replicate' or 'circular'")
+    # The other modes pick existing elements: an index_select per padded dimension, so
+    # the gradient is the index's scatter-add (handled by index_select's backward).
+    for d, (lo, hi) in enumerate(widths):
+        if lo == hi == 0:
+            continue
+        n = x.shape[d]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
+                             f"dimension's size {n}")
+        pos = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            period = 2 * (n - 1) if n > 1 else 1
+            pos = np.abs(pos) % period
+            pos = np.where(pos >= n, period - pos, pos)
+        elif mode == "replicate":
+            pos = np.clip(pos, 0, n - 1)
+        else:
+            pos = pos % n
+        x = index_select(x, d, tensor(pos.astype(np.int64), device=x.device))
+    return x

@@ -17,8 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..autograd.function import Function
+from ..creation import tensor
 from ..tensor import Tensor
 from .conv import _ntuple, _one
+from .index import Gather, index_select
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -61,8 +63,6 @@ class MaxPool2dBackward(Function):
 
     @staticmethod
     def backward(ctx, gg):
-        from .index import Gather
-
         n, c, h, w = gg.shape
         idx = ctx.indices
         flat_idx = ctx.backend.reshape(idx, (n, c, -1))
@@ -220,9 +220,6 @@ def _source_positions(n_in: int, n_out: int, scale, mode: str, align_corners: bo
 
 
 def _resample_axis(x: Tensor, axis: int, n_out: int, scale, mode: str, align_corners: bool):
-    from ..creation import tensor
-    from .index import index_select
-
     n_in = x.shape[axis]
     if n_out == n_in and mode == "nearest":  # PyTorch: the identity, whatever the scale
         return x

@@ -13,9 +13,14 @@ from .. import dtypes as _dt
 from .._broadcast import normalize_dim, normalize_dims
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
+from ..backend import backend_for
 from ..tensor import Tensor
 from ._util import require_float
-from .shape import expand, reshape
+from .compare import eq, ne
+from .elementwise import abs as _abs
+from .elementwise import exp, maximum, minimum, sign, sqrt, where
+from .index import gather
+from .shape import expand, reshape, squeeze
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -82,8 +87,6 @@ def var(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
 def std(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
         unbiased: bool | None = None) -> Tensor:
     """Standard deviation: sqrt(var)."""
-    from .elementwise import sqrt
-
     normalize_dims("std", dim, x.ndim)  # so that a bad dim is reported as std's, not var's
     return sqrt(var(x, dim, keepdim, correction=correction, unbiased=unbiased))
 
@@ -133,7 +136,6 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
     """``max(x)``: the largest element. ``max(x, dim)``: a (values, indices) pair.
     ``max(a, b)`` with two tensors is the elementwise maximum."""
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
 
         return maximum(x, dim)
     if dim is None:
@@ -144,7 +146,6 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
 def min(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
     """``min(x)``: the smallest element. ``min(x, dim)``: a (values, indices) pair."""
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
 
         return minimum(x, dim)
     if dim is None:
@@ -156,8 +157,6 @@ def _values_at(name: str, x: Tensor, dim: int, keepdim: bool):
     """(values, indices) of max/min along ``dim``: the values are gathered at the indices,
     so the gradient goes to the selected element only (as PyTorch's max(dim)), while
     amax/amin split it among ties."""
-    from .index import gather
-    from .shape import squeeze
 
     if x.numel() == 0:
         raise ValueError(f"{name}: the reduction over an empty tensor (shape {x.shape}) has no "
@@ -175,7 +174,6 @@ def _values_at(name: str, x: Tensor, dim: int, keepdim: bool):
 def _arg(name: str, x: Tensor, dim, keepdim) -> Tensor:
     if x.numel() == 0:
         raise ValueError(f"{name}: empty tensor of shape {x.shape}")
-    from ..backend import backend_for
 
     axis = None if dim is None else normalize_dim(name, dim, x.ndim)
     out = getattr(backend_for(x.device), name)(x._data, axis, keepdim)
@@ -217,8 +215,6 @@ class LogSumExp(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import exp
-
         x, y = ctx.saved_tensors
         kept = _kept_shape(x.shape, ctx.axes)
         return reshape(g, kept) * exp(x - reshape(y, kept)), None, None
@@ -264,8 +260,6 @@ class LogSoftmax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import exp
-
         (y,) = ctx.saved_tensors
         return g - exp(y) * sum(g, ctx.axis, keepdim=True), None
 
@@ -303,9 +297,6 @@ class Norm(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import abs as _abs
-        from .elementwise import sign, where
-
         (x,) = ctx.saved_tensors
         p = ctx.p
         # y again from x (not the saved output) so that double backward sees y's dependence
@@ -320,7 +311,6 @@ class Norm(Function):
 def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
     """The p-norm (sum |x|^p)^(1/p) over ``dim``; p may be inf. Its gradient at the zero
     vector is 0."""
-    from .elementwise import abs as _abs
 
     x = require_float("norm", x)
     if p == float("inf"):
@@ -334,15 +324,11 @@ def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
 
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where every element (over ``dim``) is nonzero."""
-    from .compare import eq
-
     with no_grad():
         return eq(sum(eq(x, 0), dim, keepdim), 0)
 
 
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where some element (over ``dim``) is nonzero."""
-    from .compare import ne
-
     with no_grad():
         return ne(sum(ne(x, 0), dim, keepdim), 0)
