@@ -474,3 +474,23 @@ def test_progress_helper(capsys):
         live.update(1, loss=1.0)
     live.close()
     assert buf.getvalue().count("\n") == 1 and "\r" in buf.getvalue()
+
+
+def test_layers_package_keeps_every_public_name_and_path():
+    # keras/layers is a package split by family; the flat import paths of Keras still hold
+    import ember.keras
+    import ember.keras.layers as layers
+
+    assert len(layers.__all__) == len(set(layers.__all__))
+    for name in layers.__all__:
+        obj = getattr(layers, name)
+        assert getattr(ember.keras.layers, name) is obj
+        if isinstance(obj, type):
+            assert obj.__module__.startswith("ember.keras.layers."), (name, obj.__module__)
+            assert issubclass(obj, layers.Layer)
+    # each family lives in its own module, the base class in base.py
+    assert layers.Layer.__module__ == "ember.keras.layers.base"
+    assert layers.Dense.__module__ == "ember.keras.layers.core"
+    assert layers.LSTM.__module__ == "ember.keras.layers.recurrent"
+    assert layers.get_activation("relu")[0] == "relu"
+    assert callable(layers.get_initializer("glorot_uniform"))

@@ -32,7 +32,8 @@ from . import metrics as _metrics
 from . import optimizers as _optimizers
 from .callbacks import Callback, CallbackList
 from .history import History
-from .layers import Embedding, InputLayer, Lambda, Layer, _assign, _snake
+from .layers import Embedding, InputLayer, Lambda, Layer
+from .layers.base import _assign, _snake
 
 __all__ = ["Sequential"]
 
