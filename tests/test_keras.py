@@ -494,3 +494,17 @@ def test_layers_package_keeps_every_public_name_and_path():
     assert layers.LSTM.__module__ == "ember.keras.layers.recurrent"
     assert layers.get_activation("relu")[0] == "relu"
     assert callable(layers.get_initializer("glorot_uniform"))
+
+
+def test_history_is_a_callback_in_keras_callbacks():
+    # as keras.callbacks.History: one home, re-exported as ember.keras.History
+    import ember.keras
+
+    assert ember.keras.History is callbacks.History
+    assert issubclass(callbacks.History, callbacks.Callback)
+    h = callbacks.History()
+    h.on_train_begin()
+    h.on_epoch_end(0, {"loss": 1.0})
+    h.on_epoch_end(1, {"loss": 0.5})
+    assert h.history == {"loss": [1.0, 0.5]} and h.epoch == [0, 1]
+    assert repr(h) == "History(epochs=2, keys=[loss])"

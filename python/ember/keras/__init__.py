@@ -29,7 +29,7 @@ from . import (
     optimizers,
     utils,
 )
-from .history import History
+from .callbacks import History
 from .models import Sequential
 
 __all__ = ["Sequential", "History", "activations", "callbacks", "initializers", "layers",
