@@ -306,18 +306,16 @@ class Module:
                     target.copy_(src.to(target.device).to(target.dtype))
         return IncompatibleKeys(missing, unexpected)
 
+    # save/load/summary are conveniences whose implementations live in the workflow layer
+    # above nn (ember.io, ember.summary); see register_workflow below for how they arrive.
     def save(self, path: Any) -> None:
         """Save ``state_dict()`` to ``path`` in the safetensors format (``ember.save``)."""
-        from ..io import save
-
-        save(self.state_dict(), path)
+        _workflow("save")(self.state_dict(), path)
 
     def load(self, path: Any, strict: bool = True) -> IncompatibleKeys:
         """Load a file written by ``save`` into this module (``load_state_dict`` semantics:
         everything is read and checked first, so a failed load leaves the module unchanged)."""
-        from ..io import load
-
-        state = load(path)
+        state = _workflow("load")(path)
         if not isinstance(state, dict):
             raise TypeError(f"{path}: holds a {type(state).__name__}, not a state dict")
         try:
@@ -327,9 +325,7 @@ class Module:
 
     def summary(self, input_size: Any = None, input: Any = None, dtype: Any = None) -> str:  # noqa: A002
         """A table of the layers with output shapes and parameter counts (see ember.summary)."""
-        from ..summary import summary
-
-        return summary(self, input_size=input_size, input=input, dtype=dtype)
+        return _workflow("summary")(self, input_size=input_size, input=input, dtype=dtype)
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:
@@ -350,6 +346,34 @@ class Module:
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._buffers) + \
             list(self._modules)
+
+
+# ------------------------------------------------------------------ the workflow layer
+# Module.save/load/summary call functions of the layer above nn: ember.io (checkpoint files)
+# and ember.summary (a traced forward pass). nn never imports that layer (it would pull
+# files, JSON and tracing into every layer's import); instead each of those modules hands
+# its function to register_workflow when it is imported. ``import ember`` imports both, so
+# the methods always work for a user; only nn itself stays free of them.
+_WORKFLOW: dict[str, Callable[..., Any]] = {}
+_PROVIDERS = {"save": "ember.io.save", "load": "ember.io.load", "summary": "ember.summary.summary"}
+
+
+def register_workflow(name: str, fn: Callable[..., Any]) -> None:
+    """Install ``fn`` as the implementation behind ``Module.<name>``: ``"save"``
+    (``fn(state_dict, path)``), ``"load"`` (``fn(path) -> state``) or ``"summary"``
+    (``fn(module, input_size=, input=, dtype=)``). Called by ember.io and ember.summary."""
+    if name not in _PROVIDERS:
+        raise ValueError(f"register_workflow: unknown method {name!r}; expected one of "
+                         f"{sorted(_PROVIDERS)}")
+    _WORKFLOW[name] = fn
+
+
+def _workflow(name: str) -> Callable[..., Any]:
+    fn = _WORKFLOW.get(name)
+    if fn is None:
+        raise RuntimeError(f"Module.{name}: {_PROVIDERS[name]} is not loaded; `import ember` "
+                           "loads it (ember.nn alone does not import the workflow layer)")
+    return fn
 
 
 def _is_dtype(a) -> bool:
