@@ -306,15 +306,17 @@ class Module:
                     target.copy_(src.to(target.device).to(target.dtype))
         return IncompatibleKeys(missing, unexpected)
 
-    # save/load/summary are conveniences whose implementations live in the workflow layer
-    # above nn (ember.io, ember.summary); see register_workflow below for how they arrive.
     def save(self, path: Any) -> None:
-        """Save ``state_dict()`` to ``path`` in the safetensors format (``ember.save``)."""
+        """Save ``state_dict()`` to ``path`` in the safetensors format (``ember.save``).
+
+        Implemented by ember.io, which sits above nn and registers it (``register_workflow``
+        below), so ember.nn never imports the workflow layer; ``import ember`` loads it."""
         _workflow("save")(self.state_dict(), path)
 
     def load(self, path: Any, strict: bool = True) -> IncompatibleKeys:
         """Load a file written by ``save`` into this module (``load_state_dict`` semantics:
-        everything is read and checked first, so a failed load leaves the module unchanged)."""
+        everything is read and checked first, so a failed load leaves the module unchanged).
+        Reads with ``ember.load``, registered by ember.io like ``save``."""
         state = _workflow("load")(path)
         if not isinstance(state, dict):
             raise TypeError(f"{path}: holds a {type(state).__name__}, not a state dict")
@@ -324,7 +326,8 @@ class Module:
             raise RuntimeError(f"{path}: {e}") from e
 
     def summary(self, input_size: Any = None, input: Any = None, dtype: Any = None) -> str:  # noqa: A002
-        """A table of the layers with output shapes and parameter counts (see ember.summary)."""
+        """A table of the layers with output shapes and parameter counts: ``ember.summary``,
+        registered by that module like ``save`` (ember.nn does not import it)."""
         return _workflow("summary")(self, input_size=input_size, input=input, dtype=dtype)
 
     # ------------------------------------------------------------------ repr
@@ -349,11 +352,11 @@ class Module:
 
 
 # ------------------------------------------------------------------ the workflow layer
-# Module.save/load/summary call functions of the layer above nn: ember.io (checkpoint files)
-# and ember.summary (a traced forward pass). nn never imports that layer (it would pull
-# files, JSON and tracing into every layer's import); instead each of those modules hands
-# its function to register_workflow when it is imported. ``import ember`` imports both, so
-# the methods always work for a user; only nn itself stays free of them.
+# Module.save/load/summary call functions of the workflow layer above nn: ember.io
+# (checkpoint files) and ember.summary (a traced forward pass). Layers import downwards
+# only, so nn never imports them; instead each of those modules hands its function to
+# register_workflow when it is imported. ``import ember`` imports both, so the methods
+# always work for a user, while ember.nn depends only on the core.
 _WORKFLOW: dict[str, Callable[..., Any]] = {}
 _PROVIDERS = {"save": "ember.io.save", "load": "ember.io.load", "summary": "ember.summary.summary"}
 
