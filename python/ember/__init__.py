@@ -59,7 +59,9 @@ dtype = DType
 
 _install_methods()
 
-from . import data, keras, metrics, nn, optim, viz  # noqa: E402  (after Tensor's methods exist)
+# after Tensor's methods exist; io and summary also install Module.save/load/summary (see
+# ember.nn.module.register_workflow)
+from . import data, keras, metrics, nn, optim, summary, viz  # noqa: E402
 from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"

@@ -44,6 +44,7 @@ import numpy as np
 
 from .creation import from_numpy
 from .device import as_device, device
+from .nn.module import register_workflow
 from .tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -299,3 +300,8 @@ def _hashable(key: Any) -> Any:
     if isinstance(key, list):  # cannot happen for files ember wrote; be robust anyway
         return tuple(key)
     return key
+
+
+# Module.save / Module.load (ember.nn cannot import this layer; see register_workflow)
+register_workflow("save", save)
+register_workflow("load", load)

@@ -17,13 +17,11 @@ the shape of what it returns; modules the forward never calls show ``--``::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .autograd.grad_mode import no_grad
+from .nn.module import Module, register_workflow
 from .tensor import Tensor
-
-if TYPE_CHECKING:
-    from .nn.module import Module
 
 __all__ = ["summary", "ModelSummary"]
 
@@ -163,3 +161,6 @@ def _table(model: Module, rows: list, outputs: dict, inputs: tuple | None) -> st
               f"Params size (MB): {size_mb:.2f}",
               "=" * rule_len]
     return "\n".join(lines)
+
+
+register_workflow("summary", summary)  # Module.summary (see register_workflow)

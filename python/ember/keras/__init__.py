@@ -18,12 +18,22 @@ tutorial by changing only its imports::
 
 from typing import Any
 
-from . import callbacks, layers, losses, metrics, models, optimizers, utils
-from .history import History
+from . import (
+    activations,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    utils,
+)
+from .callbacks import History
 from .models import Sequential
 
-__all__ = ["Sequential", "History", "callbacks", "layers", "losses", "metrics", "models",
-           "optimizers", "preprocessing", "utils"]
+__all__ = ["Sequential", "History", "activations", "callbacks", "initializers", "layers",
+           "losses", "metrics", "models", "optimizers", "preprocessing", "utils"]
 
 
 def __getattr__(name: str) -> Any:

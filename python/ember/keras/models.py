@@ -30,9 +30,9 @@ from ..tensor import Tensor
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers as _optimizers
-from .callbacks import Callback, CallbackList
-from .history import History
-from .layers import Embedding, InputLayer, Lambda, Layer, _assign, _snake
+from .callbacks import Callback, CallbackList, History
+from .layers import Embedding, InputLayer, Lambda, Layer
+from .layers.base import _assign, _snake
 
 __all__ = ["Sequential"]
 

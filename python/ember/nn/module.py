@@ -301,17 +301,17 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path: Any) -> None:
-        """Save ``state_dict()`` to ``path`` in the safetensors format (``ember.save``)."""
-        from ..io import save
+        """Save ``state_dict()`` to ``path`` in the safetensors format (``ember.save``).
 
-        save(self.state_dict(), path)
+        Implemented by ember.io, which sits above nn and registers it (``register_workflow``
+        below), so ember.nn never imports the workflow layer; ``import ember`` loads it."""
+        _workflow("save")(self.state_dict(), path)
 
     def load(self, path: Any, strict: bool = True) -> IncompatibleKeys:
         """Load a file written by ``save`` into this module (``load_state_dict`` semantics:
-        everything is read and checked first, so a failed load leaves the module unchanged)."""
-        from ..io import load
-
-        state = load(path)
+        everything is read and checked first, so a failed load leaves the module unchanged).
+        Reads with ``ember.load``, registered by ember.io like ``save``."""
+        state = _workflow("load")(path)
         if not isinstance(state, dict):
             raise TypeError(f"{path}: holds a {type(state).__name__}, not a state dict")
         try:
@@ -320,10 +320,9 @@ class Module:
             raise RuntimeError(f"{path}: {e}") from e
 
     def summary(self, input_size: Any = None, input: Any = None, dtype: Any = None) -> str:  # noqa: A002
-        """A table of the layers with output shapes and parameter counts (see ember.summary)."""
-        from ..summary import summary
-
-        return summary(self, input_size=input_size, input=input, dtype=dtype)
+        """A table of the layers with output shapes and parameter counts: ``ember.summary``,
+        registered by that module like ``save`` (ember.nn does not import it)."""
+        return _workflow("summary")(self, input_size=input_size, input=input, dtype=dtype)
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:
@@ -344,6 +343,34 @@ class Module:
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._buffers) + \
             list(self._modules)
+
+
+# ------------------------------------------------------------------ the workflow layer
+# Module.save/load/summary call functions of the workflow layer above nn: ember.io
+# (checkpoint files) and ember.summary (a traced forward pass). Layers import downwards
+# only, so nn never imports them; instead each of those modules hands its function to
+# register_workflow when it is imported. ``import ember`` imports both, so the methods
+# always work for a user, while ember.nn depends only on the core.
+_WORKFLOW: dict[str, Callable[..., Any]] = {}
+_PROVIDERS = {"save": "ember.io.save", "load": "ember.io.load", "summary": "ember.summary.summary"}
+
+
+def register_workflow(name: str, fn: Callable[..., Any]) -> None:
+    """Install ``fn`` as the implementation behind ``Module.<name>``: ``"save"``
+    (``fn(state_dict, path)``), ``"load"`` (``fn(path) -> state``) or ``"summary"``
+    (``fn(module, input_size=, input=, dtype=)``). Called by ember.io and ember.summary."""
+    if name not in _PROVIDERS:
+        raise ValueError(f"register_workflow: unknown method {name!r}; expected one of "
+                         f"{sorted(_PROVIDERS)}")
+    _WORKFLOW[name] = fn
+
+
+def _workflow(name: str) -> Callable[..., Any]:
+    fn = _WORKFLOW.get(name)
+    if fn is None:
+        raise RuntimeError(f"Module.{name}: {_PROVIDERS[name]} is not loaded; `import ember` "
+                           "loads it (ember.nn alone does not import the workflow layer)")
+    return fn
 
 
 def _is_dtype(a) -> bool:
