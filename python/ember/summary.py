@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .autograd.grad_mode import no_grad
+from .creation import zeros
 from .nn.module import Module, register_workflow
 from .tensor import Tensor
 
@@ -30,7 +31,6 @@ _NOT_CALLED = "--"
 
 class ModelSummary(str):
     """The summary table: a ``str`` that also displays as the table in a REPL or notebook."""
-
     def __repr__(self) -> str:
         return str(self)
 
@@ -79,7 +79,6 @@ def _make_inputs(model: Module, input_size, input, dtype) -> tuple | None:  # no
         return tuple(input) if isinstance(input, (tuple, list)) else (input,)
     if input_size is None:
         return None
-    from .creation import zeros
 
     sizes = list(input_size)
     several = len(sizes) > 0 and all(isinstance(s, (tuple, list)) for s in sizes)

@@ -16,8 +16,6 @@ tutorial by changing only its imports::
     model.fit(x_train, y_train, epochs=5, validation_split=0.1)
 """
 
-from typing import Any
-
 from . import (
     activations,
     callbacks,
@@ -27,6 +25,7 @@ from . import (
     metrics,
     models,
     optimizers,
+    preprocessing,
     utils,
 )
 from .callbacks import History
@@ -35,11 +34,3 @@ from .models import Sequential
 __all__ = ["Sequential", "History", "activations", "callbacks", "initializers", "layers",
            "losses", "metrics", "models", "optimizers", "preprocessing", "utils"]
 
-
-def __getattr__(name: str) -> Any:
-    # preprocessing re-exports ember.data.text; imported on first use
-    if name == "preprocessing":
-        import importlib
-
-        return importlib.import_module(".preprocessing", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
