@@ -108,7 +108,8 @@ def run_backward(outputs: Sequence, seeds: Sequence, retain_graph: bool, create_
                     "first backward freed it). Pass retain_graph=True to the first backward() "
                     "if you need to call it twice."
                 )
-            grads = _run_hooks(fn, grads, capture)
+            if fn._hooks or fn._retained or capture is not None:
+                grads = _run_hooks(fn, grads, capture)
             in_grads = _call_backward(fn, grads)
             if not retain_graph:
                 fn._release()

@@ -166,8 +166,11 @@ class Function:
         if device is None:
             raise TypeError(f"{cls.__name__}.apply: expected at least one Tensor argument")
         ctx.backend = backend_for(device)
-        out_array = profiler.record(cls.__name__, cls.forward, ctx, *arrays,
-                                    flops=lambda out: cls.flops(ctx, arrays, out), **kwargs)
+        if profiler.is_active():
+            out_array = profiler.record(cls.__name__, cls.forward, ctx, *arrays,
+                                        flops=lambda out: cls.flops(ctx, arrays, out), **kwargs)
+        else:
+            out_array = cls.forward(ctx, *arrays, **kwargs)
 
         out_device = ctx.__dict__.get("out_device", device)  # set by ops that move data
         multi = isinstance(out_array, tuple)
