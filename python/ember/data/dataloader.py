@@ -98,7 +98,6 @@ def default_collate(batch: list) -> Any:
     if isinstance(elem, (np.number, np.bool_)):
         return _from_array(np.array(batch))
     if isinstance(elem, (bool, int, float)):
-
         return tensor(batch)
     if isinstance(elem, (str, bytes)):
         return list(batch)

@@ -163,7 +163,6 @@ _PAD_MODES = {"constant": "constant", "edge": "replicate", "reflect": "reflect"}
 def _pad(img: Image, ltrb: tuple[int, int, int, int], fill: float, mode: str) -> Image:
     left, top, right, bottom = ltrb
     if isinstance(img, Tensor):
-
         return pad(img, (left, right, top, bottom), mode=_PAD_MODES[mode], value=fill)
     widths = [(0, 0)] * (img.ndim - 2) + [(top, bottom), (left, right)]
     if mode == "constant":

@@ -7,6 +7,8 @@ a clamped BCE) so that logits of +-1e4 give finite values and gradients.
 
 from __future__ import annotations
 
+import math
+
 from .. import dtypes as _dt
 from ..autograd.grad_mode import no_grad
 from ..backend import backend_for
@@ -114,12 +116,12 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     dims = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
-        n = x.numel() // x.shape[1]
-        if n <= 1:
+        n = math.prod(x.shape[d] for d in dims)
+        if n == 1:  # (an empty batch is fine, as in PyTorch: an empty result)
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}")
         y = _normalize(x, dims, eps)
-        if running_mean is not None:
+        if running_mean is not None and n > 0:  # an empty batch leaves the statistics
             with no_grad():
                 xd = x.detach()
                 mean = xd.mean(dims)

@@ -28,7 +28,6 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     """
     grads = [p.grad for p in _with_grads(parameters)]
     if not grads:
-
         return tensor(0.0)
     norm_type = float(norm_type)
     with no_grad():

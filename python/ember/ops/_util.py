@@ -47,7 +47,7 @@ def binary_operands(op: str, a, b, floating: bool = False) -> tuple[Tensor, Tens
         raise RuntimeError(
             f"{op}: expected both tensors on the same device, got {a.device} and {b.device}"
         )
-    dt = _dt.promote(a.dtype, b.dtype)
+    dt = _dt.promote_tensors(a.dtype, a.ndim, b.dtype, b.ndim)
     if floating and not dt.is_floating_point:
         dt = _dt.get_default_dtype()
     if a.dtype is not dt:

@@ -149,7 +149,6 @@ def _same_padding(op: str, x: Tensor, kernel: tuple, stride: tuple, dilation: tu
                          f"(stride={stride})")
     totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
     if any(t % 2 for t in totals):
-
         x = pad(x, (0, totals[1] % 2, 0, totals[0] % 2))
     return x, (totals[0] // 2, totals[1] // 2)
 

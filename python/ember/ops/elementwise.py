@@ -79,7 +79,7 @@ class Div(Function):
 
 
 class Pow(Function):
-    # z = a ^ b  ->  da = g * b * a^(b-1),  db = g * a^b * log(a)
+    # z = a ^ b  ->  da = g * b * a^(b-1) (0 where b = 0),  db = g * a^b * log(a)
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -90,7 +90,10 @@ class Pow(Function):
         a, b = ctx.saved_tensors
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = sum_to(g * b * a ** (b - 1), a.shape)
+            # b a^(b-1) is 0 * inf at a = b = 0; PyTorch's value there is 0 (the exponent
+            # is made 1 where b = 0, so the product is 0 and stays finite to any order)
+            ga = sum_to(g * b * a ** where(b == 0, const(1, b.dtype, b.device), b - 1),
+                        a.shape)
         if ctx.needs_input_grad[1]:
             # log(a) is -inf/nan for a <= 0; where a == 0 the term a^b log(a) -> 0 (b > 0)
             safe = where(a > 0, a, const(1, a.dtype, a.device))
@@ -468,7 +471,6 @@ def where(condition: Tensor, a, b) -> Tensor:
     if condition.dtype is not _dt.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-
         a = tensor(a, device=condition.device)
     a, b = binary_operands("where", a, b)
     if condition.device != a.device:

@@ -110,7 +110,6 @@ def index_put(x: Tensor, index, value) -> Tensor:
     """Out of place ``x[index] = value``: a new tensor; gradients reach x and value."""
     value = as_tensor_like("index_put", value, x)
     if value.dtype is not x.dtype:
-
         value = cast(value, x.dtype)
     return IndexPut.apply(x, value, _convert_index(x, index))
 

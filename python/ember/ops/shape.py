@@ -375,7 +375,6 @@ def cast(x: Tensor, dtype) -> Tensor:
     if x.dtype is dtype:
         return x
     if not dtype.is_floating_point:
-
         with no_grad():
             return Cast.apply(x, dtype)
     return Cast.apply(x, dtype)
@@ -425,7 +424,6 @@ def to_device(x: Tensor, device) -> Tensor:
     if device == x.device:
         return x
     if device.type == "cuda":
-
         cuda.check_available("to")
     return ToDevice.apply(x, x.device, device)
 
