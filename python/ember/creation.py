@@ -125,9 +125,17 @@ def randn(*size, dtype=None, device=None, generator=None,
 
 def randint(low: int, high: int | None = None, size=(), dtype=None, device=None,
             generator=None) -> Tensor:
-    """Integers uniform on [low, high): ``randint(10, (3,))`` or ``randint(2, 10, (3,))``."""
-    if high is None:
+    """Integers uniform on [low, high): ``randint(10, (3,))``, ``randint(2, 10, (3,))``
+    or ``randint(10, size=(3,))`` -- PyTorch's argument forms."""
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        if size != ():
+            raise TypeError("randint: size given twice (as the second argument and size=)")
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
+    for name, v in (("low", low), ("high", high)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            raise TypeError(f"randint: {name} must be an int, got {v!r}")
     if high <= low:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     shape, gen = shape_arg((size,) if isinstance(size, int) else tuple(size)), generator or \
@@ -175,3 +183,27 @@ def randn_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) 
 def randint_like(t: Tensor, low: int, high: int | None = None, dtype=None,
                  device=None) -> Tensor:
     return randint(low, high, t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+# ---------------------------------------------------------------------------- legacy constructors
+def _legacy(dtype: _dt.DType, name: str):
+    def make(*args, device=None) -> Tensor:
+        """``{name}(data)`` copies data; ``{name}(2, 3)`` is an uninitialised tensor of that
+        shape (zeros in ember); ``{name}()`` an empty one -- PyTorch's legacy constructors."""
+        if not args:
+            return zeros(0, dtype=dtype, device=device)
+        if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+            return zeros(*args, dtype=dtype, device=device)
+        if len(args) == 1:
+            return tensor(args[0], dtype=dtype, device=device)
+        raise TypeError(f"{name}: expected data or a shape of ints, got {args!r}")
+
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = make.__doc__.format(name=name)
+    return make
+
+
+FloatTensor = _legacy(_dt.float32, "FloatTensor")
+DoubleTensor = _legacy(_dt.float64, "DoubleTensor")
+LongTensor = _legacy(_dt.int64, "LongTensor")
+BoolTensor = _legacy(_dt.bool_, "BoolTensor")

@@ -8,7 +8,11 @@ raises a RuntimeError that says why."""
 from __future__ import annotations
 
 from .device import device as _device
-from .random import manual_seed  # noqa: F401  (ember.cuda.manual_seed, as in PyTorch)
+from .random import manual_seed
+
+# PyTorch seeds each GPU's generator apart; ember's CUDA kernels draw from the one default
+# generator (Philox streams keyed by it), so seeding it seeds them all
+manual_seed_all = manual_seed
 
 try:
     from . import _cuda  # type: ignore[attr-defined]

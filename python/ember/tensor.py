@@ -360,8 +360,28 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.to(_dt.bool_)
 
-    def type(self, dtype) -> Tensor:
+    def type(self, dtype=None):
+        """Without an argument, the type's name as PyTorch spells it (``'ember.FloatTensor'``);
+        with a dtype (or such a name), the tensor converted to it."""
+        if dtype is None:
+            return f"ember.{_LEGACY_NAMES[self.dtype]}"
+        if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in _LEGACY_DTYPES:
+            dtype = _LEGACY_DTYPES[dtype.rsplit(".", 1)[-1]]
         return self.to(dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor converted to ``other``'s dtype."""
+        return self.to(other.dtype)
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-dim tensor's value, as PyTorch does."""
+        if spec and self.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} passed to a tensor of shape "
+                            f"{self.shape}: only 0-dim tensors take a format spec (use "
+                            f".item() for a one-element tensor)")
+        return str(self)
 
     def clone(self) -> Tensor:
         """A copy with its own memory; gradients flow back to the original."""
@@ -644,6 +664,11 @@ def _flat(data):
             yield from _flat(x)
         else:
             yield x
+
+
+_LEGACY_NAMES = {_dt.float32: "FloatTensor", _dt.float64: "DoubleTensor",
+                 _dt.int64: "LongTensor", _dt.bool_: "BoolTensor"}
+_LEGACY_DTYPES = {name: dt for dt, name in _LEGACY_NAMES.items()}
 
 
 class _HookHandle:

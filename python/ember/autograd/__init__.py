@@ -5,7 +5,8 @@ know the gradients are right)."""
 from __future__ import annotations
 
 # grad_mode first: function.py imports ember.tensor, which needs it
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # isort: skip
+from .grad_mode import (  # isort: skip
+    enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled)
 from . import profiler
 from .engine import backward, grad
 from .function import Function, once_differentiable
@@ -15,6 +16,6 @@ from .function import Function, once_differentiable
 from ..testing import GradcheckError, gradcheck, gradgradcheck  # isort: skip
 
 __all__ = ["Function", "backward", "grad", "gradcheck", "gradgradcheck", "GradcheckError",
-           "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled",
            "once_differentiable", "profiler"]
 
