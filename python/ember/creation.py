@@ -46,10 +46,21 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     return Tensor._wrap(arr, as_device("cpu"))
 
 
-def _make(array_fn, shape, dtype, device, requires_grad) -> Tensor:
+def _make(op: str, array_fn, shape, dtype, device, requires_grad) -> Tensor:
     dev = as_device(device)
     dt = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    t = Tensor._wrap(array_fn(backend_for(dev), dt), dev)
+    try:
+        array = array_fn(backend_for(dev), dt)
+    except (MemoryError, ValueError) as e:
+        # NumPy says "array is too big" or raises a bare MemoryError: name what was asked
+        if shape is None:  # arange/linspace/eye: NumPy's own message says what was wrong
+            raise ValueError(f"{op}: {e}") from None
+        n = 1
+        for s in shape:
+            n *= s
+        raise RuntimeError(f"{op}: cannot allocate a tensor of shape {shape} and dtype {dt} "
+                           f"({n * dt.itemsize:,} bytes) on {dev}: {e}") from None
+    t = Tensor._wrap(array, dev)
     if requires_grad:
         t.requires_grad = True
     return t
@@ -60,19 +71,20 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
     shape = shape_arg((size,) if isinstance(size, int) else tuple(size))
     if dtype is None:
         dtype = _dt.scalar_dtype(fill_value)
-    return _make(lambda b, dt: b.full(shape, fill_value, dt), shape, dtype, device, requires_grad)
+    return _make("full", lambda b, dt: b.full(shape, fill_value, dt), shape, dtype, device,
+                 requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
     shape = shape_arg(size)
-    return _make(lambda b, dt: b.full(shape, 0, dt), shape, dtype, device, requires_grad)
+    return _make("zeros", lambda b, dt: b.full(shape, 0, dt), shape, dtype, device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
     shape = shape_arg(size)
-    return _make(lambda b, dt: b.full(shape, 1, dt), shape, dtype, device, requires_grad)
+    return _make("ones", lambda b, dt: b.full(shape, 1, dt), shape, dtype, device, requires_grad)
 
 
 empty = zeros
@@ -89,7 +101,7 @@ def arange(start, end=None, step=1, dtype=None, device=None,
     if dtype is None:
         ints = all(isinstance(v, int) for v in (start, end, step))
         dtype = _dt.int64 if ints else _dt.get_default_dtype()
-    return _make(lambda b, dt: b.arange(start, end, step, dt), None, dtype, device,
+    return _make("arange", lambda b, dt: b.arange(start, end, step, dt), None, dtype, device,
                  requires_grad)
 
 
@@ -98,7 +110,7 @@ def linspace(start, end, steps: int, dtype=None, device=None,
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
         raise ValueError(f"linspace: steps must be non-negative, got {steps}")
-    return _make(lambda b, dt: b.linspace(start, end, steps, dt), None, dtype, device,
+    return _make("linspace", lambda b, dt: b.linspace(start, end, steps, dt), None, dtype, device,
                  requires_grad)
 
 
@@ -106,21 +118,22 @@ def eye(n: int, m: int | None = None, dtype=None, device=None,
         requires_grad: bool = False) -> Tensor:
     """The n x m identity matrix (m defaults to n)."""
     m = n if m is None else m
-    return _make(lambda b, dt: b.eye(n, m, dt), None, dtype, device, requires_grad)
+    return _make("eye", lambda b, dt: b.eye(n, m, dt), None, dtype, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, generator=None,
          requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1)."""
     shape, gen = shape_arg(size), generator or default_generator
-    return _make(lambda b, dt: b.rand(shape, dt, gen), shape, dtype, device, requires_grad)
+    return _make("rand", lambda b, dt: b.rand(shape, dt, gen), shape, dtype, device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, generator=None,
           requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     shape, gen = shape_arg(size), generator or default_generator
-    return _make(lambda b, dt: b.randn(shape, dt, gen), shape, dtype, device, requires_grad)
+    return _make("randn", lambda b, dt: b.randn(shape, dt, gen), shape, dtype, device,
+                 requires_grad)
 
 
 def randint(low: int, high: int | None = None, size=(), dtype=None, device=None,
@@ -140,12 +153,15 @@ def randint(low: int, high: int | None = None, size=(), dtype=None, device=None,
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     shape, gen = shape_arg((size,) if isinstance(size, int) else tuple(size)), generator or \
         default_generator
-    t = _make(lambda b, dt: b.randint(low, high, shape, gen), shape, _dt.int64, device, False)
+    t = _make("randint", lambda b, dt: b.randint(low, high, shape, gen), shape, _dt.int64,
+              device, False)
     return t if dtype is None else t.to(dtype)
 
 
 def randperm(n: int, device=None, generator=None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
     gen = generator or default_generator
     return tensor(gen.np.permutation(n).astype(np.int64), device=device)
 

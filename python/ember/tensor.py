@@ -639,12 +639,16 @@ def _install_methods() -> None:
 def _to_array(data: Any, dtype, dev):
     """Any array-like -> a backend array on ``dev``. Python floats become the default
     dtype, ints int64, bools bool; NumPy arrays keep their dtype (mapped onto ember's)."""
-    if isinstance(data, Tensor):
-        arr = data.detach().cpu()._data
-    elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
-        arr = np.array([np.asarray(x) for x in data])
-    else:
-        arr = np.asarray(data)
+    try:
+        if isinstance(data, Tensor):
+            arr = data.detach().cpu()._data
+        elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
+            arr = np.array([np.asarray(x) for x in data])
+        else:
+            arr = np.asarray(data)
+    except RecursionError:
+        raise ValueError("tensor: the data nests too deeply (a list that contains itself?)") \
+            from None
     if arr.dtype == object:
         raise TypeError(f"tensor: can't make a tensor from {type(data).__name__} data "
                         "(ragged nesting or non-numeric values)")

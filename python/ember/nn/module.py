@@ -10,7 +10,7 @@ them as attributes. From that registry come ``parameters()``, ``state_dict()``,
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from .. import dtypes
@@ -270,17 +270,28 @@ class Module:
         always an error. Errors are checked before anything is copied, so a failed load
         leaves the module unchanged.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a dict of name -> tensor (what "
+                            f"state_dict() returns), got a {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         problems = []
+        staged = {}  # every value converted first: a failure leaves the module unchanged
         for k, v in state_dict.items():
-            if k in own:
-                shape = tuple(v.shape) if hasattr(v, "shape") else None
-                if shape != own[k].shape:
-                    problems.append(f"size mismatch for {k}: copying a param with shape {shape} "
-                                    f"from the checkpoint, the shape in the current model is "
-                                    f"{own[k].shape}")
+            if k not in own:
+                continue
+            try:
+                src = v.detach() if isinstance(v, Tensor) else tensor(v)
+            except (TypeError, ValueError) as e:
+                problems.append(f"value for {k} is not a tensor or array ({e})")
+                continue
+            if src.shape != own[k].shape:
+                problems.append(f"size mismatch for {k}: copying a param with shape "
+                                f"{src.shape} from the checkpoint, the shape in the current "
+                                f"model is {own[k].shape}")
+                continue
+            staged[k] = src.to(own[k].device).to(own[k].dtype)
         if strict:
             if missing:
                 problems.insert(0, "Missing key(s) in state_dict: " +
@@ -293,11 +304,8 @@ class Module:
                                + "\n\t".join(problems))
 
         with no_grad():
-            for k, v in state_dict.items():
-                if k in own:
-                    target = own[k]
-                    src = v if isinstance(v, Tensor) else tensor(v)
-                    target.copy_(src.to(target.device).to(target.dtype))
+            for k, src in staged.items():
+                own[k].copy_(src)
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path: Any) -> None:

@@ -250,6 +250,10 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    for d, ((lo, hi), n) in enumerate(zip(widths, x.shape)):
+        if n + lo + hi < 0:
+            raise ValueError(f"pad: dimension {d} of size {n} padded by ({lo}, {hi}) would have "
+                             f"a negative size {n + lo + hi} (input shape {x.shape})")
     if mode == "constant":
         if any(lo < 0 or hi < 0 for lo, hi in widths):
             # negative padding crops

@@ -294,6 +294,8 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
     for i, x in enumerate(tensors):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"stack: element {i} is a {type(x).__name__}, expected a Tensor")
         if x.shape != tensors[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {x.shape} but tensor 0 has shape "
                              f"{tensors[0].shape}; all must be equal")
