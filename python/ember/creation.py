@@ -201,6 +201,35 @@ def randint_like(t: Tensor, low: int, high: int | None = None, dtype=None,
     return randint(low, high, t.shape, dtype=dtype or t.dtype, device=device or t.device)
 
 
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator=None) -> Tensor:
+    """``num_samples`` category indices (int64) drawn with probabilities proportional to the
+    non-negative weights ``input`` (1-d, or 2-d: one draw per row). Without replacement each
+    category is drawn at most once, so ``num_samples`` may not exceed the categories with
+    positive weight."""
+    if not isinstance(input, Tensor) or input.ndim not in (1, 2):
+        got = input.shape if isinstance(input, Tensor) else type(input).__name__
+        raise ValueError(f"multinomial: expected a 1-d or 2-d tensor of weights, got {got}")
+    w = np.asarray(input.detach().cpu().numpy(), dtype=np.float64)
+    rows = w.reshape(-1, w.shape[-1])
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise ValueError("multinomial: weights must be finite and non-negative")
+    if not isinstance(num_samples, int) or num_samples <= 0:
+        raise ValueError(f"multinomial: num_samples must be a positive int, got {num_samples!r}")
+    gen = (generator or default_generator).np
+    out = np.empty((rows.shape[0], num_samples), dtype=np.int64)
+    for r, row in enumerate(rows):
+        total, positive = row.sum(), int((row > 0).sum())
+        if total <= 0:
+            raise ValueError(f"multinomial: row {r} of the weights sums to 0")
+        if not replacement and num_samples > positive:
+            raise ValueError(f"multinomial: cannot draw {num_samples} samples without "
+                             f"replacement from {positive} categories with positive weight")
+        out[r] = gen.choice(row.size, size=num_samples, replace=bool(replacement),
+                            p=row / total)
+    return tensor(out.reshape(w.shape[:-1] + (num_samples,)), device=input.device)
+
+
 # ---------------------------------------------------------------------------- legacy constructors
 def _legacy(dtype: _dt.DType, name: str):
     def make(*args, device=None) -> Tensor:

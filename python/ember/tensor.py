@@ -20,11 +20,10 @@ import numpy as np
 import ember
 
 from . import dtypes as _dt
-from ._broadcast import broadcast_shapes, shape_arg
-from .autograd.grad_mode import is_grad_enabled
+from ._broadcast import shape_arg
 from .backend import backend_for
 from .device import as_device, device
-from .random import default_generator
+from .tensor_inplace import InPlaceMethods, inplace_method
 
 Scalar = int | float | bool
 
@@ -38,7 +37,7 @@ class _Version:
         self.value = 0
 
 
-class Tensor:
+class Tensor(InPlaceMethods):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Make one with ``ember.tensor(data)`` (or zeros, randn, ...). ``requires_grad=True``
@@ -390,156 +389,6 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return ember.ops.contiguous(self)
 
-    # ------------------------------------------------------------------ in-place writes
-    def _check_inplace(self, op: str, *others) -> None:
-        """In-place writes are allowed outside the graph: under no_grad, or on tensors
-        that do not require grad (with no argument that does)."""
-        if not is_grad_enabled():
-            return
-        if self.requires_grad and self.is_leaf:
-            raise RuntimeError(
-                f"{op}: a leaf tensor that requires grad (shape {self.shape}) is being used in "
-                "an in-place operation; wrap the update in `with ember.no_grad():`"
-            )
-        if self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others):
-            raise RuntimeError(
-                f"{op}: in-place operations on tensors that are part of the graph are not "
-                "supported; write it out of place (x = x + y), or under ember.no_grad()"
-            )
-
-    def _write(self, array) -> Tensor:
-        self._ops_backend().assign_(self._data, array)
-        self._version.value += 1
-        return self
-
-    def _ops_backend(self):
-        return backend_for(self._device)
-
-    def _operand(self, other):
-        if isinstance(other, Tensor):
-            if other.device != self.device:
-                raise RuntimeError(
-                    f"in-place op: tensors on different devices ({self.device} and "
-                    f"{other.device})"
-                )
-            return other._data
-        return other
-
-    def copy_(self, src: Tensor | Any) -> Tensor:
-        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
-        self._check_inplace("copy_", src)
-        if isinstance(src, Tensor) and src.device != self.device:
-            src = src.to(self.device)
-        src_arr = self._operand(src) if isinstance(src, Tensor) else np.asarray(src)
-        if broadcast_shapes("copy_", self.shape, tuple(src_arr.shape)) != self.shape:
-            raise ValueError(
-                f"copy_: source of shape {tuple(src_arr.shape)} cannot be broadcast to the "
-                f"destination's shape {self.shape}"
-            )
-        return self._write(src_arr)
-
-    def fill_(self, value: Scalar) -> Tensor:
-        self._check_inplace("fill_")
-        return self._write(self._dtype_scalar(value))
-
-    def zero_(self) -> Tensor:
-        return self.fill_(0)
-
-    def _dtype_scalar(self, value):
-        return self.dtype.np.type(value)
-
-    def _inplace_binary(self, name: str, other) -> Tensor:
-        self._check_inplace(name + "_", other)
-        result = getattr(ember.ops, name)(self, other)
-        if result.dtype is not self.dtype and not (
-            self.dtype.is_floating_point or not result.dtype.is_floating_point
-        ):
-            raise RuntimeError(
-                f"{name}_: result type {result.dtype} can't be cast to the in-place "
-                f"output's dtype {self.dtype}"
-            )
-        if result.shape != self.shape:
-            raise ValueError(
-                f"{name}_: the result's shape {result.shape} does not match the in-place "
-                f"output's shape {self.shape}"
-            )
-        return self._write(result._data)
-
-    def add_(self, other, alpha: Scalar = 1) -> Tensor:
-        return self._inplace_binary("add", other if alpha == 1 else other * alpha)
-
-    def sub_(self, other, alpha: Scalar = 1) -> Tensor:
-        return self._inplace_binary("sub", other if alpha == 1 else other * alpha)
-
-    def mul_(self, other) -> Tensor:
-        return self._inplace_binary("mul", other)
-
-    def div_(self, other) -> Tensor:
-        return self._inplace_binary("div", other)
-
-    def pow_(self, exponent) -> Tensor:
-        return self._inplace_binary("pow", exponent)
-
-    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
-        self._check_inplace("clamp_")
-        return self._write(ember.ops.clamp(self, min, max)._data)
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
-        """Fill with samples from U(a, b)."""
-        self._check_inplace("uniform_")
-        r = self._random("rand", generator)
-        return self._write((r * (b - a) + a)._data)
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
-        """Fill with samples from N(mean, std^2)."""
-        self._check_inplace("normal_")
-        r = self._random("randn", generator)
-        return self._write((r * std + mean)._data)
-
-    def _random(self, kind: str, generator) -> Tensor:
-        """Samples of this tensor's shape, dtype and device (``kind``: rand or randn)."""
-        b = self._ops_backend()
-        sample = getattr(b, kind)(self.shape, self.dtype, generator or default_generator)
-        return Tensor._wrap(sample, self._device)
-
-    def __iadd__(self, other):
-        return self._augmented("add", other)
-
-    def __isub__(self, other):
-        return self._augmented("sub", other)
-
-    def __imul__(self, other):
-        return self._augmented("mul", other)
-
-    def __itruediv__(self, other):
-        return self._augmented("div", other)
-
-    def _augmented(self, name: str, other):
-        # `x += y` inside a graph becomes `x = x + y` (a new node), as most users expect;
-        # outside the graph it writes in place.
-        if is_grad_enabled() and (self.requires_grad or
-                                  (isinstance(other, Tensor) and other.requires_grad)):
-            return getattr(ember.ops, name)(self, other)
-        return self._inplace_binary(name, other)
-
-    def __setitem__(self, index, value) -> None:
-        """``x[index] = value``. Inside a graph (x a non-leaf that requires grad, or value
-        requires grad) the write is recorded: gradients flow to value and to the
-        untouched part of x."""
-        ops = ember.ops
-        if is_grad_enabled() and (self.requires_grad or
-                                  (isinstance(value, Tensor) and value.requires_grad)):
-            if self.requires_grad and self.is_leaf:
-                self._check_inplace("__setitem__")
-            out = ops.index_put(self, index, value)
-            self._data, self.grad_fn, self._output_nr = out._data, out.grad_fn, 0
-            self._requires_grad = True
-            self._version.value += 1
-            return
-        idx, val = ops.prepare_setitem(self, index, value)
-        self._ops_backend().setitem_(self._data, idx, val)
-        self._version.value += 1
-
     # ------------------------------------------------------------------ operators
     def __add__(self, o):
         return ember.ops.add(self, o)
@@ -634,6 +483,10 @@ def _install_methods() -> None:
     """
     for name in ember.ops.TENSOR_METHODS:
         setattr(Tensor, name, getattr(ember.ops, name))
+    for name in ember.ops.INPLACE_METHODS:  # x.exp_(), x.masked_fill_(m, v), ...
+        if not hasattr(Tensor, name + "_"):
+            setattr(Tensor, name + "_", inplace_method(name))
+
 
 
 def _to_array(data: Any, dtype, dev):

@@ -164,6 +164,10 @@ class Backend(ABC):
     def argmax(self, x, axis: int | None, keepdims: bool): ...
     @abstractmethod
     def argmin(self, x, axis: int | None, keepdims: bool): ...
+    @abstractmethod
+    def argsort(self, x, axis: int, descending: bool):
+        """int64 indices sorting ``x`` along ``axis``: stable (ties keep their order), NaN
+        the largest value (last ascending, first descending) -- PyTorch's order."""
 
     # ---- shape and indexing ------------------------------------------------------
     @abstractmethod

@@ -29,6 +29,7 @@ import numpy as np
 from .. import dtypes as _dt
 from .. import precision
 from .base import Backend
+from .cpu import argsort_numpy
 from .indexing import ArrayAccess, plan_index
 
 try:
@@ -357,6 +358,12 @@ class CUDABackend(Backend):
 
     def argmin(self, x, axis, keepdims):
         return self._m.arg_reduce("argmin", x, -1 if axis is None else int(axis), bool(keepdims))
+
+    def argsort(self, x, axis, descending):
+        # No device sort kernel yet: the order is computed on the host (one copy each way)
+        # with the CPU backend's rule, so both devices sort identically.
+        host = self.to_numpy(x)
+        return self.from_numpy(argsort_numpy(host, axis, descending), _dt.int64)
 
     # ---- shape and indexing ------------------------------------------------------
     def reshape(self, x, shape):

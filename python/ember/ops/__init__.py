@@ -7,8 +7,10 @@ composition of other ops. The files group them by kind:
 - ``activation``   sigmoid, relu, leaky_relu, gelu, softplus, silu, elu
 - ``reduce``       sum, mean, var, std, max/min, argmax/argmin, logsumexp, softmax, norm
 - ``shape``        reshape, permute, expand, cat/stack/split, casts and copies
-- ``index``        getitem, gather, scatter_add, index_select, masked_fill, pad (slicing's adjoint)
-- ``linalg``       matmul
+- ``index``        getitem, gather, scatter/scatter_add, index_select/index_add, masked_fill,
+                   narrow, tril/triu, unfold, pad (slicing's adjoint)
+- ``linalg``       matmul, mm/bmm, addmm/baddbmm
+- ``sorting``      sort, argsort, topk
 - ``compare``      == != < <= > >=, logical ops (no gradient)
 - ``conv``         conv1d, conv2d, conv_transpose2d (native im2col + GEMM kernels)
 - ``pool``         max/avg pooling 1d/2d, adaptive_avg_pool2d, interpolate
@@ -78,15 +80,21 @@ from .elementwise import (
 from .index import (
     gather,
     getitem,
+    index_add,
     index_put,
     index_select,
     masked_fill,
+    narrow,
     pad,
     prepare_setitem,
+    scatter,
     scatter_add,
     take,
+    tril,
+    triu,
+    unfold,
 )
-from .linalg import bmm, dot, matmul, mm, outer
+from .linalg import addmm, baddbmm, bmm, dot, matmul, mm, outer
 from .pool import (
     adaptive_avg_pool2d,
     avg_pool1d,
@@ -144,6 +152,7 @@ from .shape import (
     view,
     view_as,
 )
+from .sorting import argsort, sort, topk
 
 # Ops that are also Tensor methods: x.exp(), x.sum(1), x.reshape(2, 3), ...
 TENSOR_METHODS = [
@@ -160,11 +169,23 @@ TENSOR_METHODS = [
     "permute", "transpose", "swapaxes", "t", "expand", "expand_as", "broadcast_to", "sum_to",
     "repeat", "split", "chunk", "unbind",
     "gather", "scatter_add", "index_select", "masked_fill", "take",
-    "matmul", "mm", "bmm", "dot", "outer",
+    "narrow", "scatter", "index_add", "tril", "triu", "unfold",
+    "matmul", "mm", "bmm", "dot", "outer", "addmm", "baddbmm",
+    "sort", "argsort", "topk",
+]
+
+# Ops with an in-place twin on Tensor: x.exp_(), x.masked_fill_(mask, v), ... (see
+# Tensor._inplace for how they behave inside a graph)
+INPLACE_METHODS = [
+    "abs", "neg", "exp", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
+    "relu", "sign", "floor", "ceil", "round", "reciprocal", "square", "erf",
+    "masked_fill", "scatter", "scatter_add", "index_add", "tril", "triu", "clamp",
 ]
 
 __all__ = sorted(
-    {n for n in dir() if not n.startswith("_") and n not in ("TENSOR_METHODS", "activation",
+    {n for n in dir() if not n.startswith("_") and n not in ("TENSOR_METHODS", "INPLACE_METHODS",
+     "activation",
      "attention", "compare", "conv", "elementwise", "index", "linalg", "pool", "reduce", "shape",
+     "sorting",
      "prepare_setitem", "index_put", "cast", "to_device", "sum_to")}
 )

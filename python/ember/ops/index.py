@@ -284,3 +284,106 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
             pos = pos % n
         x = index_select(x, d, tensor(pos.astype(np.int64), device=x.device))
     return x
+
+
+# ---------------------------------------------------------------------------- more selection
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``length`` entries of ``x`` along ``dim`` from ``start`` (a view, as PyTorch's)."""
+    d = normalize_dim("narrow", dim, x.ndim)
+    n = x.shape[d]
+    if start < 0:
+        start += n
+    if not (0 <= start <= n and 0 <= length and start + length <= n):
+        raise IndexError(f"narrow: start {start} and length {length} do not fit dimension {d} "
+                         f"of size {n} (tensor shape {x.shape})")
+    return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def _full_index(op: str, x: Tensor, dim: int, index: Tensor) -> tuple:
+    """The advanced index that addresses x[i0, ..., index[i], ..., ik] for every position
+    i of ``index`` (PyTorch's scatter rule: entry i of index names the position along
+    ``dim``, its other coordinates are i's own)."""
+    d = _check_gather_args(op, x, dim, index)
+    grids = np.indices(index.shape, sparse=True)
+    host = x._ops_backend().to_numpy(index._data)
+    return tuple(tensor(host if a == d else np.broadcast_to(g, index.shape).astype(np.int64),
+                        device=x.device) for a, g in enumerate(grids))
+
+
+def scatter(x: Tensor, dim: int, index: Tensor, src=None, *, value=None) -> Tensor:
+    """Out of place: ``x`` with ``src[i]`` (or ``value``) written at ``index[i]`` along
+    ``dim``. Where ``index`` repeats a position, which write wins is unspecified (as in
+    PyTorch). Gradients: to ``x`` where nothing was written, to ``src`` from where it went."""
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
+    if src is not None and not isinstance(src, Tensor):
+        value, src = src, None  # scatter(x, dim, index, 2.0): PyTorch's value overload
+    idx = _full_index("scatter", x, dim, index)
+    if src is None:
+        return index_put(x, idx, value)
+    if any(s < n for s, n in zip(src.shape, index.shape)) or src.ndim != index.ndim:
+        raise ValueError(f"scatter: src of shape {src.shape} must be at least as large as "
+                         f"index ({index.shape}) in every dimension")
+    part = getitem(src, tuple(slice(0, n) for n in index.shape))
+    return index_put(x, idx, part)
+
+
+def index_add(x: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+    """Out of place: ``x`` plus ``alpha * source`` added at positions ``index`` (1-d int64)
+    along ``dim``; repeated positions add up."""
+    d = normalize_dim("index_add", dim, x.ndim)
+    index = as_tensor_like("index_add", index, x)
+    if index.ndim != 1 or index.dtype is not _dt.int64:
+        raise ValueError(f"index_add: index must be a 1-d int64 tensor, got shape "
+                         f"{index.shape} and dtype {index.dtype}")
+    want = x.shape[:d] + (index.shape[0],) + x.shape[d + 1:]
+    if source.shape != want:
+        raise ValueError(f"index_add: source of shape {source.shape} does not match x "
+                         f"{x.shape} with {index.shape[0]} indices along dim {d} (expected "
+                         f"{want})")
+    _check_range("index_add", index, x.shape[d], d, x.shape)
+    key = (slice(None),) * d + (index,)
+    added = IndexAdd.apply(source if alpha == 1 else source * alpha, x.shape,
+                           _convert_index(x, key))
+    return x + added
+
+
+def _triangle(op: str, x: Tensor, diagonal: int, lower: bool) -> Tensor:
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected a tensor of at least 2 dimensions, got shape "
+                         f"{x.shape}")
+    rows, cols = x.shape[-2:]
+    offset = np.arange(cols)[None, :] - np.arange(rows)[:, None]  # column - row
+    keep = offset <= diagonal if lower else offset >= diagonal
+    return where(tensor(keep, device=x.device), x, const(0, x.dtype, x.device))
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dimensions (entries with column - row <=
+    ``diagonal``), zeros elsewhere."""
+    return _triangle("tril", x, diagonal, True)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dimensions (column - row >= ``diagonal``)."""
+    return _triangle("triu", x, diagonal, False)
+
+
+def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """``Tensor.unfold``: every window of ``size`` entries along ``dimension``, ``step``
+    apart, as a new last dimension: (..., n, ...) -> (..., (n - size) // step + 1, ..., size).
+    (A copy in ember -- PyTorch returns a view; the values and gradients agree.)"""
+    d = normalize_dim("unfold", dimension, max(x.ndim, 1))
+    n = x.shape[d] if x.ndim else 1
+    if not isinstance(size, int) or not 0 <= size <= n or not isinstance(step, int) or step <= 0:
+        raise ValueError(f"unfold: size must be in [0, {n}] and step positive for dimension {d} "
+                         f"of shape {x.shape}, got size={size!r}, step={step!r}")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    count = (n - size) // step + 1
+    starts = np.arange(count)[:, None] * step + np.arange(size)[None, :]
+    picked = index_select(x, d, tensor(starts.reshape(-1), device=x.device))
+    windows = reshape(picked, x.shape[:d] + (count, size) + x.shape[d + 1:])
+    order = list(range(windows.ndim))
+    order.append(order.pop(d + 1))  # the window axis goes last
+    return windows.permute(*order)
