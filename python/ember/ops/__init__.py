@@ -59,6 +59,7 @@ from .elementwise import (
     floor_divide,
     log,
     log1p,
+    logaddexp,
     maximum,
     minimum,
     mul,
@@ -157,7 +158,8 @@ from .sorting import argsort, sort, topk
 # Ops that are also Tensor methods: x.exp(), x.sum(1), x.reshape(2, 3), ...
 TENSOR_METHODS = [
     "abs", "absolute", "add", "ceil", "clamp", "clip", "cos", "div", "divide", "erf", "exp",
-    "floor", "floor_divide", "log", "log1p", "maximum", "minimum", "mul", "neg", "negative",
+    "floor", "floor_divide", "log", "log1p", "logaddexp", "maximum", "minimum", "mul", "neg",
+    "negative",
     "pow", "reciprocal", "round", "rsqrt", "sign", "sin", "sqrt", "square", "sub", "tanh",
     "true_divide",
     "sigmoid", "relu", "leaky_relu", "gelu", "softplus", "silu", "elu",

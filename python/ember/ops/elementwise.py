@@ -447,6 +447,32 @@ def minimum(a, b) -> Tensor:
     return Minimum.apply(a, b)
 
 
+class LogAddExp(Function):
+    # z = log(e^a + e^b), computed as max(a, b) + log1p(e^-|a - b|) (no overflow; where
+    # a == b, infinities included, the difference is taken as 0, so -inf + -inf = -inf)
+    #   ->  da = g * e^(a - z),  db = g * e^(b - z)  (the softmax of the pair)
+    @staticmethod
+    def forward(ctx, a, b):
+        be = ctx.backend
+        same, zero = be.compare("eq", a, b), be.scalar(0, _dt.of_array(a))
+        diff = be.sub(be.where(same, zero, a), be.where(same, zero, b))
+        gap = be.exp(be.neg(be.abs(diff)))
+        z = be.add(be.maximum(a, b), be.log1p(gap))
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, z = ctx.saved_tensors
+        return sum_to(g * exp(a - z), a.shape), sum_to(g * exp(b - z), b.shape)
+
+
+def logaddexp(a, b) -> Tensor:
+    """log(e^a + e^b) elementwise (broadcasting), without overflow for large inputs."""
+    a, b = binary_operands("logaddexp", a, b, floating=True)
+    return LogAddExp.apply(a, b)
+
+
 class Where(Function):
     # z = cond ? a : b  ->  da = g where cond,  db = g where not cond
     @staticmethod
