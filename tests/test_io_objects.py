@@ -484,3 +484,20 @@ def test_gpu_tensors_and_modules_come_back_where_they_were(target):
     assert all(p.device.type == "cpu" for p in on_cpu["model"].parameters())
     mapped = round_trip({"w": w}, target, map_location={"cuda:0": "cpu"})
     assert mapped["w"].device.type == "cpu"
+
+
+def test_absurd_sizes_in_a_damaged_header_are_checkpoint_errors(tmp_path):
+    buffer = io.BytesIO()
+    save(ember.ones(2), buffer)
+
+    def huge(header: dict) -> None:
+        header["tensor"].update(shape=[10**6, 10**6], data_offsets=[0, 4 * 10**12])
+
+    data = with_header(buffer.getvalue(), huge)
+    (tmp_path / "huge.safetensors").write_bytes(data)
+    with pytest.raises(CheckpointError, match="huge.safetensors"):
+        load(tmp_path / "huge.safetensors")
+    with pytest.raises(CheckpointError, match="follow it"):
+        load(io.BytesIO(data))
+    with pytest.raises(CheckpointError, match="cannot be allocated|cut off"):
+        load(NoReadinto(data))  # not seekable: nothing to compare with before allocating

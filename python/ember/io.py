@@ -207,23 +207,47 @@ def _read_safetensors(f: IO[bytes], name: str, size: int | None = None
                       f"data offsets {[start, end]} span {end - start}")
         table[key] = [code, shape, [start, end]]
 
-    # the data: the tensors back to back from offset 0, read in order straight into arrays
-    arrays: dict[str, np.ndarray] = {}
+    # the data: the tensors back to back from offset 0 (no holes, no overlaps), checked
+    # against the bytes there are before anything is allocated
+    entries = sorted(table.items(), key=lambda kv: kv[1][2])
     position = 0
-    for key, (code, shape, (start, end)) in sorted(table.items(), key=lambda kv: kv[1][2]):
+    for key, (_, _, (start, end)) in entries:
         if start != position:
             raise bad(f"tensor {key!r} starts at byte {start} of the data, expected {position}")
-        arr = np.empty(shape, dtype=_DTYPE_OF[code])
+        position = end
+    if size is None:
+        left = _bytes_left(f)
+        if left is not None and position > left:
+            raise bad(f"its header describes {position} bytes of data, but {left} follow it")
+    elif size != 8 + n + position:
+        raise bad(f"{size} bytes, but its header describes {8 + n + position}")
+
+    arrays: dict[str, np.ndarray] = {}  # read in file order, straight into the arrays
+    for key, (code, shape, _) in entries:
+        try:
+            arr = np.empty(shape, dtype=_DTYPE_OF[code])
+        except (MemoryError, ValueError) as e:
+            raise bad(f"tensor {key!r} of shape {shape} cannot be allocated ({e})") from e
         got = _read_into(f, arr)
         if got < arr.nbytes:
             raise bad(f"the data is cut off in tensor {key!r} ({got} of {arr.nbytes} bytes)")
         if code == "BF16":  # bfloat16 is the top half of a float32
             arr = (arr.astype(np.uint32) << 16).view(np.float32)
         arrays[key] = arr
-        position = end
-    if size is not None and size != 8 + n + position:
-        raise bad(f"{size} bytes, but its header describes {8 + n + position}")
     return metadata, table, {k: arrays[k] for k in table}
+
+
+def _bytes_left(f: IO[bytes]) -> int | None:
+    """How many bytes a seekable stream holds after its position (None if not seekable)."""
+    try:
+        if not f.seekable():
+            return None
+        here = f.tell()
+        end = f.seek(0, os.SEEK_END)
+        f.seek(here)
+        return end - here
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _read_exact(f: IO[bytes], n: int) -> bytes:
@@ -457,6 +481,7 @@ def save(obj: Any, f: FileLike) -> None:
             nesting of dicts / lists / tuples of those (e.g. ``{"model":
             model.state_dict(), "epoch": 3}``), or any picklable object (a Module, an
             Optimizer, ...), which is pickled with its tensors taken out into the payload.
+            NumPy scalars (``np.float32(0.5)``) are saved as the Python number.
         f: a path (``.safetensors`` is the usual extension), written to a temporary name
             and then renamed, so an interrupted save never leaves a half-written checkpoint;
             or a binary file object opened for writing (``io.BytesIO()``, ``open(p, "wb")``).
@@ -497,7 +522,8 @@ def _pack(obj: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 
 # ---------------------------------------------------------------------------- load
-def load(f: FileLike, map_location: MapLocation = None, weights_only: bool | None = True) -> Any:
+def load(f: FileLike, map_location: MapLocation = None, *,
+         weights_only: bool | None = True) -> Any:
     """Load what ``ember.save`` wrote, as ``torch.load``: the same object, its tensors
     (with their dtype, shape, ``requires_grad`` and ``Parameter``-ness) on the device they
     were saved from unless ``map_location`` says otherwise, its NumPy arrays as arrays.
