@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
+import subprocess
+import sys
 from collections import OrderedDict
 
 import ember
@@ -14,6 +17,7 @@ import ember.nn as nn
 import ember.optim as optim
 import numpy as np
 import pytest
+from ember import _safetensors as st_format
 from ember import io as eio
 from ember.io import CheckpointError, load, save
 
@@ -386,12 +390,12 @@ def saved_on(device: str, tmp_path) -> str:
     path = tmp_path / "dev.safetensors"
     save({"w": ember.ones(2)}, path)
     with open(path, "rb") as f:
-        meta, _, arrays = eio._read_safetensors(f, "x")
+        meta, _, arrays = st_format.read_safetensors(f, "x")
     meta["ember.structure"] = meta["ember.structure"].replace(
         '{"$tensor":"w"}', f'{{"$tensor":"w","device":"{device}"}}')
-    meta["ember.checksum"] = eio._checksum(meta, eio._layout(arrays))
+    meta["ember.checksum"] = eio._checksum(meta, st_format.layout(arrays))
     with open(path, "wb") as f:
-        eio._write_safetensors(f, arrays, meta)
+        st_format.write_safetensors(f, arrays, meta)
     return str(path)
 
 
@@ -501,3 +505,14 @@ def test_absurd_sizes_in_a_damaged_header_are_checkpoint_errors(tmp_path):
         load(io.BytesIO(data))
     with pytest.raises(CheckpointError, match="cannot be allocated|cut off"):
         load(NoReadinto(data))  # not seekable: nothing to compare with before allocating
+
+
+def test_the_safetensors_package_is_not_needed_at_run_time():
+    code = ("import sys; sys.modules['safetensors'] = None  # any import of it fails\n"
+            "import io, ember\n"
+            "b = io.BytesIO(); ember.save({'w': ember.ones(2), 'm': ember.nn.Linear(1, 1)}, b)\n"
+            "b.seek(0); assert ember.load(b, weights_only=False)['w'].tolist() == [1.0, 1.0]\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr

@@ -24,8 +24,8 @@ files you trust.
 
 **The file** is one `safetensors <https://huggingface.co/docs/safetensors>`_ file, so any
 safetensors reader (in any language) reads its tensors. ember reads and writes the container
-itself (``_write_safetensors`` / ``_read_safetensors``: an 8-byte little-endian header
-length, a JSON header, the raw bytes), which is what lets it use file objects.
+itself (``ember._safetensors``: an 8-byte little-endian header length, a JSON header, the raw
+bytes), which is what lets it use file objects without the ``safetensors`` package.
 
 - the tensor payload: every tensor and array under its dotted path in ``obj``
   (``model.fc.weight``, ``optimizer.state.0.exp_avg``); an object that appears twice is
@@ -71,6 +71,7 @@ from typing import IO, Any
 import numpy as np
 
 from . import cuda as _cuda
+from ._safetensors import CODE_OF, CheckpointError, layout, read_safetensors, write_safetensors
 from .creation import from_numpy
 from .device import as_device, device
 from .dtypes import DType, _by_name
@@ -95,191 +96,6 @@ _PICKLE = "ember.pickle"
 _CHECKSUM = "ember.checksum"
 _DICT_CLASSES: dict[str, type] = {"OrderedDict": OrderedDict, "Counter": Counter}
 _PLAIN_KEYS = (str, int, float, bool, tuple)
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file that cannot be read: not safetensors, truncated or damaged."""
-
-
-# ---------------------------------------------------------------------------- the container
-# safetensors dtype codes <-> NumPy dtypes (little-endian, as the format requires). BF16 is
-# read only (widened to float32 exactly: NumPy has no bfloat16); the float8/float4 formats
-# have no NumPy equivalent and are refused by name.
-_CODE_OF: dict[np.dtype, str] = {np.dtype(t).newbyteorder("<"): c for t, c in [
-    (np.float64, "F64"), (np.float32, "F32"), (np.float16, "F16"), (np.int64, "I64"),
-    (np.int32, "I32"), (np.int16, "I16"), (np.int8, "I8"), (np.uint64, "U64"),
-    (np.uint32, "U32"), (np.uint16, "U16"), (np.uint8, "U8"), (np.bool_, "BOOL")]}
-_DTYPE_OF: dict[str, np.dtype] = {c: t for t, c in _CODE_OF.items()} | {"BF16": np.dtype("<u2")}
-_MAX_HEADER = 100_000_000  # the safetensors reference implementation's limit
-
-
-def _write_safetensors(f: IO[bytes], arrays: dict[str, np.ndarray],
-                       metadata: dict[str, str]) -> dict[str, list]:
-    """Write ``arrays`` (C-contiguous, of a dtype in ``_CODE_OF``) and ``metadata`` to the
-    binary file ``f`` as one safetensors file; returns the tensor table (name -> [dtype code,
-    shape, data offsets]) that was written.
-
-    Tensors are laid out widest item first, so that every tensor starts at a multiple of its
-    item size (the header is padded with spaces to a multiple of 8, as the reference writer
-    does), which lets readers that map the file view the data in place.
-    """
-    table = _layout(arrays)
-    header: dict[str, Any] = {"__metadata__": metadata}
-    header.update({name: {"dtype": code, "shape": shape, "data_offsets": offsets}
-                   for name, (code, shape, offsets) in table.items()})
-    text = json.dumps(header, separators=(",", ":")).encode("ascii")
-    text += b" " * (-len(text) % 8)
-    if len(text) > _MAX_HEADER:
-        raise ValueError(f"ember.save: the checkpoint's header would be {len(text)} bytes, over "
-                         f"the safetensors limit of {_MAX_HEADER} (a very large pickled object "
-                         "or structure)")
-    f.write(len(text).to_bytes(8, "little"))
-    f.write(text)
-    for name in table:
-        arr = arrays[name]
-        if arr.nbytes:
-            f.write(memoryview(arr.reshape(-1).view(np.uint8)))
-    return table
-
-
-def _layout(arrays: dict[str, np.ndarray]) -> dict[str, list]:
-    """The tensor table ``_write_safetensors`` writes for ``arrays``, in file order."""
-    table: dict[str, list] = {}
-    offset = 0
-    for name in sorted(arrays, key=lambda k: -arrays[k].dtype.itemsize):  # stable sort
-        arr = arrays[name]
-        table[name] = [_CODE_OF[arr.dtype.newbyteorder("<")], list(arr.shape),
-                       [offset, offset + arr.nbytes]]
-        offset += arr.nbytes
-    return table
-
-
-def _read_safetensors(f: IO[bytes], name: str, size: int | None = None
-                      ) -> tuple[dict[str, str], dict[str, list], dict[str, np.ndarray]]:
-    """Read one safetensors file from the binary file ``f``: its metadata, its tensor table
-    (name -> [dtype code, shape, data offsets], as ``_write_safetensors`` returns) and its
-    arrays (own, writable, C-contiguous memory; BF16 widened to float32).
-
-    ``name`` is the file's name for error messages; ``size``, when known, is the number of
-    bytes left in ``f``, which must be exactly one safetensors file (a file object may hold
-    more after it: ``f`` is left just past it). Every inconsistency is a CheckpointError.
-    """
-    def bad(why: str) -> CheckpointError:
-        return CheckpointError(f"ember.load: {name} is not a readable safetensors checkpoint "
-                               f"(truncated, damaged, or another format): {why}")
-
-    head = _read_exact(f, 8)
-    if len(head) < 8:
-        raise bad(f"{len(head)} bytes, too short for the header length")
-    n = int.from_bytes(head, "little")
-    if n > _MAX_HEADER or (size is not None and 8 + n > size):
-        raise bad(f"a header length of {n} bytes")
-    raw = _read_exact(f, n)
-    if len(raw) < n:
-        raise bad(f"the header is cut off ({len(raw)} of {n} bytes)")
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise bad(f"the header is not JSON ({e})") from e
-    if not isinstance(header, dict):
-        raise bad("the header is not a JSON object")
-    metadata = header.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-        raise bad("the metadata is not a map of strings to strings")
-
-    table: dict[str, list] = {}
-    for key, info in header.items():
-        try:
-            code, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
-            ok = (isinstance(code, str) and isinstance(shape, list)
-                  and all(type(v) is int and v >= 0 for v in [*shape, start, end]))
-        except (TypeError, KeyError, ValueError):
-            ok = False
-        if not ok:
-            raise bad(f"bad entry for tensor {key!r}: {str(info)[:200]}")
-        if code not in _DTYPE_OF:
-            raise CheckpointError(f"ember.load: {name}: tensor {key!r} has dtype {code}, which "
-                                  f"ember cannot read (it reads {', '.join(_DTYPE_OF)})")
-        nbytes = math.prod(shape) * _DTYPE_OF[code].itemsize
-        if end - start != nbytes:
-            raise bad(f"tensor {key!r} ({code}, shape {shape}) needs {nbytes} bytes but its "
-                      f"data offsets {[start, end]} span {end - start}")
-        table[key] = [code, shape, [start, end]]
-
-    # the data: the tensors back to back from offset 0 (no holes, no overlaps), checked
-    # against the bytes there are before anything is allocated
-    entries = sorted(table.items(), key=lambda kv: kv[1][2])
-    position = 0
-    for key, (_, _, (start, end)) in entries:
-        if start != position:
-            raise bad(f"tensor {key!r} starts at byte {start} of the data, expected {position}")
-        position = end
-    if size is None:
-        left = _bytes_left(f)
-        if left is not None and position > left:
-            raise bad(f"its header describes {position} bytes of data, but {left} follow it")
-    elif size != 8 + n + position:
-        raise bad(f"{size} bytes, but its header describes {8 + n + position}")
-
-    arrays: dict[str, np.ndarray] = {}  # read in file order, straight into the arrays
-    for key, (code, shape, _) in entries:
-        try:
-            arr = np.empty(shape, dtype=_DTYPE_OF[code])
-        except (MemoryError, ValueError) as e:
-            raise bad(f"tensor {key!r} of shape {shape} cannot be allocated ({e})") from e
-        got = _read_into(f, arr)
-        if got < arr.nbytes:
-            raise bad(f"the data is cut off in tensor {key!r} ({got} of {arr.nbytes} bytes)")
-        if code == "BF16":  # bfloat16 is the top half of a float32
-            arr = (arr.astype(np.uint32) << 16).view(np.float32)
-        arrays[key] = arr
-    return metadata, table, {k: arrays[k] for k in table}
-
-
-def _bytes_left(f: IO[bytes]) -> int | None:
-    """How many bytes a seekable stream holds after its position (None if not seekable)."""
-    try:
-        if not f.seekable():
-            return None
-        here = f.tell()
-        end = f.seek(0, os.SEEK_END)
-        f.seek(here)
-        return end - here
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-def _read_exact(f: IO[bytes], n: int) -> bytes:
-    """Up to ``n`` bytes of ``f``: fewer only at the end of the file."""
-    parts, left = [], n
-    while left:
-        part = f.read(min(left, 1 << 26))  # chunks: a damaged length never allocates wildly
-        if not part:
-            break
-        parts.append(part)
-        left -= len(part)
-    return b"".join(parts)
-
-
-def _read_into(f: IO[bytes], arr: np.ndarray) -> int:
-    """Fill ``arr`` from ``f`` (one copy, no intermediate bytes); the bytes read."""
-    if not arr.nbytes:
-        return 0
-    view = memoryview(arr.reshape(-1).view(np.uint8))
-    readinto = getattr(f, "readinto", None)
-    done = 0
-    while done < len(view):
-        if readinto is not None:
-            got = readinto(view[done:])
-        else:
-            part = f.read(len(view) - done)
-            got = len(part)
-            view[done:done + got] = part
-        if not got:
-            break
-        done += got
-    return done
 
 
 def _checksum(metadata: dict[str, str], table: dict[str, list]) -> str:
@@ -460,7 +276,7 @@ class _Packer:
 
 def _storable(arr: np.ndarray) -> bool:
     """An array the safetensors payload can hold exactly (others are pickled)."""
-    return arr.dtype.newbyteorder("<") in _CODE_OF
+    return arr.dtype.newbyteorder("<") in CODE_OF
 
 
 def _join(path: str, key: Any) -> str:
@@ -496,14 +312,14 @@ def save(obj: Any, f: FileLike) -> None:
         data = _pack(obj)  # before opening anything: a bad obj leaves no file behind
         try:
             with open(tmp, "wb") as out:
-                _write_safetensors(out, *data)
+                write_safetensors(out, *data)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
         return
     _check_file_object(f, "save", "write", "wb")
-    _write_safetensors(f, *_pack(obj))
+    write_safetensors(f, *_pack(obj))
 
 
 def _pack(obj: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -516,7 +332,7 @@ def _pack(obj: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         metadata[_PICKLE] = base64.b64encode(packer.dump_pickle()).decode("ascii")
     metadata[_CRC] = json.dumps({k: _crc32(a) for k, a in packer.arrays.items()},
                                 separators=(",", ":"))
-    table = _layout(packer.arrays)
+    table = layout(packer.arrays)
     metadata[_CHECKSUM] = _checksum(metadata, table)
     return packer.arrays, metadata
 
@@ -565,12 +381,12 @@ def load(f: FileLike, map_location: MapLocation = None, *,
         if not os.path.isfile(path):
             raise FileNotFoundError(f"ember.load: no such checkpoint file: {name}")
         with open(path, "rb") as stream:
-            metadata, table, arrays = _read_safetensors(
+            metadata, table, arrays = read_safetensors(
                 stream, name, os.fstat(stream.fileno()).st_size)
     else:
         _check_file_object(f, "load", "read", "rb")
         name = repr(getattr(f, "name", None) or f"<{type(f).__name__}>")
-        metadata, table, arrays = _read_safetensors(f, name)
+        metadata, table, arrays = read_safetensors(f, name)
 
     if not _is_ember(metadata):  # a plain safetensors file from elsewhere
         return OrderedDict((k, place(from_numpy(_widen(a, k, name)), "cpu"))
