@@ -590,7 +590,7 @@ class Sequential(nn.Module):
         built) model."""
 
         self._ensure_built("load_weights")
-        state = _io.load(str(filepath))
+        state = _io.load(str(filepath), map_location="cpu")  # load_state_dict moves it
         if isinstance(state, dict) and isinstance(state.get("model"), dict):
             state = state["model"]  # a full checkpoint from save()
         self.load_state_dict(state)

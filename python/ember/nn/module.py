@@ -318,8 +318,9 @@ class Module:
     def load(self, path: Any, strict: bool = True) -> IncompatibleKeys:
         """Load a file written by ``save`` into this module (``load_state_dict`` semantics:
         everything is read and checked first, so a failed load leaves the module unchanged).
-        Reads with ``ember.load``, registered by ember.io like ``save``."""
-        state = _workflow("load")(path)
+        Reads with ``ember.load``, registered by ember.io like ``save``; the tensors are
+        read onto the CPU (wherever they were saved) and copied to this module's devices."""
+        state = _workflow("load")(path, map_location="cpu")
         if not isinstance(state, dict):
             raise TypeError(f"{path}: holds a {type(state).__name__}, not a state dict")
         try:
