@@ -20,7 +20,7 @@ import ember
 import ember.optim as optim
 import numpy as np
 import pytest
-from ember.optim.lbfgs import _cubic_interpolate
+from ember.optim.lbfgs import _cubic_interpolate, _strong_wolfe
 
 torch = pytest.importorskip("torch")
 
@@ -76,8 +76,17 @@ def rosenbrock(rng: np.random.Generator):
     return init, loss
 
 
+def nearly_flat(rng: np.random.Generator):
+    init = [rng.normal(size=3)]
+
+    def loss(lib: ModuleType, params):
+        x, = params
+        return (x * (0.5e-11 * x + 1)).sum()  # a slope of 1, curvature 1e-11
+    return init, loss
+
+
 PROBLEMS = {"least_squares": least_squares, "mlp": mlp, "sequence": sequence,
-            "rosenbrock": rosenbrock}
+            "rosenbrock": rosenbrock, "nearly_flat": nearly_flat}
 
 
 class Pair:
@@ -233,6 +242,14 @@ LBFGS_CASES = [
     ("sequence", dict(lr=0.5, max_iter=4, max_eval=3), 4),
     ("rosenbrock", dict(line_search_fn="strong_wolfe", max_iter=5), 4),
     ("rosenbrock", dict(lr=1e-3, max_iter=8, history_size=3), 4),
+    # large tolerances: the loss-change and step-size stopping rules end the steps early
+    ("least_squares", dict(max_iter=10, tolerance_change=1e-3), 3),
+    ("mlp", dict(lr=0.05, max_iter=10, tolerance_change=5e-3), 3),
+    ("sequence", dict(lr=0.1, max_iter=20, tolerance_change=1e-4), 2),
+    ("rosenbrock", dict(line_search_fn="strong_wolfe", max_iter=50, tolerance_grad=1e-3,
+                        tolerance_change=1e-12), 2),
+    # curvature yᵀs below 1e-10: the pairs are skipped (kept, they would make H huge)
+    ("nearly_flat", dict(max_iter=5), 2),
 ]
 
 
@@ -415,6 +432,87 @@ def test_cubic_interpolate_matches_torch():
             float(want), rel=1e-12, abs=1e-12)
     # a degenerate bracket (x1 = x2) falls back to the midpoint, as PyTorch's tensors do
     assert _cubic_interpolate(1.0, 2.0, -1.0, 1.0, 2.0, 1.0) == 1.0
+
+
+def _objective(rng: np.random.Generator, kind: int, n: int = 3):
+    """f(x) and ∇f(x) in NumPy for a line search to work on, of three kinds that exercise
+    its different paths: 0, Σ a sin(b x) + c |x|² (many local minima along a line: trials
+    overshoot, bracket and zoom); 1, a steep quartic bowl; 2, an exponential wall (where
+    cubic interpolation lands near the ends of the bracket, and the boundary guard acts)."""
+    a, b, c = rng.normal(size=n), rng.uniform(0.5, 5, size=n), rng.uniform(0.01, 1)
+    m = rng.normal(size=n)
+
+    def fg(x: np.ndarray) -> tuple[float, np.ndarray]:
+        if kind == 0:
+            f = np.sum(a * np.sin(b * x)) + c * np.sum(x * x)
+            return float(f), a * b * np.cos(b * x) + 2 * c * x
+        if kind == 1:
+            return float(np.sum(b * (x - m) ** 4) + c * np.sum(x)), 4 * b * (x - m) ** 3 + c
+        f = np.sum(np.exp(b * x)) - 3 * c * np.sum(b * x)
+        return float(f), b * np.exp(b * x) - 3 * c * b
+    return fg
+
+
+# six blocks of random cases, and one found by search where the zoom's second
+# near-the-boundary trial (insufficient progress) decides the trials
+@pytest.mark.parametrize("cases", [range(first, first + 100) for first in range(0, 600, 100)]
+                         + [[1364]], ids=lambda cases: f"{cases[0]}..{cases[-1]}")
+def test_strong_wolfe_line_search_takes_torchs_trials(cases):
+    # Both line searches on the same objective, evaluated in NumPy (so both see the same
+    # numbers): the same trial steps in the same order, the same result. Random objectives,
+    # starts, initial steps over four decades, direction scales, tolerances (up to large
+    # ones, which end the zoom on a short bracket) and budgets reach every branch:
+    # extrapolation, both ways of bracketing, the zoom's boundary guard and its swap of
+    # ends, running out of evaluations.
+    from torch.optim.lbfgs import _strong_wolfe as torch_strong_wolfe
+    for case in cases:
+        rng = np.random.default_rng(case)
+        fg = _objective(rng, case % 3)
+        x0 = rng.normal(size=3)
+        f0, g0 = fg(x0)
+        d0 = -g0 * 10 ** rng.uniform(-3, 0.5)
+        t0 = 10 ** rng.uniform(-2, 2)
+        max_ls = int(rng.integers(1, 30))
+        tolerance_change = 10 ** rng.uniform(-9, 1)
+        results = []
+        for lib, search in ((ember, _strong_wolfe), (torch, torch_strong_wolfe)):
+            trials = []
+
+            def obj_func(x, t, d, lib=lib, trials=trials, fg=fg):
+                trials.append(float(t))
+                f, g = fg(x[0].numpy() + float(t) * d.numpy())
+                return f, lib.tensor(g)
+            g, d = lib.tensor(g0), lib.tensor(d0)
+            gtd = float(g0 @ d0) if lib is ember else g.dot(d)
+            with np.errstate(over="ignore"):
+                f, g_new, t, evals = search(obj_func, [lib.tensor(x0)], t0, d, f0, g, gtd,
+                                            tolerance_change=tolerance_change, max_ls=max_ls)
+            results.append((trials, float(t), float(f), g_new.numpy(), evals))
+        (trials, t, f, g, evals), (ttrials, tt, tf, tg, tevals) = results
+        assert evals == tevals == len(trials), f"case {case}"
+        np.testing.assert_allclose(trials, ttrials, rtol=1e-12, err_msg=f"case {case}")
+        # (an overflowing trial gives inf or nan in both)
+        np.testing.assert_allclose([t, f], [tt, tf], rtol=1e-12, err_msg=f"case {case}")
+        np.testing.assert_allclose(g, tg, rtol=1e-12, atol=1e-12 * np.abs(tg).max(),
+                                   err_msg=f"case {case}")
+
+
+def test_lbfgs_line_search_gets_the_same_arguments_as_torchs(monkeypatch):
+    # PyTorch's LBFGS leaves the line search's tolerance_change (and c1, c2) at their
+    # defaults whatever the group's tolerance_change is: so must ours, for equal iterates
+    import ember.optim.lbfgs as ember_lbfgs
+    import torch.optim.lbfgs as torch_lbfgs
+    calls = {"ember": [], "torch": []}
+    for name, module in (("ember", ember_lbfgs), ("torch", torch_lbfgs)):
+        def spy(*args, _real=module._strong_wolfe, _calls=calls[name], **kwargs):
+            _calls.append(sorted(kwargs))
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(module, "_strong_wolfe", spy)
+    pair = Pair("mlp", "LBFGS", dict(line_search_fn="strong_wolfe", tolerance_change=1e-3,
+                                     max_iter=4))
+    pair.step()
+    assert calls["ember"] == calls["torch"] and len(calls["ember"]) == 4
+    pair.assert_params_close(1e-10)
 
 
 # ---------------------------------------------------------------------------- LBFGS errors

@@ -61,7 +61,7 @@ def _cubic_interpolate(x1: float, f1: float, g1: float, x2: float, f2: float, g2
     #   d2 = √(d1² - g1 g2)
     #   x* = x2 - (x2 - x1) (g2 + d2 - d1) / (g2 - g1 + 2 d2)
     d1 = g1 + g2 - _div(3 * (f1 - f2), x1 - x2)
-    d2_square = d1 ** 2 - g1 * g2
+    d2_square = d1 * d1 - g1 * g2  # not d1 ** 2: a float power raises on overflow
     if d2_square >= 0:
         d2 = math.sqrt(d2_square)
         if x1 <= x2:
