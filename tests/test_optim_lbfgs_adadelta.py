@@ -372,7 +372,8 @@ def test_lbfgs_stops_at_once_at_a_stationary_point():
     assert "d" not in opt.state[p]
 
 
-def test_lbfgs_state_dict_round_trip_continues_identically():
+@pytest.mark.parametrize("via", ["deepcopy", "file"])
+def test_lbfgs_state_dict_round_trip_continues_identically(via, tmp_path):
     opts = dict(line_search_fn="strong_wolfe", max_iter=4, history_size=3)
     pair = Pair("sequence", "LBFGS", opts)
     for _ in range(2):
@@ -383,7 +384,11 @@ def test_lbfgs_state_dict_round_trip_continues_identically():
         "func_evals", "n_iter", "d", "t", "old_dirs", "old_stps", "ro", "H_diag",
         "prev_flat_grad", "prev_loss", "al"}
     assert list(sd["state"]) == list(tsd["state"]) == [0]  # kept on the first parameter
-    saved = copy.deepcopy(sd)
+    if via == "file":  # through a checkpoint: lists of tensors, floats, None and strings
+        ember.save(sd, tmp_path / "lbfgs.pt")
+        saved = ember.load(tmp_path / "lbfgs.pt")
+    else:
+        saved = copy.deepcopy(sd)
 
     twins = [p.detach().clone().requires_grad_() for p in pair.ours]
     twin = optim.LBFGS(twins)
@@ -417,6 +422,33 @@ def test_lbfgs_load_state_dict_moves_flat_vectors_to_the_parameters_dtype():
     state = opt32.state[p32[0]]
     assert state["d"].dtype is ember.float32 and state["d"].shape == (5,)
     assert all(v.dtype is ember.float32 for v in state["old_dirs"])
+
+
+def test_lbfgs_float32_matches_torch():
+    # float32 parameters: the vectors in float32 in both libraries (PyTorch also keeps its
+    # scalars in float32 tensors, ours are Python floats), so to float32 rounding
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype(np.float32)
+    y = np.sin(x.sum(1, keepdims=True)).astype(np.float32)
+    init = [(rng.normal(size=(3, 8)) / 2).astype(np.float32), np.zeros(8, np.float32),
+            (rng.normal(size=(8, 1)) / 3).astype(np.float32)]
+    results = []
+    for lib in (ember, torch):
+        params = [lib.tensor(a, requires_grad=True) for a in init]
+        opt = lib.optim.LBFGS(params, line_search_fn="strong_wolfe", max_iter=5)
+
+        def closure(lib=lib, params=params, opt=opt):
+            opt.zero_grad()
+            w1, b1, w2 = params
+            out = (((lib.tensor(x) @ w1 + b1).tanh() @ w2 - lib.tensor(y)) ** 2).mean()
+            out.backward()
+            return out
+        for _ in range(2):
+            opt.step(closure)
+        assert all(str(p.dtype).endswith("float32") for p in params)
+        results.append([p.detach().numpy() for p in params])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def test_cubic_interpolate_matches_torch():
