@@ -14,8 +14,7 @@
 #include "cpu/layer_norm.h"
 
 namespace py = pybind11;
-using ember::bind::contiguous;
-using ember::bind::describe;
+using namespace ember::bind;
 
 namespace {
 
@@ -23,12 +22,10 @@ using OptArray = std::optional<py::array>;
 
 // The row length d of x (its last dimension), after checking x's dtype and rank.
 int64_t check_input(const char* op, const py::array& x) {
-  if (!py::isinstance<py::array_t<float>>(x) && !py::isinstance<py::array_t<double>>(x))
-    throw py::type_error(std::string(op) + ": expected a float32 or float64 input, got " +
-                         describe(x));
+  require_float(op, "input", x);
   if (x.ndim() < 1)
-    throw py::value_error(std::string(op) + ": expected an input with at least 1 dimension "
-                          "(normalised over the last), got " + describe(x));
+    fail_value(op, "expected an input with at least 1 dimension (normalised over the last), "
+                   "got " + describe(x));
   return x.shape(x.ndim() - 1);
 }
 
@@ -36,19 +33,17 @@ int64_t check_input(const char* op, const py::array& x) {
 void check_affine(const char* op, const char* name, const OptArray& a, const py::array& x,
                   int64_t d) {
   if (!a) return;
-  if (a->ndim() != 1 || a->shape(0) != d || !ember::bind::same_float_dtype(*a, x))
-    throw py::value_error(std::string(op) + ": " + name + " has " + describe(*a) +
-                          " but the input " + describe(x) + " needs (" + std::to_string(d) +
-                          ",) of its dtype");
+  if (shape_of(*a) != Shape{d} || kind_of(*a) != kind_of(x))
+    fail_value(op, std::string(name) + " has " + describe(*a) + " but the input " +
+                       describe(x) + " needs (" + std::to_string(d) + ",) of its dtype");
 }
 
 // An array that must have exactly `expected` elements of x's dtype (the saved statistics).
 void check_stat(const char* op, const char* name, const py::array& a, const py::array& x,
                 int64_t expected) {
-  if (a.size() != expected || !ember::bind::same_float_dtype(a, x))
-    throw py::value_error(std::string(op) + ": " + name + " has " + describe(a) +
-                          " but the input " + describe(x) + " has " +
-                          std::to_string(expected) + " rows of its dtype");
+  if (a.size() != expected || kind_of(a) != kind_of(x))
+    fail_value(op, std::string(name) + " has " + describe(a) + " but the input " +
+                       describe(x) + " has " + std::to_string(expected) + " rows of its dtype");
 }
 
 // The number of rows: the product of all but the last dimension (also when d == 0).
@@ -89,8 +84,7 @@ py::tuple forward_binding(const py::array& x, const OptArray& weight, const OptA
   const int64_t d = check_input(op, x);
   check_affine(op, "weight", weight, x, d);
   check_affine(op, "bias", bias, x, d);
-  if (!(eps >= 0.0)) throw py::value_error("layer_norm: eps must be >= 0, got " + std::to_string(eps));
-  if (py::isinstance<py::array_t<float>>(x)) return forward_typed<float>(x, weight, bias, eps);
+  if (kind_of(x) == Kind::Float32) return forward_typed<float>(x, weight, bias, eps);
   return forward_typed<double>(x, weight, bias, eps);
 }
 
@@ -120,14 +114,14 @@ py::tuple backward_binding(const py::array& g, const py::array& x, const OptArra
                            const py::array& mean, const py::array& rstd) {
   const char* op = "layer_norm_backward";
   const int64_t d = check_input(op, x);
-  if (!ember::bind::same_shape(g, x) || !ember::bind::same_float_dtype(g, x))
-    throw py::value_error(std::string(op) + ": gradient " + describe(g) + " and input " +
-                          describe(x) + " must have the same shape and dtype");
+  if (shape_of(g) != shape_of(x) || kind_of(g) != kind_of(x))
+    fail_value(op, "gradient " + describe(g) + " and input " + describe(x) +
+                       " must have the same shape and dtype");
   check_affine(op, "weight", weight, x, d);
   const int64_t rows = leading_rows(x);
   check_stat(op, "mean", mean, x, rows);
   check_stat(op, "rstd", rstd, x, rows);
-  if (py::isinstance<py::array_t<float>>(x)) return backward_typed<float>(g, x, weight, mean, rstd);
+  if (kind_of(x) == Kind::Float32) return backward_typed<float>(g, x, weight, mean, rstd);
   return backward_typed<double>(g, x, weight, mean, rstd);
 }
 

@@ -1,5 +1,5 @@
 // pybind11 bindings of the fused recurrent-layer kernels (part of ember._C; bind_rnn is
-// called from bindings_cpu.cpp). Every argument is checked here: one floating dtype
+// called from bindings_cpu.cpp). The boundary checks (csrc/checks.h): one floating dtype
 // (float32 or float64) for all arrays, the shapes the op expects (derived from x_proj or
 // dhs and h0), and a C-contiguous layout (anything else is copied once). A bad argument
 // raises TypeError / ValueError naming the op and every argument's shape and dtype.
@@ -10,11 +10,11 @@
 
 #include <cstdint>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "binding_utils.h"
 #include "cpu/rnn.h"
 
 namespace py = pybind11;
@@ -22,17 +22,7 @@ namespace py = pybind11;
 namespace {
 
 using ember::cpu::RnnShape;
-using Shape = std::vector<int64_t>;
-
-std::string shape_text(const Shape& s) {
-  std::ostringstream out;
-  out << "(";
-  for (size_t d = 0; d < s.size(); ++d) out << (d ? ", " : "") << s[d];
-  out << (s.size() == 1 ? ",)" : ")");
-  return out.str();
-}
-
-Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
+using namespace ember::checks;
 
 // The named array arguments of one call, for validation and error messages.
 class Args {
@@ -40,11 +30,10 @@ class Args {
   Args(const char* op, std::vector<std::pair<const char*, py::array>> arrays)
       : op_(op), arrays_(std::move(arrays)) {
     const py::array& first = arrays_.front().second;
-    is_f32_ = py::isinstance<py::array_t<float>>(first);
-    bool ok = is_f32_ || py::isinstance<py::array_t<double>>(first);
-    for (const auto& [name, a] : arrays_) ok = ok && a.dtype().equal(first.dtype());
-    if (!ok) throw py::type_error(message("all arrays must share one floating dtype "
-                                          "(float32 or float64)"));
+    is_f32_ = kind_of(first) == Kind::Float32;
+    bool ok = is_float(first);
+    for (const auto& [name, a] : arrays_) ok = ok && kind_of(a) == kind_of(first);
+    if (!ok) fail_type(op_, message("all arrays must share one floating dtype (float32 or float64)"));
   }
 
   bool is_f32() const { return is_f32_; }
@@ -53,12 +42,12 @@ class Args {
   const py::array& get(const char* name, const Shape& expected) const {
     const py::array& a = find(name);
     if (shape_of(a) != expected)
-      throw py::value_error(message(std::string("expected ") + name + " of shape " +
-                                    shape_text(expected) + ", got " + shape_text(shape_of(a))));
+      fail(std::string("expected ") + name + " of shape " + shape_str(expected) + ", got " +
+           shape_str(shape_of(a)));
     return a;
   }
 
-  [[noreturn]] void fail(const std::string& what) const { throw py::value_error(message(what)); }
+  [[noreturn]] void fail(const std::string& what) const { fail_value(op_, message(what)); }
 
   // C-contiguous data of `name` as T (a copy only when the array is not contiguous).
   template <typename T>
@@ -70,16 +59,15 @@ class Args {
   const py::array& find(const char* name) const {
     for (const auto& [n, a] : arrays_)
       if (std::string(n) == name) return a;
-    throw py::value_error(message(std::string("internal error: no argument ") + name));
+    fail(std::string("internal error: no argument ") + name);
   }
 
+  // "what; got x_proj (3, 2, 8) float32, h0 (2, 2) float32, ..." (fail_* prefix the op)
   std::string message(const std::string& what) const {
-    std::ostringstream out;
-    out << op_ << ": " << what << "; got";
+    std::string out = what + "; got";
     for (size_t i = 0; i < arrays_.size(); ++i)
-      out << (i ? ", " : " ") << arrays_[i].first << " " << shape_text(shape_of(arrays_[i].second))
-          << " " << py::str(arrays_[i].second.dtype()).cast<std::string>();
-    return out.str();
+      out += (i ? ", " : " ") + describe(arrays_[i].first, arrays_[i].second);
+    return out;
   }
 
   const char* op_;

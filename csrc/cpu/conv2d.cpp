@@ -39,13 +39,6 @@
 
 namespace ember::cpu {
 
-int64_t conv2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
-                        int64_t dilation) {
-  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1;
-  if (span < 0 || stride <= 0) return 0;  // no window fits (floor of a negative ratio)
-  return span / stride + 1;
-}
-
 namespace {
 
 // Backward-weight's channels-last copy holds at most this many elements (or one image).

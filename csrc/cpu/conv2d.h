@@ -26,10 +26,6 @@ struct Conv2dParams {
   GemmIsa isa = GemmIsa::automatic;  // the GEMM micro-kernel (tests force each one)
 };
 
-// The output size of one spatial dimension (may be <= 0 for an invalid configuration).
-int64_t conv2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
-                        int64_t dilation);
-
 // y[n, co, oy, ox] = bias[co] + sum_{ci, i, j} x[n, g C_in/G + ci, oy s - p + i d, ...]
 //                                             * w[co, ci, i, j]     (g = co / (C_out/G))
 // bias (C_out,) may be null (no bias). Its gradient is dbias[co] = sum_{n, oy, ox} dy.

@@ -11,16 +11,6 @@
 
 namespace ember::cpu {
 
-int64_t pool2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
-                        int64_t dilation, bool ceil_mode) {
-  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
-  if (span < 0 || stride <= 0) return 0;
-  int64_t out = span / stride + 1;
-  // ceil mode: the last window must start inside the input or its left padding
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-  return out;
-}
-
 namespace {
 
 // ---- max -------------------------------------------------------------------------------

@@ -149,33 +149,20 @@ unsigned row_blocks(int64_t rows) {
 
 unsigned column_blocks(int64_t d) { return static_cast<unsigned>((d + kThreads - 1) / kThreads); }
 
-// ---- argument checks ------------------------------------------------------------------------
-std::string describe(const char* name, const DeviceArray& a) {
-  return std::string(name) + " " + shape_str(a.shape()) + " " + dtype_name(a.dtype());
-}
-
+// ---- boundary checks (csrc/checks.h; the Python op checks the arguments) -----------------
 void check_like(const char* op, const char* name, const DeviceArray& a, const DeviceArray& x,
                 const Shape& shape) {
-  if (a.dtype() != x.dtype())
-    throw TypeError(std::string(op) + ": " + describe(name, a) + " must have x's dtype " +
-                    dtype_name(x.dtype()));
-  if (a.shape() != shape)
-    throw std::invalid_argument(std::string(op) + ": " + describe(name, a) +
-                                " must have shape " + shape_str(shape) + " (x is " +
-                                shape_str(x.shape()) + ")");
+  ember::checks::require_dtype_of(op, name, a, "x", x);
+  ember::checks::require_shape(op, name, a, shape);
   if (a.device() != x.device())
-    throw std::invalid_argument(std::string(op) + ": " + name + " is on cuda:" +
-                                std::to_string(a.device()) + " but x is on cuda:" +
-                                std::to_string(x.device()));
+    ember::checks::fail_value(op, std::string(name) + " is on cuda:" + std::to_string(a.device()) +
+                                      " but x is on cuda:" + std::to_string(x.device()));
 }
 
 // rows and d of x (which needs at least one dimension and a float dtype).
 std::pair<int64_t, int64_t> rows_and_width(const char* op, const DeviceArray& x) {
-  if (x.dtype() != DType::Float32 && x.dtype() != DType::Float64)
-    throw TypeError(std::string(op) + ": expected a float32 or float64 x, got " +
-                    describe("x", x));
-  if (x.ndim() == 0)
-    throw std::invalid_argument(std::string(op) + ": x needs at least one dimension");
+  ember::checks::require_float(op, "x", x);
+  if (x.ndim() == 0) ember::checks::fail_value(op, "x needs at least one dimension");
   const int64_t d = x.shape().back();
   return {d == 0 ? 0 : x.numel() / d, d};
 }
