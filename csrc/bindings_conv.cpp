@@ -216,6 +216,7 @@ void check_pool_dy(const std::string& op, const py::array& dy, const Shape& expe
                        " but the pooling's output has shape " + shape_str(expected));
 }
 
+template <bool Reference>
 py::tuple max_pool2d_binding(const py::array& x, const Pair& kernel, const Pair& stride,
                              const Pair& padding, const Pair& dilation, bool ceil_mode) {
   const std::string op = "max_pool2d";
@@ -231,7 +232,8 @@ py::tuple max_pool2d_binding(const py::array& x, const Pair& kernel, const Pair&
     int64_t* ip = idx.mutable_data();
     {
       py::gil_scoped_release release;
-      ember::cpu::max_pool2d_forward(p, xc.data(), yp, ip);
+      if (Reference) ember::cpu::max_pool2d_forward_reference<T>(p, xc.data(), yp, ip);
+      else ember::cpu::max_pool2d_forward(p, xc.data(), yp, ip);
     }
     return py::make_tuple(y, idx);
   };
@@ -270,6 +272,7 @@ py::array max_pool2d_backward_binding(const py::array& dy, const py::array& indi
   return kind_of(dy) == Kind::Float32 ? run(float{}) : run(double{});
 }
 
+template <bool Reference>
 py::array avg_pool2d_binding(const py::array& x, const Pair& kernel, const Pair& stride,
                              const Pair& padding, bool ceil_mode, bool count_include_pad,
                              int64_t divisor_override) {
@@ -287,7 +290,11 @@ py::array avg_pool2d_binding(const py::array& x, const Pair& kernel, const Pair&
     T* yp = y.mutable_data();
     {
       py::gil_scoped_release release;
-      ember::cpu::avg_pool2d_forward(p, count_include_pad, divisor_override, xc.data(), yp);
+      if (Reference)
+        ember::cpu::avg_pool2d_forward_reference<T>(p, count_include_pad, divisor_override,
+                                                    xc.data(), yp);
+      else
+        ember::cpu::avg_pool2d_forward(p, count_include_pad, divisor_override, xc.data(), yp);
     }
     return y;
   };
@@ -325,6 +332,7 @@ ember::cpu::Pool2dParams adaptive_params(const std::string& op, const Shape& x,
   return pool_params(adaptive_pool2d_geometry(op, x, output_size));
 }
 
+template <bool Reference>
 py::array adaptive_avg_pool2d_binding(const py::array& x, const Pair& output_size) {
   const std::string op = "adaptive_avg_pool2d";
   require_float(op, "input", x);
@@ -337,7 +345,8 @@ py::array adaptive_avg_pool2d_binding(const py::array& x, const Pair& output_siz
     T* yp = y.mutable_data();
     {
       py::gil_scoped_release release;
-      ember::cpu::adaptive_avg_pool2d_forward(p, xc.data(), yp);
+      if (Reference) ember::cpu::adaptive_avg_pool2d_forward_reference<T>(p, xc.data(), yp);
+      else ember::cpu::adaptive_avg_pool2d_forward(p, xc.data(), yp);
     }
     return y;
   };
@@ -419,13 +428,13 @@ void bind_conv(py::module_& m) {
         py::arg("padding") = zero, py::arg("dilation") = one, py::arg("groups") = 1,
         "conv2d_backward_weight by the direct loops (slow; the tests' oracle).");
 
-  m.def("max_pool2d", &max_pool2d_binding, py::arg("x"), py::arg("kernel_size"),
+  m.def("max_pool2d", &max_pool2d_binding<false>, py::arg("x"), py::arg("kernel_size"),
         py::arg("stride"), py::arg("padding") = zero, py::arg("dilation") = one,
         py::arg("ceil_mode") = false,
         "(values, int64 indices into each H*W plane) of 2-d max pooling of (N, C, H, W).");
   m.def("max_pool2d_backward", &max_pool2d_backward_binding, py::arg("dy"), py::arg("indices"),
         py::arg("input_shape"), "dx[n, c].flat[indices] += dy: max pooling's gradient.");
-  m.def("avg_pool2d", &avg_pool2d_binding, py::arg("x"), py::arg("kernel_size"),
+  m.def("avg_pool2d", &avg_pool2d_binding<false>, py::arg("x"), py::arg("kernel_size"),
         py::arg("stride"), py::arg("padding") = zero, py::arg("ceil_mode") = false,
         py::arg("count_include_pad") = true, py::arg("divisor_override") = 0,
         "2-d average pooling of (N, C, H, W); divisor_override 0 means none.");
@@ -434,8 +443,17 @@ void bind_conv(py::module_& m) {
         py::arg("padding") = zero, py::arg("ceil_mode") = false,
         py::arg("count_include_pad") = true, py::arg("divisor_override") = 0,
         "The gradient of avg_pool2d wrt its input (of input_shape).");
-  m.def("adaptive_avg_pool2d", &adaptive_avg_pool2d_binding, py::arg("x"),
+  m.def("adaptive_avg_pool2d", &adaptive_avg_pool2d_binding<false>, py::arg("x"),
         py::arg("output_size"), "Adaptive 2-d average pooling of (N, C, H, W) to output_size.");
   m.def("adaptive_avg_pool2d_backward", &adaptive_avg_pool2d_backward_binding, py::arg("dy"),
         py::arg("input_shape"), "The gradient of adaptive_avg_pool2d wrt its input.");
+  m.def("max_pool2d_reference", &max_pool2d_binding<true>, py::arg("x"), py::arg("kernel_size"),
+        py::arg("stride"), py::arg("padding") = zero, py::arg("dilation") = one,
+        py::arg("ceil_mode") = false, "max_pool2d by plain loops (slow; the tests' oracle).");
+  m.def("avg_pool2d_reference", &avg_pool2d_binding<true>, py::arg("x"), py::arg("kernel_size"),
+        py::arg("stride"), py::arg("padding") = zero, py::arg("ceil_mode") = false,
+        py::arg("count_include_pad") = true, py::arg("divisor_override") = 0,
+        "avg_pool2d by plain loops (slow; the tests' oracle).");
+  m.def("adaptive_avg_pool2d_reference", &adaptive_avg_pool2d_binding<true>, py::arg("x"),
+        py::arg("output_size"), "adaptive_avg_pool2d by plain loops (slow; the tests' oracle).");
 }

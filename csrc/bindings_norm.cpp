@@ -58,7 +58,7 @@ const T* data_or_null(const std::optional<py::array_t<T, py::array::c_style>>& a
   return a ? a->data() : nullptr;
 }
 
-template <typename T>
+template <typename T, bool Reference>
 py::tuple forward_typed(const py::array& x_in, const OptArray& w_in, const OptArray& b_in,
                         double eps) {
   auto x = contiguous<T>(x_in);
@@ -71,24 +71,30 @@ py::tuple forward_typed(const py::array& x_in, const OptArray& w_in, const OptAr
   py::array_t<T> mean(stat_shape), rstd(stat_shape);
   {
     py::gil_scoped_release release;
-    ember::cpu::layer_norm_forward(x.data(), data_or_null(w), data_or_null(b),
-                                   y.mutable_data(), mean.mutable_data(), rstd.mutable_data(),
-                                   rows, d, eps);
+    if (Reference)
+      ember::cpu::layer_norm_forward_reference<T>(x.data(), data_or_null(w), data_or_null(b),
+                                                  y.mutable_data(), mean.mutable_data(),
+                                                  rstd.mutable_data(), rows, d, eps);
+    else
+      ember::cpu::layer_norm_forward(x.data(), data_or_null(w), data_or_null(b),
+                                     y.mutable_data(), mean.mutable_data(), rstd.mutable_data(),
+                                     rows, d, eps);
   }
   return py::make_tuple(y, mean, rstd);
 }
 
+template <bool Reference>
 py::tuple forward_binding(const py::array& x, const OptArray& weight, const OptArray& bias,
                           double eps) {
   const char* op = "layer_norm";
   const int64_t d = check_input(op, x);
   check_affine(op, "weight", weight, x, d);
   check_affine(op, "bias", bias, x, d);
-  if (kind_of(x) == Kind::Float32) return forward_typed<float>(x, weight, bias, eps);
-  return forward_typed<double>(x, weight, bias, eps);
+  if (kind_of(x) == Kind::Float32) return forward_typed<float, Reference>(x, weight, bias, eps);
+  return forward_typed<double, Reference>(x, weight, bias, eps);
 }
 
-template <typename T>
+template <typename T, bool Reference>
 py::tuple backward_typed(const py::array& g_in, const py::array& x_in, const OptArray& w_in,
                          const py::array& mean_in, const py::array& rstd_in) {
   auto g = contiguous<T>(g_in);
@@ -103,13 +109,19 @@ py::tuple backward_typed(const py::array& g_in, const py::array& x_in, const Opt
   py::array_t<T> db(std::vector<py::ssize_t>{static_cast<py::ssize_t>(d)});
   {
     py::gil_scoped_release release;
-    ember::cpu::layer_norm_backward(g.data(), x.data(), data_or_null(w), mean.data(),
-                                    rstd.data(), dx.mutable_data(), dw.mutable_data(),
-                                    db.mutable_data(), rows, d);
+    if (Reference)
+      ember::cpu::layer_norm_backward_reference<T>(g.data(), x.data(), data_or_null(w),
+                                                   mean.data(), rstd.data(), dx.mutable_data(),
+                                                   dw.mutable_data(), db.mutable_data(), rows, d);
+    else
+      ember::cpu::layer_norm_backward(g.data(), x.data(), data_or_null(w), mean.data(),
+                                      rstd.data(), dx.mutable_data(), dw.mutable_data(),
+                                      db.mutable_data(), rows, d);
   }
   return py::make_tuple(dx, dw, db);
 }
 
+template <bool Reference>
 py::tuple backward_binding(const py::array& g, const py::array& x, const OptArray& weight,
                            const py::array& mean, const py::array& rstd) {
   const char* op = "layer_norm_backward";
@@ -121,18 +133,25 @@ py::tuple backward_binding(const py::array& g, const py::array& x, const OptArra
   const int64_t rows = leading_rows(x);
   check_stat(op, "mean", mean, x, rows);
   check_stat(op, "rstd", rstd, x, rows);
-  if (kind_of(x) == Kind::Float32) return backward_typed<float>(g, x, weight, mean, rstd);
-  return backward_typed<double>(g, x, weight, mean, rstd);
+  if (kind_of(x) == Kind::Float32)
+    return backward_typed<float, Reference>(g, x, weight, mean, rstd);
+  return backward_typed<double, Reference>(g, x, weight, mean, rstd);
 }
 
 }  // namespace
 
 void bind_norm(py::module_& m) {
-  m.def("layer_norm_forward", &forward_binding, py::arg("x"), py::arg("weight"),
+  m.def("layer_norm_forward", &forward_binding<false>, py::arg("x"), py::arg("weight"),
         py::arg("bias"), py::arg("eps"),
         "Layer norm over the last dimension: returns (y, mean, rstd), the statistics with\n"
         "x's leading shape. weight/bias may be None.");
-  m.def("layer_norm_backward", &backward_binding, py::arg("g"), py::arg("x"),
+  m.def("layer_norm_backward", &backward_binding<false>, py::arg("g"), py::arg("x"),
         py::arg("weight"), py::arg("mean"), py::arg("rstd"),
         "Gradients (dx, dweight, dbias) of layer_norm_forward, from its saved statistics.");
+  m.def("layer_norm_reference", &forward_binding<true>, py::arg("x"), py::arg("weight"),
+        py::arg("bias"), py::arg("eps"),
+        "layer_norm_forward by plain loops in double (slow; the tests' oracle).");
+  m.def("layer_norm_backward_reference", &backward_binding<true>, py::arg("g"), py::arg("x"),
+        py::arg("weight"), py::arg("mean"), py::arg("rstd"),
+        "layer_norm_backward by plain loops in double (slow; the tests' oracle).");
 }

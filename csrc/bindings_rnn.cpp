@@ -110,7 +110,7 @@ std::vector<std::pair<const char*, py::array>> with_bias(
 
 // ---- LSTM --------------------------------------------------------------------------------
 
-template <typename T>
+template <typename T, bool Reference>
 py::tuple lstm_forward_typed(const Args& args, const RnnShape& s, bool bias) {
   const auto x = args.contiguous<T>("x_proj"), w = args.contiguous<T>("w_hh");
   const auto h0 = args.contiguous<T>("h0"), c0 = args.contiguous<T>("c0");
@@ -120,12 +120,15 @@ py::tuple lstm_forward_typed(const Args& args, const RnnShape& s, bool bias) {
   auto hs = empty<T>({L, N, H}), cs = empty<T>({L, N, H}), gates = empty<T>({L, N, 4 * H});
   {
     py::gil_scoped_release release;
-    ember::cpu::lstm_forward<T>(s, x.data(), w.data(), data_or_null(b), h0.data(), c0.data(),
-                                hs.mutable_data(), cs.mutable_data(), gates.mutable_data());
+    const auto kernel = Reference ? ember::cpu::lstm_forward_reference<T>
+                                  : ember::cpu::lstm_forward<T>;
+    kernel(s, x.data(), w.data(), data_or_null(b), h0.data(), c0.data(), hs.mutable_data(),
+           cs.mutable_data(), gates.mutable_data());
   }
   return py::make_tuple(hs, cs, gates);
 }
 
+template <bool Reference>
 py::tuple lstm_forward(const py::array& x_proj, const py::array& w_hh,
                        const std::optional<py::array>& b_hh, const py::array& h0,
                        const py::array& c0, bool reverse) {
@@ -136,8 +139,8 @@ py::tuple lstm_forward(const py::array& x_proj, const py::array& w_hh,
   args.get("w_hh", {4 * H, H});
   args.get("c0", {N, H});
   if (b_hh) args.get("b_hh", {4 * H});
-  return args.is_f32() ? lstm_forward_typed<float>(args, s, b_hh.has_value())
-                       : lstm_forward_typed<double>(args, s, b_hh.has_value());
+  return args.is_f32() ? lstm_forward_typed<float, Reference>(args, s, b_hh.has_value())
+                       : lstm_forward_typed<double, Reference>(args, s, b_hh.has_value());
 }
 
 template <typename T>
@@ -179,7 +182,7 @@ py::tuple lstm_backward(const py::array& dhs, const py::array& dh_n, const py::a
 
 // ---- GRU ---------------------------------------------------------------------------------
 
-template <typename T>
+template <typename T, bool Reference>
 py::tuple gru_forward_typed(const Args& args, const RnnShape& s, bool bias) {
   const auto x = args.contiguous<T>("x_proj"), w = args.contiguous<T>("w_hh");
   const auto h0 = args.contiguous<T>("h0");
@@ -189,12 +192,15 @@ py::tuple gru_forward_typed(const Args& args, const RnnShape& s, bool bias) {
   auto hs = empty<T>({L, N, H}), gates = empty<T>({L, N, 4 * H});
   {
     py::gil_scoped_release release;
-    ember::cpu::gru_forward<T>(s, x.data(), w.data(), data_or_null(b), h0.data(),
-                               hs.mutable_data(), gates.mutable_data());
+    const auto kernel = Reference ? ember::cpu::gru_forward_reference<T>
+                                  : ember::cpu::gru_forward<T>;
+    kernel(s, x.data(), w.data(), data_or_null(b), h0.data(), hs.mutable_data(),
+           gates.mutable_data());
   }
   return py::make_tuple(hs, gates);
 }
 
+template <bool Reference>
 py::tuple gru_forward(const py::array& x_proj, const py::array& w_hh,
                       const std::optional<py::array>& b_hh, const py::array& h0, bool reverse) {
   const Args args("gru_forward", with_bias({{"x_proj", x_proj}, {"w_hh", w_hh}, {"h0", h0}},
@@ -203,8 +209,8 @@ py::tuple gru_forward(const py::array& x_proj, const py::array& w_hh,
   const int64_t H = s.hidden;
   args.get("w_hh", {3 * H, H});
   if (b_hh) args.get("b_hh", {3 * H});
-  return args.is_f32() ? gru_forward_typed<float>(args, s, b_hh.has_value())
-                       : gru_forward_typed<double>(args, s, b_hh.has_value());
+  return args.is_f32() ? gru_forward_typed<float, Reference>(args, s, b_hh.has_value())
+                       : gru_forward_typed<double, Reference>(args, s, b_hh.has_value());
 }
 
 template <typename T>
@@ -240,7 +246,7 @@ py::tuple gru_backward(const py::array& dhs, const py::array& dh_n, const py::ar
 
 // ---- Elman RNN ---------------------------------------------------------------------------
 
-template <typename T>
+template <typename T, bool Reference>
 py::array rnn_forward_typed(const Args& args, const RnnShape& s, bool bias, bool relu) {
   const auto x = args.contiguous<T>("x_proj"), w = args.contiguous<T>("w_hh");
   const auto h0 = args.contiguous<T>("h0");
@@ -249,12 +255,14 @@ py::array rnn_forward_typed(const Args& args, const RnnShape& s, bool bias, bool
   auto hs = empty<T>({s.steps, s.batch, s.hidden});
   {
     py::gil_scoped_release release;
-    ember::cpu::rnn_forward<T>(s, relu, x.data(), w.data(), data_or_null(b), h0.data(),
-                               hs.mutable_data());
+    const auto kernel = Reference ? ember::cpu::rnn_forward_reference<T>
+                                  : ember::cpu::rnn_forward<T>;
+    kernel(s, relu, x.data(), w.data(), data_or_null(b), h0.data(), hs.mutable_data());
   }
   return hs;
 }
 
+template <bool Reference>
 py::array rnn_forward(const py::array& x_proj, const py::array& w_hh,
                       const std::optional<py::array>& b_hh, const py::array& h0, bool reverse,
                       bool relu) {
@@ -264,8 +272,8 @@ py::array rnn_forward(const py::array& x_proj, const py::array& w_hh,
   const int64_t H = s.hidden;
   args.get("w_hh", {H, H});
   if (b_hh) args.get("b_hh", {H});
-  return args.is_f32() ? rnn_forward_typed<float>(args, s, b_hh.has_value(), relu)
-                       : rnn_forward_typed<double>(args, s, b_hh.has_value(), relu);
+  return args.is_f32() ? rnn_forward_typed<float, Reference>(args, s, b_hh.has_value(), relu)
+                       : rnn_forward_typed<double, Reference>(args, s, b_hh.has_value(), relu);
 }
 
 template <typename T>
@@ -301,7 +309,7 @@ py::tuple rnn_backward(const py::array& dhs, const py::array& dh_n, const py::ar
 }  // namespace
 
 void bind_rnn(py::module_& m) {
-  m.def("lstm_forward", &lstm_forward, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
+  m.def("lstm_forward", &lstm_forward<false>, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
         py::arg("h0"), py::arg("c0"), py::arg("reverse") = false,
         "One LSTM layer direction over a sequence: x_proj (L, N, 4H) = x W_ih^T + b_ih,\n"
         "w_hh (4H, H), b_hh (4H,) or None, h0/c0 (N, H). Returns (hs, cs, gates): the\n"
@@ -312,7 +320,7 @@ void bind_rnn(py::module_& m) {
         py::arg("w_hh"), py::arg("reverse") = false,
         "Backprop through time of lstm_forward: from dhs (L, N, H) and dh_n, dc_n (N, H)\n"
         "returns (dx_proj (L, N, 4H), dw_hh (4H, H), db_hh (4H,), dh0, dc0 (N, H)).");
-  m.def("gru_forward", &gru_forward, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
+  m.def("gru_forward", &gru_forward<false>, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
         py::arg("h0"), py::arg("reverse") = false,
         "One GRU layer direction (PyTorch's equations): x_proj (L, N, 3H), w_hh (3H, H),\n"
         "b_hh (3H,) or None, h0 (N, H). Returns (hs (L, N, H), gates (L, N, 4H)) with\n"
@@ -321,7 +329,7 @@ void bind_rnn(py::module_& m) {
         py::arg("gates"), py::arg("h0"), py::arg("w_hh"), py::arg("reverse") = false,
         "Backprop through time of gru_forward: returns (dx_proj (L, N, 3H), dw_hh (3H, H),\n"
         "db_hh (3H,), dh0 (N, H)).");
-  m.def("rnn_forward", &rnn_forward, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
+  m.def("rnn_forward", &rnn_forward<false>, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
         py::arg("h0"), py::arg("reverse") = false, py::arg("relu") = false,
         "One Elman RNN layer direction: h = act(x_proj[t] + h W_hh^T + b_hh), act = tanh\n"
         "(or relu). Returns hs (L, N, H).");
@@ -329,4 +337,13 @@ void bind_rnn(py::module_& m) {
         py::arg("h0"), py::arg("w_hh"), py::arg("reverse") = false, py::arg("relu") = false,
         "Backprop through time of rnn_forward: returns (dx_proj (L, N, H), dw_hh (H, H),\n"
         "db_hh (H,), dh0 (N, H)).");
+  m.def("lstm_forward_reference", &lstm_forward<true>, py::arg("x_proj"), py::arg("w_hh"),
+        py::arg("b_hh"), py::arg("h0"), py::arg("c0"), py::arg("reverse") = false,
+        "lstm_forward by plain loops in double (slow; the tests' oracle).");
+  m.def("gru_forward_reference", &gru_forward<true>, py::arg("x_proj"), py::arg("w_hh"),
+        py::arg("b_hh"), py::arg("h0"), py::arg("reverse") = false,
+        "gru_forward by plain loops in double (slow; the tests' oracle).");
+  m.def("rnn_forward_reference", &rnn_forward<true>, py::arg("x_proj"), py::arg("w_hh"),
+        py::arg("b_hh"), py::arg("h0"), py::arg("reverse") = false, py::arg("relu") = false,
+        "rnn_forward by plain loops in double (slow; the tests' oracle).");
 }

@@ -44,4 +44,14 @@ void adaptive_avg_pool2d_forward(const Pool2dParams& p, const double* x, double*
 void adaptive_avg_pool2d_backward(const Pool2dParams& p, const float* dy, float* dx);
 void adaptive_avg_pool2d_backward(const Pool2dParams& p, const double* dy, double* dx);
 
+// The three forwards by plain loops, one output and one window offset at a time (pool2d.cpp,
+// top): the tests' oracle (the backwards are checked against them as adjoints).
+template <typename T>
+void max_pool2d_forward_reference(const Pool2dParams& p, const T* x, T* y, int64_t* idx);
+template <typename T>
+void avg_pool2d_forward_reference(const Pool2dParams& p, bool count_include_pad,
+                                  int64_t divisor_override, const T* x, T* y);
+template <typename T>
+void adaptive_avg_pool2d_forward_reference(const Pool2dParams& p, const T* x, T* y);
+
 }  // namespace ember::cpu

@@ -11,6 +11,7 @@
 #include "cpu/rnn.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -30,6 +31,115 @@
 #endif
 
 namespace ember::cpu {
+
+// ---- reference: one step of each cell, as plain loops --------------------------------------
+// The formulas of the fused recurrent ops live here, once; the fast kernels below (and the
+// composite Python cells) compute the same and are tested against these loops
+// (tests/test_kernel_references.py). Accumulation in double, std::exp / std::tanh.
+//
+// LSTM (gates i, f, g, o):  a = x_proj[t] + W_hh h_prev + b_hh          (4H pre-activations)
+//     i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)
+//     c = f c_prev + i g,   h = o tanh(c)
+// GRU (PyTorch's equations; gates r, z, n):
+//     r = sigmoid(x_r + W_hr h_prev + b_hr),  z = sigmoid(x_z + W_hz h_prev + b_hz)
+//     hn = W_hn h_prev + b_hn,  n = tanh(x_n + r hn),  h = (1 - z) n + z h_prev
+// Elman RNN:  h = act(x_proj[t] + W_hh h_prev + b_hh),  act = tanh or relu.
+// Backward (BPTT) through the same equations: rnn.h documents what each kernel writes.
+namespace {
+
+double sigmoid_ref(double a) { return 1.0 / (1.0 + std::exp(-a)); }
+
+// a (N, G*H) = x (N, G*H) + h_prev (N, H) W^T (W: (G*H, H)) + b
+template <typename T>
+void preactivations_ref(int64_t N, int64_t GH, int64_t H, const T* x, const T* w, const T* b,
+                        const T* h_prev, std::vector<double>& a) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t u = 0; u < GH; ++u) {
+      double acc = double(x[n * GH + u]) + (b ? double(b[u]) : 0.0);
+      for (int64_t k = 0; k < H; ++k) acc += double(w[u * H + k]) * double(h_prev[n * H + k]);
+      a[n * GH + u] = acc;
+    }
+}
+
+// The step order: t = 0 .. L-1, or L-1 .. 0 when reverse.
+int64_t step_at_ref(const RnnShape& s, int64_t i) { return s.reverse ? s.steps - 1 - i : i; }
+
+}  // namespace
+
+template <typename T>
+void lstm_forward_reference(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_hh,
+                            const T* h0, const T* c0, T* hs, T* cs, T* gates) {
+  const int64_t N = s.batch, H = s.hidden, G = 4 * H;
+  std::vector<double> a(static_cast<size_t>(N * G));
+  const T *h_prev = h0, *c_prev = c0;
+  for (int64_t i = 0; i < s.steps; ++i) {
+    const int64_t t = step_at_ref(s, i);
+    preactivations_ref(N, G, H, x_proj + t * N * G, w_hh, b_hh, h_prev, a);
+    T *h = hs + t * N * H, *c = cs + t * N * H, *gt = gates + t * N * G;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < H; ++j) {
+        const double* an = a.data() + n * G;
+        const double ig = sigmoid_ref(an[j]), fg = sigmoid_ref(an[H + j]);
+        const double gg = std::tanh(an[2 * H + j]), og = sigmoid_ref(an[3 * H + j]);
+        const double cv = fg * double(c_prev[n * H + j]) + ig * gg;
+        c[n * H + j] = T(cv);
+        h[n * H + j] = T(og * std::tanh(cv));
+        gt[n * G + j] = T(ig);
+        gt[n * G + H + j] = T(fg);
+        gt[n * G + 2 * H + j] = T(gg);
+        gt[n * G + 3 * H + j] = T(og);
+      }
+    h_prev = h;
+    c_prev = c;
+  }
+}
+
+template <typename T>
+void gru_forward_reference(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_hh,
+                           const T* h0, T* hs, T* gates) {
+  const int64_t N = s.batch, H = s.hidden, G = 3 * H;
+  std::vector<double> hh(static_cast<size_t>(N * G));  // W_hh h_prev + b_hh (no x)
+  std::vector<T> zeros(static_cast<size_t>(N * G), T(0));
+  const T* h_prev = h0;
+  for (int64_t i = 0; i < s.steps; ++i) {
+    const int64_t t = step_at_ref(s, i);
+    preactivations_ref(N, G, H, zeros.data(), w_hh, b_hh, h_prev, hh);
+    const T* x = x_proj + t * N * G;
+    T *h = hs + t * N * H, *gt = gates + t * N * 4 * H;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < H; ++j) {
+        const double* hn_ = hh.data() + n * G;
+        const T* xn = x + n * G;
+        const double r = sigmoid_ref(double(xn[j]) + hn_[j]);
+        const double z = sigmoid_ref(double(xn[H + j]) + hn_[H + j]);
+        const double hn = hn_[2 * H + j];
+        const double nv = std::tanh(double(xn[2 * H + j]) + r * hn);
+        h[n * H + j] = T((1.0 - z) * nv + z * double(h_prev[n * H + j]));
+        T* g = gt + n * 4 * H;
+        g[j] = T(r);
+        g[H + j] = T(z);
+        g[2 * H + j] = T(nv);
+        g[3 * H + j] = T(hn);
+      }
+    h_prev = h;
+  }
+}
+
+template <typename T>
+void rnn_forward_reference(const RnnShape& s, bool relu, const T* x_proj, const T* w_hh,
+                           const T* b_hh, const T* h0, T* hs) {
+  const int64_t N = s.batch, H = s.hidden;
+  std::vector<double> a(static_cast<size_t>(N * H));
+  const T* h_prev = h0;
+  for (int64_t i = 0; i < s.steps; ++i) {
+    const int64_t t = step_at_ref(s, i);
+    preactivations_ref(N, H, H, x_proj + t * N * H, w_hh, b_hh, h_prev, a);
+    T* h = hs + t * N * H;
+    for (int64_t e = 0; e < N * H; ++e) h[e] = T(relu ? std::max(a[e], 0.0) : std::tanh(a[e]));
+    h_prev = h;
+  }
+}
+
 namespace {
 
 // ---- small linear-algebra helpers -------------------------------------------------------
@@ -529,7 +639,13 @@ void rnn_backward(const RnnShape& s, bool relu, const T* dhs, const T* dh_n, con
   template void rnn_forward<T>(const RnnShape&, bool, const T*, const T*, const T*,          \
                                const T*, T*);                                                 \
   template void rnn_backward<T>(const RnnShape&, bool, const T*, const T*, const T*,         \
-                                const T*, const T*, T*, T*, T*, T*);
+                                const T*, const T*, T*, T*, T*, T*);                          \
+  template void lstm_forward_reference<T>(const RnnShape&, const T*, const T*, const T*,     \
+                                          const T*, const T*, T*, T*, T*);                    \
+  template void gru_forward_reference<T>(const RnnShape&, const T*, const T*, const T*,      \
+                                         const T*, T*, T*);                                   \
+  template void rnn_forward_reference<T>(const RnnShape&, bool, const T*, const T*,          \
+                                         const T*, const T*, T*);
 
 EMBER_RNN_INSTANTIATE(float)
 EMBER_RNN_INSTANTIATE(double)

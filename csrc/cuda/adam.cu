@@ -1,5 +1,7 @@
 // Fused Adam / AdamW on the GPU and its binding `adam_step(...)` (same signature, checks
-// and math as the CPU `ember._C.adam_step`, bindings_adam.cpp / cpu/adam.cpp).
+// and math as the CPU `ember._C.adam_step`, bindings_adam.cpp / cpu/adam.cpp). Reference:
+// `ember._C.adam_step_reference`, the plain loop at the top of cpu/adam.cpp
+// (tests/test_kernel_references.py).
 //
 // One pass over memory: every element of param, grad, exp_avg (m), exp_avg_sq (v) and,
 // with amsgrad, max_exp_avg_sq is read once and the state written once, so the step is

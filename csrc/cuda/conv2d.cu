@@ -1,6 +1,8 @@
 // 2-d convolution on the GPU as implicit GEMM (hand-written, no cuDNN) and its bindings
-// `conv2d_forward`, `conv2d_backward_data`, `conv2d_backward_weight` -- same signatures,
-// checks and messages as the CPU ones (bindings_conv.cpp, cpu/conv2d.h). NCHW, float32 /
+// `conv2d_forward`, `conv2d_backward_data`, `conv2d_backward_weight` -- same signatures and
+// boundary checks (csrc/checks.h) as the CPU ones (bindings_conv.cpp, cpu/conv2d.h), and held
+// to the same references: the direct loops `ember._C.conv2d*_reference` (cpu/conv2d.cpp;
+// tests/test_kernel_references.py). NCHW, float32 /
 // float64, stride, padding, dilation, groups; inputs may be any strided views, outputs are
 // new contiguous arrays.
 //

@@ -2,8 +2,9 @@
 //
 // C[p] = A[p] B[p] for (..., M, K) x (..., K, N) float32/float64 DeviceArrays of any
 // strides (transposed and broadcast views need no copy), written as a new C-contiguous
-// (..., M, N) array. Mirrors the CPU `ember._C.matmul` (bindings_cpu.cpp): same checks,
-// same messages.
+// (..., M, N) array. Mirrors the CPU `ember._C.matmul` (bindings_cpu.cpp): the same
+// boundary checks (csrc/checks.h). Reference: `ember._C.matmul_reference`, the plain triple
+// loop (cpu/gemm.h); tests/test_kernel_references.py holds this kernel to it.
 //
 // Kernel design (the SGEMM worklog steps, each one kept simple):
 //   1. block tiling: a block of 256 threads computes a BM x BN tile of C (128x128 for

@@ -1,5 +1,7 @@
 // LayerNorm over the last axis, fused: one kernel forward, two backward (instead of the
-// dozen-odd reductions and broadcasts of the primitive-composed default).
+// dozen-odd reductions and broadcasts of the primitive-composed default). Reference: the
+// plain loops `ember._C.layer_norm_reference` / `layer_norm_backward_reference` at the top of
+// cpu/layer_norm.cpp, where the formulas live (tests/test_kernel_references.py).
 //
 // x is seen as `rows` rows of length d (a contiguous copy is made if needed).
 //   forward   mean = sum(x) / d,  rstd = 1 / sqrt(sum((x - mean)^2) / d + eps)

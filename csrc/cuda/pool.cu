@@ -1,4 +1,5 @@
-// 2-d pooling (NCHW), PyTorch's semantics -- the CUDA twins of csrc/cpu/pool2d.cpp.
+// 2-d pooling (NCHW), PyTorch's semantics -- the CUDA twins of csrc/cpu/pool2d.cpp, held to
+// its plain references `ember._C.*pool2d_reference` (tests/test_kernel_references.py).
 //
 // Indexing scheme: one thread per output element o = (plane, oy, ox) with
 // plane = n * C + c; plane p's input starts at x + p * H * W (inputs are made contiguous).
