@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -21,7 +22,7 @@ namespace py = pybind11;
 
 namespace {
 
-using ember::cpu::AttentionIsa;
+using ember::cpu::Isa;
 using ember::cpu::AttentionMask;
 using ember::cpu::AttentionParams;
 
@@ -73,11 +74,12 @@ void describe_mask(const std::optional<py::array>& mask_in, const py::array& q, 
   *keep = mask;
 }
 
-AttentionIsa parse_kernel(const std::string& name) {
-  AttentionIsa isa;
-  if (!ember::cpu::attention_parse_isa(name.c_str(), &isa))
+Isa parse_kernel(const std::string& name) {
+  Isa isa;
+  if (!ember::cpu::parse_isa(name, &isa))
     fail_value("unknown kernel '" + name + "', expected 'auto', 'avx512', 'avx2' or 'generic'");
-  if (!ember::cpu::attention_isa_available(isa))
+  const auto isas = ember::cpu::attention_available_isas();
+  if (isa != Isa::automatic && std::find(isas.begin(), isas.end(), isa) == isas.end())
     fail_value("kernel '" + name + "' is not available on this CPU/build");
   return isa;
 }
@@ -183,7 +185,7 @@ void bind_attention(py::module_& m) {
       [](const py::array& q, const py::array& k, const py::array& v,
          const std::optional<py::array>& mask, bool is_causal, std::optional<double> scale,
          const std::string& kernel) {
-        const AttentionIsa isa = parse_kernel(kernel);
+        const Isa isa = parse_kernel(kernel);
         auto run = [isa](const auto& p, auto* out, auto* lse) {
           ember::cpu::attention_forward(p, out, lse, isa);
         };
@@ -202,7 +204,7 @@ void bind_attention(py::module_& m) {
       [](const py::array& dout, const py::array& q, const py::array& k, const py::array& v,
          const py::array& out, const py::array& lse, const std::optional<py::array>& mask,
          bool is_causal, std::optional<double> scale, const std::string& kernel) {
-        const AttentionIsa isa = parse_kernel(kernel);
+        const Isa isa = parse_kernel(kernel);
         auto run = [isa](const auto& p, const auto* dout_, const auto* out_, const auto* lse_,
                          auto* dq, auto* dk, auto* dv) {
           ember::cpu::attention_backward(p, dout_, out_, lse_, dq, dk, dv, isa);
@@ -246,9 +248,8 @@ void bind_attention(py::module_& m) {
       "attention_kernels",
       [] {
         std::vector<std::string> names;
-        for (AttentionIsa isa : {AttentionIsa::avx512, AttentionIsa::avx2, AttentionIsa::generic})
-          if (ember::cpu::attention_isa_available(isa))
-            names.emplace_back(ember::cpu::attention_isa_name(isa));
+        for (Isa isa : ember::cpu::attention_available_isas())
+          names.emplace_back(ember::cpu::isa_name(isa));
         return names;
       },
       "Attention kernels this build and CPU can run, best (the default) first.");

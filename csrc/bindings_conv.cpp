@@ -64,11 +64,11 @@ ember::cpu::Conv2dParams conv_params(const std::string& op, const Shape& x, cons
 }
 
 // The GEMM micro-kernel a fast conv uses: "auto", "avx512", "avx2" or "generic" (tests).
-ember::cpu::GemmIsa conv_isa(const std::string& op, const std::string& kernel) {
-  ember::cpu::GemmIsa isa;
-  if (!ember::cpu::gemm_parse_isa(kernel, &isa))
+ember::cpu::Isa conv_isa(const std::string& op, const std::string& kernel) {
+  ember::cpu::Isa isa;
+  if (!ember::cpu::parse_isa(kernel, &isa))
     fail_value(op, "unknown kernel '" + kernel + "' (expected 'auto', 'avx512', 'avx2' or 'generic')");
-  if (isa != ember::cpu::GemmIsa::automatic) {
+  if (isa != ember::cpu::Isa::automatic) {
     const auto isas = ember::cpu::gemm_available_isas();
     if (std::find(isas.begin(), isas.end(), isa) == isas.end())
       fail_value(op, "kernel '" + kernel + "' is not available on this CPU");

@@ -113,19 +113,19 @@ py::array matmul_dispatch(const py::array& a, const py::array& b, Compute comput
   return matmul_typed<double>(a, b, batch, compute);
 }
 
-ember::cpu::GemmIsa parse_kernel(const std::string& name) {
-  ember::cpu::GemmIsa isa;
-  if (!ember::cpu::gemm_parse_isa(name, &isa))
+ember::cpu::Isa parse_kernel(const std::string& name) {
+  ember::cpu::Isa isa;
+  if (!ember::cpu::parse_isa(name, &isa))
     ember::checks::fail_value("matmul", "unknown kernel '" + name +
                                             "', expected 'auto', 'avx512', 'avx2' or 'generic'");
-  if (isa == ember::cpu::GemmIsa::automatic) return isa;
+  if (isa == ember::cpu::Isa::automatic) return isa;
   for (auto available : ember::cpu::gemm_available_isas())
     if (available == isa) return isa;
   ember::checks::fail_value("matmul", "kernel '" + name + "' is not available on this CPU/build");
 }
 
 py::array matmul_binding(const py::array& a, const py::array& b, const std::string& kernel) {
-  const ember::cpu::GemmIsa isa = parse_kernel(kernel);
+  const ember::cpu::Isa isa = parse_kernel(kernel);
   return matmul_dispatch(a, b, [isa](const auto& p) { ember::cpu::gemm(p, isa); });
 }
 
@@ -135,7 +135,7 @@ py::array matmul_reference_binding(const py::array& a, const py::array& b) {
 
 std::vector<std::string> gemm_kernels() {
   std::vector<std::string> names;
-  for (auto isa : ember::cpu::gemm_available_isas()) names.emplace_back(ember::cpu::gemm_isa_name(isa));
+  for (auto isa : ember::cpu::gemm_available_isas()) names.emplace_back(ember::cpu::isa_name(isa));
   return names;
 }
 

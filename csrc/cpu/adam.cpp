@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cpu/multiversion.h"  // EMBER_MULTIVERSION: the loop is compiled per ISA
+#include "cpu/isa.h"  // EMBER_MULTIVERSION: the loops are compiled per ISA
 #include "cpu/parallel.h"
 
 namespace ember::cpu {

@@ -23,7 +23,7 @@ struct Conv2dParams {
   int64_t out_h = 0, out_w = 0;
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
   int64_t groups = 1;
-  GemmIsa isa = GemmIsa::automatic;  // the GEMM micro-kernel (tests force each one)
+  Isa isa = Isa::automatic;  // the GEMM micro-kernel (tests force each one)
 };
 
 // y[n, co, oy, ox] = bias[co] + sum_{ci, i, j} x[n, g C_in/G + ci, oy s - p + i d, ...]

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "cpu/multiversion.h"
+#include "cpu/isa.h"  // EMBER_MULTIVERSION: the loops are compiled per ISA
 #include "cpu/parallel.h"
 
 namespace ember::cpu {

@@ -2,7 +2,7 @@
 //
 // Each step is one small GEMM (h_prev W_hh^T, through ember's packed GEMM) and one pointwise
 // loop (the gate nonlinearities and the state update). The pointwise loops are compiled
-// for AVX-512, AVX2 and portable SSE2 (GCC's target_clones picks one at load time), with
+// for AVX-512, AVX2 and portable SSE2 (isa.h's EMBER_MULTIVERSION; the loader picks), with
 // exp/sigmoid/tanh from vec_math.h so they vectorise. The backward walks the steps in the
 // opposite order: per step a pointwise loop gives the gate-pre-activation gradients and a
 // GEMM (dgates W_hh) the gradient of h_prev; dW_hh and db_hh are reduced over all steps at
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/isa.h"  // EMBER_MULTIVERSION_TEMPLATE: the pointwise loops per ISA
 #include "cpu/parallel.h"
 #include "cpu/vec_math.h"
 
@@ -23,12 +24,6 @@
 #include <omp.h>
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
-    defined(__linux__)
-#define EMBER_RNN_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define EMBER_RNN_SIMD
-#endif
 
 namespace ember::cpu {
 
@@ -148,8 +143,9 @@ namespace {
 // Tiny m (an unbatched sequence) takes a plain axpy loop: the packed GEMM would re-pack all
 // of B for one or two rows of output.
 template <typename T>
-EMBER_RNN_SIMD void small_matmul(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-                                 const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate) {
+EMBER_MULTIVERSION_TEMPLATE
+void small_matmul(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+                  const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate) {
   for (int64_t i = 0; i < m; ++i) {
     T* ci = c + i * ldc;
     if (!accumulate) std::memset(ci, 0, sizeof(T) * static_cast<size_t>(n));
@@ -281,9 +277,10 @@ struct UnitRange {
 //   i, f, o = sigmoid(a_i, a_f, a_o);  g = tanh(a_g);  c = f c_prev + i g;  h = o tanh(c)
 // Writes the activations [i, f, g, o] into act (standard layout, row stride 4H), c and h.
 template <typename T>
-EMBER_RNN_SIMD void lstm_cell_forward(int64_t N, int64_t H, UnitRange u, const T* hw,
-                                      const T* xp, const T* b, const T* c_prev, T* act, T* c,
-                                      T* h) {
+EMBER_MULTIVERSION_TEMPLATE
+void lstm_cell_forward(int64_t N, int64_t H, UnitRange u, const T* hw,
+                       const T* xp, const T* b, const T* c_prev, T* act, T* c,
+                       T* h) {
   const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
     const T* hr = hw + n * 4 * H + u.col(0, 4);  // this thread's block: [i|f|g|o] x nb
@@ -318,9 +315,10 @@ EMBER_RNN_SIMD void lstm_cell_forward(int64_t N, int64_t H, UnitRange u, const T
 //   da_g = dc_total i (1 - g^2);   da_o = dh tanh(c) o (1 - o);   dc <- dc_total f
 // All arrays in the standard layout (gates: row stride 4H, states: row stride H).
 template <typename T>
-EMBER_RNN_SIMD void lstm_cell_backward(int64_t N, int64_t H, UnitRange u, const T* dh_out,
-                                       const T* dh_rec, const T* act, const T* c,
-                                       const T* c_prev, T* dc, T* dgates) {
+EMBER_MULTIVERSION_TEMPLATE
+void lstm_cell_backward(int64_t N, int64_t H, UnitRange u, const T* dh_out,
+                        const T* dh_rec, const T* act, const T* c,
+                        const T* c_prev, T* dc, T* dgates) {
   const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
     const T* a = act + n * 4 * H + j0;
@@ -353,8 +351,9 @@ EMBER_RNN_SIMD void lstm_cell_backward(int64_t N, int64_t H, UnitRange u, const 
 //   n = tanh(x_n + r hn);  h = (1 - z) n + z h_prev = n + z (h_prev - n)
 // Writes [r, z, n, hn] into act (standard layout, row stride 4H) and h.
 template <typename T>
-EMBER_RNN_SIMD void gru_cell_forward(int64_t N, int64_t H, UnitRange u, const T* hw,
-                                     const T* xp, const T* b, const T* h_prev, T* act, T* h) {
+EMBER_MULTIVERSION_TEMPLATE
+void gru_cell_forward(int64_t N, int64_t H, UnitRange u, const T* hw,
+                      const T* xp, const T* b, const T* h_prev, T* act, T* h) {
   const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
     const T* hr = hw + n * 3 * H + u.col(0, 3);  // this thread's block: [r|z|n] x nb
@@ -384,8 +383,9 @@ EMBER_RNN_SIMD void gru_cell_forward(int64_t N, int64_t H, UnitRange u, const T*
 //   dx_proj = [d(pre_r), d(pre_z), d(pre_n)];  d(W_hh h + b_hh) = [d(pre_r), d(pre_z), d(pre_n) r]
 // dh_rec <- dh z (the direct path to h_prev; the caller adds d(W_hh h + b_hh) W_hh).
 template <typename T>
-EMBER_RNN_SIMD void gru_cell_backward(int64_t N, int64_t H, UnitRange u, const T* dh_out,
-                                      T* dh_rec, const T* act, const T* h_prev, T* dx, T* dhp) {
+EMBER_MULTIVERSION_TEMPLATE
+void gru_cell_backward(int64_t N, int64_t H, UnitRange u, const T* dh_out,
+                       T* dh_rec, const T* act, const T* h_prev, T* dx, T* dhp) {
   const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
     const T* a = act + n * 4 * H + j0;
@@ -417,8 +417,9 @@ EMBER_RNN_SIMD void gru_cell_backward(int64_t N, int64_t H, UnitRange u, const T
 // Units [j0, j1) of h (in: h_prev W_hh^T, out: the new state) = act(h + x_proj + b_hh),
 // act = tanh or relu. Rows of h and x_proj are H apart.
 template <typename T>
-EMBER_RNN_SIMD void rnn_cell_forward(int64_t N, int64_t H, UnitRange u, bool relu,
-                                     const T* xp, const T* b, T* h) {
+EMBER_MULTIVERSION_TEMPLATE
+void rnn_cell_forward(int64_t N, int64_t H, UnitRange u, bool relu,
+                      const T* xp, const T* b, T* h) {
   for (int64_t n = 0; n < N; ++n) {
     T* hr = h + n * H + u.j0;
     const T* xr = xp + n * H + u.j0;
@@ -434,8 +435,9 @@ EMBER_RNN_SIMD void rnn_cell_forward(int64_t N, int64_t H, UnitRange u, bool rel
 // Units [j0, j1) of d(pre) = dh act'(pre), from the output h: tanh' = 1 - h^2,
 // relu' = [h > 0], with dh = dh_out + dh_rec.
 template <typename T>
-EMBER_RNN_SIMD void rnn_cell_backward(int64_t N, int64_t H, UnitRange u, bool relu,
-                                      const T* dh_out, const T* dh_rec, const T* h, T* dpre) {
+EMBER_MULTIVERSION_TEMPLATE
+void rnn_cell_backward(int64_t N, int64_t H, UnitRange u, bool relu,
+                       const T* dh_out, const T* dh_rec, const T* h, T* dpre) {
   for (int64_t n = 0; n < N; ++n) {
     const int64_t o = n * H + u.j0;
 #pragma omp simd
