@@ -5,16 +5,9 @@
 //
 // One pass over memory: every element of param, grad, exp_avg (m), exp_avg_sq (v) and,
 // with amsgrad, max_exp_avg_sq is read once and the state written once, so the step is
-// bound by memory bandwidth (7 x 4 bytes per float32 element). Per element (PyTorch's
-// algorithm, constants folded on the host in the parameter's precision):
-//
-//   g  = maximize ? -grad : grad
-//   g += wd * p                         (Adam's L2 weight decay)      or
-//   p *= 1 - lr * wd                    (AdamW's decoupled decay)
-//   m  = beta1 m + (1 - beta1) g
-//   v  = beta2 v + (1 - beta2) g^2
-//   vhat = amsgrad ? (vmax = max(vmax, v)) : v
-//   p -= lr / (1 - beta1^t) * m / (sqrt(vhat) / sqrt(1 - beta2^t) + eps)
+// bound by memory bandwidth (7 x 4 bytes per float32 element). Per element: PyTorch's
+// algorithm, written out once at the top of cpu/adam.cpp (here with the constants folded on
+// the host in the parameter's precision).
 //
 // Kernel: a grid-stride loop over 4-element groups; float32 arrays that are all 16-byte
 // aligned move as float4 (one 128-bit load/store per array per group), the rest (float64,

@@ -9,7 +9,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <sstream>
 #include <string>
 
 #include "cuda/allocator.h"
@@ -54,12 +53,8 @@ py::tuple to_tuple(const Shape& s) {
 }
 
 std::string repr(const DeviceArray& a) {
-  std::ostringstream out;
-  out << "<ember._cuda.DeviceArray shape=(";
-  for (int i = 0; i < a.ndim(); ++i) out << (i ? ", " : "") << a.shape()[i];
-  out << (a.ndim() == 1 ? ",)" : ")") << " dtype=" << dtype_name(a.dtype())
-      << " device=cuda:" << a.device() << ">";
-  return out.str();
+  return "<ember._cuda.DeviceArray shape=" + shape_str(a.shape()) + " dtype=" +
+         dtype_name(a.dtype()) + " device=cuda:" + std::to_string(a.device()) + ">";
 }
 
 DeviceArray from_numpy(const py::array& arr) {

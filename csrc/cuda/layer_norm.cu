@@ -3,12 +3,9 @@
 // plain loops `ember._C.layer_norm_reference` / `layer_norm_backward_reference` at the top of
 // cpu/layer_norm.cpp, where the formulas live (tests/test_kernel_references.py).
 //
-// x is seen as `rows` rows of length d (a contiguous copy is made if needed).
-//   forward   mean = sum(x) / d,  rstd = 1 / sqrt(sum((x - mean)^2) / d + eps)
-//             y = (x - mean) rstd weight + bias
-//   backward  xhat = (x - mean) rstd,  gh = g weight
-//             dx = rstd (gh - mean(gh) - xhat mean(gh xhat))
-//             dweight = sum over rows of g xhat,  dbias = sum over rows of g
+// x is seen as `rows` rows of length d (a contiguous copy is made if needed); the forward
+// writes y, mean and rstd, the backward dx, dweight and dbias, exactly as the CPU kernels
+// (cpu/layer_norm.h).
 //
 // Row kernels: one warp per row; each lane strides over the row and the warp combines its
 // partial sums with xor shuffles (the variance in a second pass over the centred values, so
