@@ -177,3 +177,118 @@ def test_multi_output_grad_retain_grad_and_gradcheck():
     assert gradcheck(lambda t: t.chunk(3, 1)[0] * t.chunk(3, 1)[1], (ember.randn(
         2, 6, dtype=ember.float64, requires_grad=True),))
     assert gradgradcheck(lambda t: t.split([1, 3], 0)[1].tanh(), (x,))
+
+
+def test_topological_order_puts_each_node_before_its_inputs():
+    from ember.autograd.engine import topological_order
+
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2
+    b = a.exp()
+    c = a.sin()
+    out = (b + c).sum()  # a diamond: a feeds b and c
+    order = topological_order([out.grad_fn])
+    pos = {id(fn): i for i, fn in enumerate(order)}
+    assert len(order) == 5  # sum, add, exp, sin, mul
+    for fn in order:
+        for parent, _ in fn.next_functions:
+            if isinstance(parent, ember.autograd.Function):
+                assert pos[id(fn)] < pos[id(parent)], (fn, parent)
+
+
+def test_next_functions_are_node_and_output_index_pairs_as_in_pytorch():
+    x = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    parts = x.split(1)  # one node, three outputs
+    y = parts[2] * ember.tensor([2.0])
+    (node, nr), (const, _) = y.grad_fn.next_functions
+    assert node is parts[2].grad_fn and nr == 2
+    assert const is None  # the constant needs no gradient
+    sink, _ = node.next_functions[0]  # (ember also lists non-tensor arguments, as (None, 0))
+    assert type(sink).__name__ == "AccumulateGrad" and sink.leaf is x
+
+
+def test_tensor_hooks_see_and_replace_gradients():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    h = x * 3
+    handle = h.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 10)
+    x.register_hook(lambda g: g + 1)  # a leaf's hook: before .grad is written
+    (h * h).sum().backward()
+    np.testing.assert_allclose(seen[0], [6.0, 12.0])  # d(h^2)/dh = 2h
+    np.testing.assert_allclose(x.grad.numpy(), [6.0 * 10 * 3 + 1, 12.0 * 10 * 3 + 1])
+    handle.remove()
+    x.grad = None
+    h2 = x * 3
+    (h2 * h2).sum().backward()  # the removed hook is gone; the new node has none anyway
+    np.testing.assert_allclose(x.grad.numpy(), [18.0 + 1, 36.0 + 1])
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        ember.tensor([1.0]).register_hook(lambda g: g)
+
+
+def test_hooks_and_retain_grad_with_autograd_grad():
+    x = ember.tensor([1.0, -1.0], requires_grad=True)
+    y = x.exp()
+    y.retain_grad()
+    assert y.retains_grad and not x.retains_grad
+    y.register_hook(lambda g: g * 2)
+    (gx,) = grad(y.sum(), x)
+    np.testing.assert_allclose(gx.numpy(), 2 * np.exp([1.0, -1.0]))
+    np.testing.assert_allclose(y.grad.numpy(), [2.0, 2.0])  # after the hook, as PyTorch
+
+
+def test_backward_casts_the_given_gradient_to_the_output_dtype():
+    x = ember.tensor([1.0, 2.0], dtype=ember.float32, requires_grad=True)
+    y = x * 2
+    y.backward(ember.tensor([1.0, 1.0], dtype=ember.float64))
+    assert x.grad.dtype is ember.float32
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_new_factories_take_dtype_and_device_from_the_tensor():
+    x = ember.tensor([1.0], dtype=ember.float64)
+    z = x.new_zeros(2, 3)
+    assert z.shape == (2, 3) and z.dtype is ember.float64 and not z.numpy().any()
+    assert x.new_ones((2,)).numpy().tolist() == [1.0, 1.0]
+    assert x.new_full((2,), 7, dtype=ember.int64).numpy().tolist() == [7, 7]
+    assert x.new_tensor([1, 2]).dtype is ember.float64
+    assert x.new_empty(4, requires_grad=True).requires_grad
+
+
+def test_once_differentiable_gives_first_derivatives_and_refuses_second():
+    from ember.autograd import Function, once_differentiable
+
+    class Cube(Function):
+        higher_order_hint = "Write it as x * x * x."
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return ctx.backend.mul(ctx.backend.mul(x, x), x)
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            assert not ember.is_grad_enabled()  # it runs outside the graph
+            return g * 3 * x * x
+
+    x = ember.tensor([2.0], dtype=ember.float64, requires_grad=True)
+    (g,) = grad(Cube.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), [12.0])
+    assert g.requires_grad
+    with pytest.raises(RuntimeError, match=r"CubeBackward: .*first derivatives only.*x \* x"):
+        g.backward()
+    x.grad = None
+    Cube.apply(x).sum().backward()  # without create_graph nothing changes
+    np.testing.assert_allclose(x.grad.numpy(), [12.0])
+
+
+def test_max_pool_indices_are_a_second_output_without_gradient():
+    x = ember.randn(1, 1, 4, 4, dtype=ember.float64, requires_grad=True)
+    y, idx = ember.nn.functional.max_pool2d(x, 2, return_indices=True)
+    assert idx.dtype is ember.int64 and not idx.requires_grad
+    assert y.grad_fn is not None and idx.grad_fn is None
+    y.sum().backward()
+    assert x.grad.numpy().sum() == 4.0  # one 1 per window, at the max
+    flat = x.detach().numpy().reshape(-1)
+    np.testing.assert_array_equal(flat[idx.numpy().reshape(-1)], y.detach().numpy().reshape(-1))

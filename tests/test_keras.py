@@ -474,3 +474,37 @@ def test_progress_helper(capsys):
         live.update(1, loss=1.0)
     live.close()
     assert buf.getvalue().count("\n") == 1 and "\r" in buf.getvalue()
+
+
+def test_layers_package_keeps_every_public_name_and_path():
+    # keras/layers is a package split by family; the flat import paths of Keras still hold
+    import ember.keras
+    import ember.keras.layers as layers
+
+    assert len(layers.__all__) == len(set(layers.__all__))
+    for name in layers.__all__:
+        obj = getattr(layers, name)
+        assert getattr(ember.keras.layers, name) is obj
+        if isinstance(obj, type):
+            assert obj.__module__.startswith("ember.keras.layers."), (name, obj.__module__)
+            assert issubclass(obj, layers.Layer)
+    # each family lives in its own module, the base class in base.py
+    assert layers.Layer.__module__ == "ember.keras.layers.base"
+    assert layers.Dense.__module__ == "ember.keras.layers.core"
+    assert layers.LSTM.__module__ == "ember.keras.layers.recurrent"
+    assert layers.get_activation("relu")[0] == "relu"
+    assert callable(layers.get_initializer("glorot_uniform"))
+
+
+def test_history_is_a_callback_in_keras_callbacks():
+    # as keras.callbacks.History: one home, re-exported as ember.keras.History
+    import ember.keras
+
+    assert ember.keras.History is callbacks.History
+    assert issubclass(callbacks.History, callbacks.Callback)
+    h = callbacks.History()
+    h.on_train_begin()
+    h.on_epoch_end(0, {"loss": 1.0})
+    h.on_epoch_end(1, {"loss": 0.5})
+    assert h.history == {"loss": [1.0, 0.5]} and h.epoch == [0, 1]
+    assert repr(h) == "History(epochs=2, keys=[loss])"

@@ -128,21 +128,56 @@ def test_fused_cells_match_the_composite_reference(cls):
         np.testing.assert_allclose(gf, gc, rtol=1e-10, atol=1e-12)
 
 
-def test_fused_cells_gradcheck_and_refuse_double_backward():
-    from ember.autograd import grad
-    from ember.ops.rnn import gru_cell, lstm_cell
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_match_pytorch_and_take_unbatched_input(kind):
+    torch = pytest.importorskip("torch")
+    theirs = getattr(torch.nn, kind)(3, 4).double()
+    ours = getattr(nn, kind)(3, 4).double()
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    ours.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in
+                          theirs.state_dict().items()})
+    x = rng.standard_normal((2, 3))
+    h = rng.standard_normal((2, 4))
+    state = (h, h * 0.5) if kind == "LSTMCell" else h
 
-    g = ember.randn(2, 8, dtype=ember.float64, requires_grad=True)
-    c = ember.randn(2, 2, dtype=ember.float64, requires_grad=True)
-    assert gradcheck(lambda a, b: lstm_cell(a, b), (g, c))
-    xp = ember.randn(2, 6, dtype=ember.float64, requires_grad=True)
-    hp = ember.randn(2, 6, dtype=ember.float64, requires_grad=True)
-    assert gradcheck(lambda a, b, h: gru_cell(a, b, h), (xp, hp, c))
-    h, _ = lstm_cell(g, c)
-    with pytest.raises(RuntimeError, match="first derivatives only"):
-        grad(h.sum(), g, create_graph=True)
-    with pytest.raises(ValueError, match="lstm_cell"):
-        lstm_cell(g, ember.randn(2, 3, dtype=ember.float64))
+    def wrap(lib, a):
+        return tuple(wrap(lib, b) for b in a) if isinstance(a, tuple) else \
+            lib.tensor(a, requires_grad=True)
+
+    xt, st = wrap(torch, x), wrap(torch, state)
+    xe, se = wrap(ember, x), wrap(ember, state)
+    out_t, out_e = theirs(xt, st), ours(xe, se)
+    outs_t = out_t if isinstance(out_t, tuple) else (out_t,)
+    outs_e = out_e if isinstance(out_e, tuple) else (out_e,)
+    sum(o.sum() for o in outs_t).backward()
+    sum(o.sum() for o in outs_e).backward()
+    for a, b in zip(outs_e, outs_t):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for (n, pe), (_, pt) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(pe.grad.numpy(), pt.grad.numpy(), rtol=1e-10, atol=1e-12,
+                                   err_msg=n)
+    one = ours(xe[0])  # unbatched: (input,) and no state -> zeros
+    ref = theirs(xt[0])
+    for a, b in zip(one if isinstance(one, tuple) else (one,),
+                    ref if isinstance(ref, tuple) else (ref,)):
+        assert a.shape == (4,)
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match=kind):
+        ours(ember.randn(2, 5, dtype=ember.float64))
+
+
+def test_composite_cells_have_second_derivatives():
+    from ember.autograd import gradgradcheck
+    from ember.ops.rnn import gru_cell, lstm_cell, rnn_cell
+
+    def r(*shape):
+        return ember.randn(*shape, dtype=ember.float64, requires_grad=True)
+
+    h, c, w4, w3, w1 = r(2, 3), r(2, 3), r(12, 3), r(9, 3), r(3, 3)
+    assert gradgradcheck(lambda x, h, c, w: lstm_cell(x, h, c, w, None), (r(2, 12), h, c, w4))
+    assert gradgradcheck(lambda x, h, w: gru_cell(x, h, w, None), (r(2, 9), h, w3))
+    assert gradgradcheck(lambda x, h, w: rnn_cell(x, h, w, None), (r(2, 3), h, w1))
 
 
 # ---- the fused sequence-level layers (ember.ops.rnn.lstm_layer / gru_layer / rnn_layer) ----
@@ -174,19 +209,19 @@ def _fused(kind, x_proj, w_hh, b_hh, states, reverse):
 
 
 def _composite(kind, x_proj, w_hh, b_hh, states, reverse):
-    # the readable reference: a Python loop over the composite cells of nn/layers/rnn.py
-    from ember.nn.layers.rnn import _gru_cell, _lstm_cell, _rnn_cell
+    # the readable reference: a Python loop over the composite cells of ember.ops.rnn
+    from ember.ops.rnn import gru_cell, lstm_cell, rnn_cell
 
     steps = x_proj.shape[0]
     hs = [None] * steps
     state = states
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
         if kind == "lstm":
-            state = _lstm_cell(x_proj[t], state[0], state[1], w_hh, b_hh)
+            state = lstm_cell(x_proj[t], state[0], state[1], w_hh, b_hh)
         elif kind == "gru":
-            state = (_gru_cell(x_proj[t], state[0], w_hh, b_hh),)
+            state = (gru_cell(x_proj[t], state[0], w_hh, b_hh),)
         else:
-            state = (_rnn_cell(x_proj[t], state[0], w_hh, b_hh, kind == "rnn_relu"),)
+            state = (rnn_cell(x_proj[t], state[0], w_hh, b_hh, kind == "rnn_relu"),)
         hs[t] = state[0]
     return (ember.stack(hs, 0), *state)
 
@@ -284,14 +319,18 @@ def test_fused_layer_gradcheck(kind, reverse, bias):
     assert gradcheck(fn, args)
 
 
-def test_fused_layer_refuses_double_backward_and_checks_inputs():
+def test_fused_layer_is_once_differentiable_and_checks_inputs():
     from ember.autograd import grad
     from ember.ops.rnn import gru_layer, lstm_layer
 
     x_proj, w_hh, b_hh, (h0, c0) = _layer_inputs("lstm", 3, 2, 4, ember.float64)
     hs, _, _ = lstm_layer(x_proj, w_hh, b_hh, h0, c0)
-    with pytest.raises(RuntimeError, match="LSTMLayer.*first derivatives only"):
-        grad(hs.sum(), x_proj, create_graph=True)
+    (dx,) = grad(hs.sum(), x_proj, create_graph=True)  # first derivatives: as without it
+    (plain,) = grad(lstm_layer(x_proj, w_hh, b_hh, h0, c0)[0].sum(), x_proj)
+    np.testing.assert_array_equal(dx.detach().numpy(), plain.numpy())
+    with pytest.raises(RuntimeError, match="LSTMLayerBackward.*first derivatives only.*"
+                                           "use_fused_cells = False"):
+        dx.sum().backward()  # ... but no second derivatives through the fused kernel
     with pytest.raises(ValueError, match=r"lstm_layer: expected x_proj \(L, N, 4H\).*w_hh "
                                          r"\(15, 4\)"):
         lstm_layer(x_proj, w_hh[:15], b_hh, h0, c0)

@@ -11,9 +11,13 @@ from . import _memory
 
 _memory.tune_malloc()  # fewer page faults per training step; see ember/_memory.py
 
-from . import autograd, cuda, ops, profiler  # noqa: E402
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from . import accelerator, autograd, backends, cuda, ops, profiler  # noqa: E402
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
+    BoolTensor,
+    DoubleTensor,
+    FloatTensor,
+    LongTensor,
     arange,
     as_tensor,
     empty,
@@ -23,6 +27,7 @@ from .creation import (
     full,
     full_like,
     linspace,
+    multinomial,
     ones,
     ones_like,
     rand,
@@ -36,7 +41,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .device import device
+from .device import device, get_default_device, set_default_device
 from .dtypes import (
     DType,
     bool_,
@@ -57,9 +62,22 @@ bool = bool_  # noqa: A001 - ember.bool, as torch.bool
 float = float32  # noqa: A001
 dtype = DType
 
+
+def is_tensor(obj) -> bool:
+    """True for an ember Tensor (``torch.is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(t: Tensor) -> int:
+    """The number of elements of ``t``."""
+    return t.numel()
+
+
 _install_methods()
 
-from . import data, keras, metrics, nn, optim, viz  # noqa: E402  (after Tensor's methods exist)
+# after Tensor's methods exist; io and summary also install Module.save/load/summary (see
+# ember.nn.module.register_workflow)
+from . import data, keras, metrics, nn, optim, summary, utils, viz  # noqa: E402
 from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"

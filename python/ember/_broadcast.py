@@ -47,7 +47,11 @@ def normalize_dims(op: str, dim: int | Sequence[int] | None, ndim: int) -> tuple
     if dim is None:
         return None
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    axes = tuple(sorted({normalize_dim(op, d, ndim) for d in dims}))
+    listed = [normalize_dim(op, d, ndim) for d in dims]
+    axes = tuple(sorted(set(listed)))
+    if len(axes) != len(listed):
+        raise ValueError(f"{op}: dim {dim} names a dimension more than once (a tensor of "
+                         f"{ndim} dimensions)")
     if ndim == 0:
         return ()
     return axes

@@ -7,14 +7,20 @@ raises a RuntimeError that says why."""
 
 from __future__ import annotations
 
-from .random import manual_seed  # noqa: F401  (ember.cuda.manual_seed, as in PyTorch)
+from .device import device as _device
+from .random import manual_seed
+
+# PyTorch seeds each GPU's generator apart; ember's CUDA kernels draw from the one default
+# generator (Philox streams keyed by it), so seeding it seeds them all
+manual_seed_all = manual_seed
+
+try:
+    from . import _cuda  # type: ignore[attr-defined]
+except ImportError:  # ember was built without a CUDA compiler
+    _cuda = None
 
 
 def _module():
-    try:
-        from . import _cuda  # type: ignore[attr-defined]
-    except ImportError:
-        return None
     return _cuda
 
 
@@ -52,8 +58,6 @@ def _index(device) -> int:
     if device is None:
         return 0
     if isinstance(device, str):
-        from .device import device as _device
-
         device = _device(device)
     if getattr(device, "type", "cuda") != "cuda":
         raise ValueError(f"expected a CUDA device, got {device}")
@@ -64,7 +68,7 @@ def _index(device) -> int:
 def backend():
     """The CUDA backend (raises a clear RuntimeError when CUDA is not available)."""
     check_available("cuda backend")
-    from .backend.cuda import CUDABackend
+    from .backend.cuda import CUDABackend  # a real cycle: ember.backend imports this module
 
     return CUDABackend.instance()
 

@@ -42,10 +42,25 @@ class device:  # noqa: N801 - the PyTorch spelling, `ember.device("cpu")`
 
 
 cpu = device("cpu")
+_default = cpu
 
 
 def as_device(d) -> device:
-    """Accept None (cpu), a string or a device."""
+    """Accept None (the default device: cpu unless ``set_default_device`` changed it), a
+    string or a device."""
     if d is None:
-        return cpu
+        return _default
     return d if isinstance(d, device) else device(d)
+
+
+def set_default_device(d) -> None:
+    """The device tensors are made on when none is given (``ember.tensor``, ``zeros``,
+    ``randn``, layers' parameters, ...), as ``torch.set_default_device``. None resets it
+    to the CPU."""
+    global _default
+    _default = cpu if d is None else as_device(d)
+
+
+def get_default_device() -> device:
+    """The device tensors are made on when none is given."""
+    return _default

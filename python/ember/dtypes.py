@@ -96,17 +96,20 @@ def as_dtype(d) -> DType:
 
 
 def from_numpy_dtype(npd: np.dtype) -> DType:
-    """Map a NumPy dtype onto ember's: other ints -> int64, float16 -> float32."""
+    """Map a NumPy dtype onto ember's. Narrower integers widen to int64 (every value is
+    kept); a dtype whose values ember cannot hold exactly -- uint64 (would wrap), float16
+    and other floats (no such ember dtype yet), complex, strings -- is an error rather than
+    a quiet conversion."""
     npd = np.dtype(npd)
     if npd in _BY_NP:
         return _BY_NP[npd]
-    if npd.kind in "iu":
+    if npd.kind == "i" or (npd.kind == "u" and npd.itemsize < 8):
         return int64
-    if npd.kind == "f" and npd.itemsize <= 4:
-        return float32
-    raise TypeError(
-        f"unsupported NumPy dtype {npd}; ember supports float32, float64, int64 and bool"
-    )
+    hint = ("; convert it first, e.g. arr.astype(np.float32)" if npd.kind == "f" else
+            "; values above 2**63 - 1 would wrap in int64: convert it first if they cannot "
+            "occur" if npd.kind == "u" else "")
+    raise TypeError(f"unsupported NumPy dtype {npd}: ember has float32, float64, int64 and "
+                    f"bool{hint}")
 
 
 def of_array(arr) -> DType:
@@ -127,6 +130,21 @@ def scalar_dtype(x) -> DType:
 def promote(a: DType, b: DType) -> DType:
     """The promotion table: the larger of two tensor dtypes on the chain."""
     return a if a.rank >= b.rank else b
+
+
+def promote_tensors(a: DType, a_ndim: int, b: DType, b_ndim: int) -> DType:
+    """PyTorch's rule for two tensors: a 0-dim tensor counts like a scalar -- it decides
+    the result only when it is of a higher kind (bool < integer < floating) than the
+    tensor with dimensions (``float32_matrix + float64_0dim`` stays float32;
+    ``int64_matrix + float64_0dim`` is float64)."""
+    if (a_ndim == 0) == (b_ndim == 0):
+        return promote(a, b)
+    dims, zero_dim = (a, b) if b_ndim == 0 else (b, a)
+    return zero_dim if _kind(zero_dim) > _kind(dims) else dims
+
+
+def _kind(d: DType) -> int:
+    return 2 if d.is_floating_point else 0 if d is bool_ else 1
 
 
 def promote_with_scalar(t: DType, scalar) -> DType:

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .tensor import Tensor
+
 __all__ = ["accuracy", "classification_report", "confusion_matrix", "f1_score",
            "fbeta_score", "mean_absolute_error", "mean_squared_error", "precision",
            "precision_recall_fscore_support", "r2_score", "recall",
@@ -34,8 +36,6 @@ _AVERAGES = ("binary", "micro", "macro", "weighted", None)
 # ----------------------------------------------------------------------------- inputs
 def _np(x: Any, fn: str, name: str) -> np.ndarray:
     """Tensor / array / list -> numpy array (a detached CPU copy for tensors)."""
-    from .tensor import Tensor
-
     if isinstance(x, Tensor):
         return np.asarray(x.detach().cpu().numpy())
     arr = np.asarray(x)

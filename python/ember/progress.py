@@ -15,6 +15,7 @@ PyTorch-style examples::
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -39,8 +40,6 @@ def is_terminal(file: IO | None = None) -> bool:
 
 def _has_width() -> bool:
     """False on pseudo-terminals that report 0 columns (tqdm would draw empty lines)."""
-    import shutil
-
     return shutil.get_terminal_size((80, 24)).columns > 0
 
 

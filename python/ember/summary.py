@@ -17,13 +17,12 @@ the shape of what it returns; modules the forward never calls show ``--``::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .autograd.grad_mode import no_grad
+from .creation import zeros
+from .nn.module import Module, register_workflow
 from .tensor import Tensor
-
-if TYPE_CHECKING:
-    from .nn.module import Module
 
 __all__ = ["summary", "ModelSummary"]
 
@@ -32,7 +31,6 @@ _NOT_CALLED = "--"
 
 class ModelSummary(str):
     """The summary table: a ``str`` that also displays as the table in a REPL or notebook."""
-
     def __repr__(self) -> str:
         return str(self)
 
@@ -81,7 +79,6 @@ def _make_inputs(model: Module, input_size, input, dtype) -> tuple | None:  # no
         return tuple(input) if isinstance(input, (tuple, list)) else (input,)
     if input_size is None:
         return None
-    from .creation import zeros
 
     sizes = list(input_size)
     several = len(sizes) > 0 and all(isinstance(s, (tuple, list)) for s in sizes)
@@ -163,3 +160,6 @@ def _table(model: Module, rows: list, outputs: dict, inputs: tuple | None) -> st
               f"Params size (MB): {size_mb:.2f}",
               "=" * rule_len]
     return "\n".join(lines)
+
+
+register_workflow("summary", summary)  # Module.summary (see register_workflow)

@@ -14,9 +14,16 @@ from typing import Any
 
 import numpy as np
 
+# ember.ops and ember.autograd make Tensors, so they import this module; the methods here
+# reach them through the package (``ember.ops.add``, ``ember.autograd.backward``), looked
+# up when called -- the way PyTorch's torch/_tensor.py and needle's Tensor do.
+import ember
+
 from . import dtypes as _dt
-from .autograd.grad_mode import is_grad_enabled, no_grad
+from ._broadcast import shape_arg
+from .backend import backend_for
 from .device import as_device, device
+from .tensor_inplace import InPlaceMethods, inplace_method
 
 Scalar = int | float | bool
 
@@ -30,7 +37,7 @@ class _Version:
         self.value = 0
 
 
-class Tensor:
+class Tensor(InPlaceMethods):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Make one with ``ember.tensor(data)`` (or zeros, randn, ...). ``requires_grad=True``
@@ -38,12 +45,10 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_device", "_requires_grad", "grad", "grad_fn", "_output_nr",
-                 "_version", "__weakref__")
+                 "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__
 
     def __init__(self, data: Any, dtype=None, device=None, requires_grad: bool = False) -> None:
-        from .creation import _to_array
-
         dev = as_device(device)
         self._data = _to_array(data, dtype, dev)
         self._device = dev
@@ -52,6 +57,7 @@ class Tensor:
         self.grad_fn = None
         self._output_nr = 0  # which output of grad_fn this tensor is
         self._version = _Version()
+        self._hooks = ()  # a leaf's gradient hooks (a non-leaf's live on its grad_fn)
         if requires_grad:
             self.requires_grad = True
 
@@ -68,6 +74,7 @@ class Tensor:
         t.grad_fn = None
         t._output_nr = 0
         t._version = _Version()
+        t._hooks = ()
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -120,7 +127,28 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad: the tensor does not require grad")
         if self.grad_fn is not None:
-            self.grad_fn._retain_refs[self._output_nr] = weakref.ref(self)
+            self.grad_fn._retained[self._output_nr] = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """True for a non-leaf tensor after ``retain_grad()``."""
+        return self.grad_fn is not None and self._output_nr in self.grad_fn._retained
+
+    def register_hook(self, hook) -> _HookHandle:
+        """Call ``hook(grad)`` each time the gradient with respect to this tensor is
+        computed; a tensor it returns replaces the gradient. Returns a handle whose
+        ``remove()`` unregisters it. (For a leaf, the hook sees the gradient before it is
+        added into ``.grad``.)"""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        if self.grad_fn is None:
+            self._hooks = (*self._hooks, hook)
+            return _HookHandle(lambda: setattr(self, "_hooks", tuple(
+                h for h in self._hooks if h is not hook)))
+        hooks = self.grad_fn._hooks.setdefault(self._output_nr, [])
+        hooks.append(hook)
+        return _HookHandle(lambda: hook in hooks and hooks.remove(hook))
 
     @property
     def data(self) -> Tensor:
@@ -248,16 +276,39 @@ class Tensor:
         it into their ``.grad``. ``gradient`` is required unless this tensor is a scalar.
         Gradients *accumulate*: call ``zero_grad()`` (or set ``.grad = None``) between steps.
         """
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
-                 inputs=inputs)
+        ember.autograd.backward(self, gradient, retain_graph=retain_graph,
+                                create_graph=create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
         """The same memory, cut from the graph (shares the version counter)."""
         t = Tensor._wrap(self._data, self._device)
         t._version = self._version
         return t
+
+    def new_full(self, size, fill_value, dtype=None, device=None,
+                 requires_grad: bool = False) -> Tensor:
+        """A tensor of ``size`` filled with ``fill_value``, with this tensor's dtype and
+        device unless given (PyTorch's ``Tensor.new_full``)."""
+        dt = self.dtype if dtype is None else _dt.as_dtype(dtype)
+        dev = self._device if device is None else as_device(device)
+        shape = shape_arg(tuple(size) if isinstance(size, (tuple, list)) else (size,))
+        t = Tensor._wrap(backend_for(dev).full(shape, fill_value, dt), dev)
+        return t.requires_grad_() if requires_grad else t
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(size, 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(size, 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(size, 0, dtype, device, requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype and device unless given."""
+        return Tensor(data, dtype=self.dtype if dtype is None else dtype,
+                      device=self._device if device is None else device,
+                      requires_grad=requires_grad)
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -280,8 +331,7 @@ class Tensor:
                 dev = a
             else:
                 dtype = a
-        from . import ops
-
+        ops = ember.ops
         out = self
         if dev is not None and as_device(dev) != self._device:
             out = ops.to_device(out, as_device(dev))
@@ -309,267 +359,120 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.to(_dt.bool_)
 
-    def type(self, dtype) -> Tensor:
+    def type(self, dtype=None):
+        """Without an argument, the type's name as PyTorch spells it (``'ember.FloatTensor'``);
+        with a dtype (or such a name), the tensor converted to it."""
+        if dtype is None:
+            return f"ember.{_LEGACY_NAMES[self.dtype]}"
+        if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in _LEGACY_DTYPES:
+            dtype = _LEGACY_DTYPES[dtype.rsplit(".", 1)[-1]]
         return self.to(dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor converted to ``other``'s dtype."""
+        return self.to(other.dtype)
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-dim tensor's value, as PyTorch does."""
+        if spec and self.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} passed to a tensor of shape "
+                            f"{self.shape}: only 0-dim tensors take a format spec (use "
+                            f".item() for a one-element tensor)")
+        return str(self)
 
     def clone(self) -> Tensor:
         """A copy with its own memory; gradients flow back to the original."""
-        return _ops().clone(self)
+        return ember.ops.clone(self)
 
     def contiguous(self) -> Tensor:
-        return _ops().contiguous(self)
-
-    # ------------------------------------------------------------------ in-place writes
-    def _check_inplace(self, op: str, *others) -> None:
-        """In-place writes are allowed outside the graph: under no_grad, or on tensors
-        that do not require grad (with no argument that does)."""
-        if not is_grad_enabled():
-            return
-        if self.requires_grad and self.is_leaf:
-            raise RuntimeError(
-                f"{op}: a leaf tensor that requires grad (shape {self.shape}) is being used in "
-                "an in-place operation; wrap the update in `with ember.no_grad():`"
-            )
-        if self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others):
-            raise RuntimeError(
-                f"{op}: in-place operations on tensors that are part of the graph are not "
-                "supported; write it out of place (x = x + y), or under ember.no_grad()"
-            )
-
-    def _write(self, array) -> Tensor:
-        self._ops_backend().assign_(self._data, array)
-        self._version.value += 1
-        return self
-
-    def _ops_backend(self):
-        from .backend import backend_for
-
-        return backend_for(self._device)
-
-    def _operand(self, other):
-        if isinstance(other, Tensor):
-            if other.device != self.device:
-                raise RuntimeError(
-                    f"in-place op: tensors on different devices ({self.device} and "
-                    f"{other.device})"
-                )
-            return other._data
-        return other
-
-    def copy_(self, src: Tensor | Any) -> Tensor:
-        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
-        self._check_inplace("copy_", src)
-        if isinstance(src, Tensor) and src.device != self.device:
-            src = src.to(self.device)
-        src_arr = self._operand(src) if isinstance(src, Tensor) else np.asarray(src)
-        from ._broadcast import broadcast_shapes
-
-        if broadcast_shapes("copy_", self.shape, tuple(src_arr.shape)) != self.shape:
-            raise ValueError(
-                f"copy_: source of shape {tuple(src_arr.shape)} cannot be broadcast to the "
-                f"destination's shape {self.shape}"
-            )
-        return self._write(src_arr)
-
-    def fill_(self, value: Scalar) -> Tensor:
-        self._check_inplace("fill_")
-        return self._write(self._dtype_scalar(value))
-
-    def zero_(self) -> Tensor:
-        return self.fill_(0)
-
-    def _dtype_scalar(self, value):
-        return self.dtype.np.type(value)
-
-    def _inplace_binary(self, name: str, other) -> Tensor:
-        self._check_inplace(name + "_", other)
-        result = getattr(_ops(), name)(self, other)
-        if result.dtype is not self.dtype and not (
-            self.dtype.is_floating_point or not result.dtype.is_floating_point
-        ):
-            raise RuntimeError(
-                f"{name}_: result type {result.dtype} can't be cast to the in-place "
-                f"output's dtype {self.dtype}"
-            )
-        if result.shape != self.shape:
-            raise ValueError(
-                f"{name}_: the result's shape {result.shape} does not match the in-place "
-                f"output's shape {self.shape}"
-            )
-        return self._write(result._data)
-
-    def add_(self, other, alpha: Scalar = 1) -> Tensor:
-        return self._inplace_binary("add", other if alpha == 1 else other * alpha)
-
-    def sub_(self, other, alpha: Scalar = 1) -> Tensor:
-        return self._inplace_binary("sub", other if alpha == 1 else other * alpha)
-
-    def mul_(self, other) -> Tensor:
-        return self._inplace_binary("mul", other)
-
-    def div_(self, other) -> Tensor:
-        return self._inplace_binary("div", other)
-
-    def pow_(self, exponent) -> Tensor:
-        return self._inplace_binary("pow", exponent)
-
-    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
-        self._check_inplace("clamp_")
-        return self._write(_ops().clamp(self, min, max)._data)
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
-        """Fill with samples from U(a, b)."""
-        from .creation import rand
-
-        self._check_inplace("uniform_")
-        with no_grad():
-            r = rand(*self.shape, dtype=self.dtype, device=self.device, generator=generator)
-        return self._write((r * (b - a) + a)._data)
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
-        """Fill with samples from N(mean, std^2)."""
-        from .creation import randn
-
-        self._check_inplace("normal_")
-        with no_grad():
-            r = randn(*self.shape, dtype=self.dtype, device=self.device, generator=generator)
-        return self._write((r * std + mean)._data)
-
-    def __iadd__(self, other):
-        return self._augmented("add", other)
-
-    def __isub__(self, other):
-        return self._augmented("sub", other)
-
-    def __imul__(self, other):
-        return self._augmented("mul", other)
-
-    def __itruediv__(self, other):
-        return self._augmented("div", other)
-
-    def _augmented(self, name: str, other):
-        # `x += y` inside a graph becomes `x = x + y` (a new node), as most users expect;
-        # outside the graph it writes in place.
-        if is_grad_enabled() and (self.requires_grad or
-                                  (isinstance(other, Tensor) and other.requires_grad)):
-            return getattr(_ops(), name)(self, other)
-        return self._inplace_binary(name, other)
-
-    def __setitem__(self, index, value) -> None:
-        """``x[index] = value``. Inside a graph (x a non-leaf that requires grad, or value
-        requires grad) the write is recorded: gradients flow to value and to the
-        untouched part of x."""
-        ops = _ops()
-        if is_grad_enabled() and (self.requires_grad or
-                                  (isinstance(value, Tensor) and value.requires_grad)):
-            if self.requires_grad and self.is_leaf:
-                self._check_inplace("__setitem__")
-            out = ops.index_put(self, index, value)
-            self._data, self.grad_fn, self._output_nr = out._data, out.grad_fn, 0
-            self._requires_grad = True
-            self._version.value += 1
-            return
-        idx, val = ops.prepare_setitem(self, index, value)
-        self._ops_backend().setitem_(self._data, idx, val)
-        self._version.value += 1
+        return ember.ops.contiguous(self)
 
     # ------------------------------------------------------------------ operators
     def __add__(self, o):
-        return _ops().add(self, o)
+        return ember.ops.add(self, o)
 
     def __radd__(self, o):
-        return _ops().add(o, self)
+        return ember.ops.add(o, self)
 
     def __sub__(self, o):
-        return _ops().sub(self, o)
+        return ember.ops.sub(self, o)
 
     def __rsub__(self, o):
-        return _ops().sub(o, self)
+        return ember.ops.sub(o, self)
 
     def __mul__(self, o):
-        return _ops().mul(self, o)
+        return ember.ops.mul(self, o)
 
     def __rmul__(self, o):
-        return _ops().mul(o, self)
+        return ember.ops.mul(o, self)
 
     def __truediv__(self, o):
-        return _ops().div(self, o)
+        return ember.ops.div(self, o)
 
     def __rtruediv__(self, o):
-        return _ops().div(o, self)
+        return ember.ops.div(o, self)
 
     def __floordiv__(self, o):
-        return _ops().floor_divide(self, o)
+        return ember.ops.floor_divide(self, o)
 
     def __rfloordiv__(self, o):
-        return _ops().floor_divide(o, self)
+        return ember.ops.floor_divide(o, self)
 
     def __pow__(self, o):
-        return _ops().pow(self, o)
+        return ember.ops.pow(self, o)
 
     def __rpow__(self, o):
-        return _ops().pow(o, self)
+        return ember.ops.pow(o, self)
 
     def __matmul__(self, o):
-        return _ops().matmul(self, o)
+        return ember.ops.matmul(self, o)
 
     def __rmatmul__(self, o):
-        return _ops().matmul(o, self)
+        return ember.ops.matmul(o, self)
 
     def __neg__(self):
-        return _ops().neg(self)
+        return ember.ops.neg(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _ops().abs(self)
+        return ember.ops.abs(self)
 
     def __eq__(self, o):  # type: ignore[override]
-        return _ops().eq(self, o)
+        return ember.ops.eq(self, o)
 
     def __ne__(self, o):  # type: ignore[override]
-        return _ops().ne(self, o)
+        return ember.ops.ne(self, o)
 
     def __lt__(self, o):
-        return _ops().lt(self, o)
+        return ember.ops.lt(self, o)
 
     def __le__(self, o):
-        return _ops().le(self, o)
+        return ember.ops.le(self, o)
 
     def __gt__(self, o):
-        return _ops().gt(self, o)
+        return ember.ops.gt(self, o)
 
     def __ge__(self, o):
-        return _ops().ge(self, o)
+        return ember.ops.ge(self, o)
 
     def __and__(self, o):
-        return _ops().logical_and(self, o)
+        return ember.ops.logical_and(self, o)
 
     def __or__(self, o):
-        return _ops().logical_or(self, o)
+        return ember.ops.logical_or(self, o)
 
     def __xor__(self, o):
-        return _ops().logical_xor(self, o)
+        return ember.ops.logical_xor(self, o)
 
     def __invert__(self):
-        return _ops().logical_not(self)
+        return ember.ops.logical_not(self)
 
     def __getitem__(self, index):
-        return _ops().getitem(self, index)
-
-
-_ops_module = None
-
-
-def _ops():
-    """ember.ops (imported on first use: it imports this module)."""
-    global _ops_module
-    if _ops_module is None:
-        from . import ops
-
-        _ops_module = ops
-    return _ops_module
+        return ember.ops.getitem(self, index)
 
 
 def _install_methods() -> None:
@@ -578,7 +481,60 @@ def _install_methods() -> None:
     Each method is the function of the same name in ``ember.ops``, so there is exactly
     one definition (and one docstring) per op.
     """
-    from . import ops
+    for name in ember.ops.TENSOR_METHODS:
+        setattr(Tensor, name, getattr(ember.ops, name))
+    for name in ember.ops.INPLACE_METHODS:  # x.exp_(), x.masked_fill_(m, v), ...
+        if not hasattr(Tensor, name + "_"):
+            setattr(Tensor, name + "_", inplace_method(name))
 
-    for name in ops.TENSOR_METHODS:
-        setattr(Tensor, name, getattr(ops, name))
+
+
+def _to_array(data: Any, dtype, dev):
+    """Any array-like -> a backend array on ``dev``. Python floats become the default
+    dtype, ints int64, bools bool; NumPy arrays keep their dtype (mapped onto ember's)."""
+    try:
+        if isinstance(data, Tensor):
+            arr = data.detach().cpu()._data
+        elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
+            arr = np.array([np.asarray(x) for x in data])
+        else:
+            arr = np.asarray(data)
+    except RecursionError:
+        raise ValueError("tensor: the data nests too deeply (a list that contains itself?)") \
+            from None
+    if arr.dtype == object:
+        raise TypeError(f"tensor: can't make a tensor from {type(data).__name__} data "
+                        "(ragged nesting or non-numeric values)")
+    if dtype is not None:
+        dt = _dt.as_dtype(dtype)
+    elif arr.dtype.kind == "f" and not isinstance(data, np.ndarray) and not (
+            isinstance(data, Tensor)):
+        dt = _dt.get_default_dtype()  # Python floats
+    else:
+        dt = _dt.from_numpy_dtype(arr.dtype)
+    return backend_for(dev).from_numpy(arr, dt)
+
+
+def _flat(data):
+    for x in data:
+        if isinstance(x, (list, tuple)):
+            yield from _flat(x)
+        else:
+            yield x
+
+
+_LEGACY_NAMES = {_dt.float32: "FloatTensor", _dt.float64: "DoubleTensor",
+                 _dt.int64: "LongTensor", _dt.bool_: "BoolTensor"}
+_LEGACY_DTYPES = {name: dt for dt, name in _LEGACY_NAMES.items()}
+
+
+class _HookHandle:
+    """What ``register_hook`` returns: ``remove()`` unregisters the hook."""
+
+    __slots__ = ("_remove",)
+
+    def __init__(self, remove) -> None:
+        self._remove = remove
+
+    def remove(self) -> None:
+        self._remove()

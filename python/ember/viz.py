@@ -171,7 +171,7 @@ def build_graph(tensor: Tensor, params: ParamNames | None = None,
     while stack:  # depth-first with an explicit stack: no recursion limit
         fn = stack.pop()
         dst = index[id(fn)]
-        for nxt in getattr(fn, "next_functions", ()):
+        for nxt, _ in getattr(fn, "next_functions", ()):
             if nxt is None:
                 continue
             src, new = node_of(nxt)

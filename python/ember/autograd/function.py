@@ -29,10 +29,13 @@ their history) and, for a saved output, a tensor whose ``grad_fn`` is this node.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from .. import profiler as _profiler
-from .grad_mode import is_grad_enabled
+from ..backend import backend_for
+from ..tensor import Tensor
+from . import profiler
+from .grad_mode import is_grad_enabled, no_grad
 
 _INPUT, _OUTPUT, _CONST = 0, 1, 2
 
@@ -87,8 +90,6 @@ class Function:
                 "tensors were freed by the first backward). Pass retain_graph=True to the first "
                 "backward() if you need to call it twice."
             )
-        from ..tensor import Tensor
-
         out = []
         for kind, payload in self._saved_slots:
             if kind == _INPUT:
@@ -131,25 +132,26 @@ class Function:
 
     # ------------------------------------------------------------------ machinery
     def __init__(self) -> None:
-        self.next_functions: tuple = ()  # per input: the node its gradient goes to, or None
-        self.next_output_nrs: tuple = ()  # ... and which of that node's outputs it was
+        # per input: (the node its gradient goes to, which of that node's outputs the input
+        # was) -- PyTorch's ``grad_fn.next_functions``; (None, 0) for inputs needing none
+        self.next_functions: tuple = ()
         self._saved: tuple = ()
         self._saved_slots: list = []
         self._released = False
+        self._n_outputs = 1
         self._out_meta: tuple | None = None  # (shape, dtype) per output, multi-output ops only
-        self._retain_refs: dict = {}  # output index -> weakref, for retain_grad()
+        self._hooks: dict = {}  # output index -> [hook], from Tensor.register_hook
+        self._retained: dict = {}  # output index -> weakref to the tensor, for retain_grad()
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
         """Run the op on Tensors (and plain Python values) and record it in the graph."""
-        if _Tensor is None:
-            _late_imports()
         ctx = cls()
         device = None
         arrays = []
         track = False  # does any input require grad?
         for a in args:
-            if isinstance(a, _Tensor):
+            if isinstance(a, Tensor):
                 if device is None:
                     device = a._device
                 elif a._device is not device and a._device != device:
@@ -163,31 +165,30 @@ class Function:
                 arrays.append(a)
         if device is None:
             raise TypeError(f"{cls.__name__}.apply: expected at least one Tensor argument")
-        ctx.backend = _backend_for(device)
-        if _profiler._active:
-            start = _profiler.begin()
-            out_array = cls.forward(ctx, *arrays, **kwargs)
-            _profiler.end(cls.__name__, start, cls.flops(ctx, arrays, out_array))
+        ctx.backend = backend_for(device)
+        if profiler.is_active():
+            out_array = profiler.record(cls.__name__, cls.forward, ctx, *arrays,
+                                        flops=lambda out: cls.flops(ctx, arrays, out), **kwargs)
         else:
             out_array = cls.forward(ctx, *arrays, **kwargs)
 
         out_device = ctx.__dict__.get("out_device", device)  # set by ops that move data
         multi = isinstance(out_array, tuple)
         out_arrays = out_array if multi else (out_array,)
-        outs = tuple(_Tensor._wrap(a, out_device) for a in out_arrays)
+        outs = tuple(Tensor._wrap(a, out_device) for a in out_arrays)
         if cls.is_view:
             for o in outs:
                 o._version = args[0]._version
         if track and cls.differentiable and is_grad_enabled() and \
                 "_non_diff" not in ctx.__dict__:
-            ctx.needs_input_grad = tuple(isinstance(a, _Tensor) and a._requires_grad
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad
                                          for a in args)
-            edges = [_edge(a) if isinstance(a, _Tensor) else (None, 0) for a in args]
-            ctx.next_functions = tuple(e[0] for e in edges)
-            ctx.next_output_nrs = tuple(e[1] for e in edges)
+            ctx.next_functions = tuple(_edge(a) if isinstance(a, Tensor) else (None, 0)
+                                       for a in args)
             if ctx._saved:
                 ctx._resolve_saved(args, arrays, out_arrays, out_device)
             if multi:
+                ctx._n_outputs = len(outs)
                 ctx._out_meta = tuple((o.shape, o.dtype) for o in outs)
             for nr, o in enumerate(outs):
                 if o._data.dtype.kind == "f":  # integer outputs (indices) have no gradient
@@ -219,19 +220,6 @@ class Function:
         self._released = True
 
 
-_Tensor = None
-_backend_for = None
-
-
-def _late_imports() -> None:
-    # Tensor and the backends import this module, so they are looked up on first use.
-    global _Tensor, _backend_for
-    from ..backend import backend_for
-    from ..tensor import Tensor
-
-    _Tensor, _backend_for = Tensor, backend_for
-
-
 def _edge(t) -> tuple:
     """Where the gradient for input tensor ``t`` goes: (its grad_fn, which output of it t
     is), (its leaf sink, 0), or (None, 0) when it needs none."""
@@ -240,3 +228,46 @@ def _edge(t) -> tuple:
     if t.grad_fn is not None:
         return t.grad_fn, t._output_nr
     return AccumulateGrad(t), 0
+
+
+def once_differentiable(backward):
+    """Decorate a ``backward`` that is not itself differentiable (a fused native kernel).
+
+    As in PyTorch: without ``create_graph`` nothing changes. With it, the gradients are
+    computed (outside the graph) and returned, but differentiating them again raises,
+    naming the op -- instead of silently giving wrong second derivatives. The op's
+    ``higher_order_hint`` (a class attribute) ends the message: where to go instead.
+    """
+
+    @functools.wraps(backward)
+    def wrapper(ctx: Function, *grads):
+        if not is_grad_enabled():
+            return backward(ctx, *grads)
+        with no_grad():
+            result = backward(ctx, *grads)
+        # what the gradients depend on: the incoming gradients and the saved inputs
+        deps = [t for t in grads + ctx.saved_tensors
+                if isinstance(t, Tensor) and t.requires_grad]
+        if not deps:
+            return result
+        message = (f"{ctx.name()}: this op's backward is a fused kernel with first derivatives "
+                   "only (once_differentiable), so its gradient cannot be differentiated "
+                   "again. " + getattr(type(ctx), "higher_order_hint", ""))
+        wrap = lambda g: None if g is None else _SecondDerivativeError.apply(g, message, *deps)  # noqa: E731
+        return tuple(map(wrap, result)) if isinstance(result, tuple) else wrap(result)
+
+    return wrapper
+
+
+class _SecondDerivativeError(Function):
+    """Passes a first derivative through; its own backward is the error
+    ``once_differentiable`` promises."""
+
+    @staticmethod
+    def forward(ctx, g, message, *deps):
+        ctx.message = message
+        return g
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError(ctx.message)

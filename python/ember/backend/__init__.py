@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from .. import cuda
 from .base import Backend
 from .cpu import CPUBackend
 
@@ -16,8 +17,6 @@ def backend_for(device) -> Backend:
     if device.type == "cpu":
         return _cpu
     if device.type == "cuda":
-        from .. import cuda
-
         return cuda.backend()
     raise RuntimeError(f"no backend for device {device}")
 

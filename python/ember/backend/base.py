@@ -12,7 +12,6 @@ the caller), ``dtype`` is an ``ember.dtypes.DType``, shapes are tuples of ints.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -130,76 +129,25 @@ class Backend(ABC):
         """max(x, 0). A default in terms of ``maximum``; backends may run it threaded."""
         return self.maximum(x, x.dtype.type(0))
 
+    # ---- fused activations and normalisation ------------------------------------
+    # One pass each over memory; the formulas are beside the ops that call them
+    # (ember/ops/activation.py Gelu/ReLU, ember/ops/normalization.py LayerNorm).
+    @abstractmethod
     def relu_backward(self, g, y):
-        """``g`` where ``y > 0``, else 0: relu's backward from its output. A default in
-        terms of the primitives above; backends may fuse it into one pass."""
-        zero = y.dtype.type(0)
-        return self.where(self.compare("gt", y, zero), g, zero)
-
-    # Fused activations and normalisation: defaults in terms of the primitives above
-    # (correct on any backend); the CPU backend runs each as one native threaded pass.
+        """``g`` where ``y > 0``, else 0: relu's backward from its output."""
+    @abstractmethod
     def gelu(self, x, approximate: str):
-        """x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, or with approximate='tanh'
-        x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
-        c = x.dtype.type
-        if approximate == "tanh":
-            inner = self.add(x, self.mul(self.mul(self.mul(x, x), x), c(0.044715)))
-            t = self.tanh(self.mul(inner, c(math.sqrt(2 / math.pi))))
-        else:
-            t = self.erf(self.mul(x, c(math.sqrt(0.5))))
-        return self.mul(self.mul(x, c(0.5)), self.add(t, c(1)))
-
+        """gelu(x), exact (``'none'``) or ``'tanh'``-approximated."""
+    @abstractmethod
     def gelu_backward(self, g, x, approximate: str):
-        """g * gelu'(x): g (Phi(x) + x phi(x)), phi the normal density; for 'tanh'
-        g ((1 + t) / 2 + x (1 - t^2) u' / 2), t = tanh(u),
-        u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)."""
-        c = x.dtype.type
-        x2 = self.mul(x, x)
-        if approximate == "tanh":
-            k = c(math.sqrt(2 / math.pi))
-            t = self.tanh(self.mul(self.add(x, self.mul(self.mul(x2, x), c(0.044715))), k))
-            du = self.mul(self.add(self.mul(x2, c(3 * 0.044715)), c(1)), k)
-            one_m_t2 = self.sub(c(1), self.mul(t, t))
-            slope = self.add(self.mul(self.add(t, c(1)), c(0.5)),
-                             self.mul(self.mul(self.mul(x, one_m_t2), du), c(0.5)))
-        else:
-            cdf = self.mul(self.add(self.erf(self.mul(x, c(math.sqrt(0.5)))), c(1)), c(0.5))
-            pdf = self.mul(self.exp(self.mul(x2, c(-0.5))), c(1 / math.sqrt(2 * math.pi)))
-            slope = self.add(cdf, self.mul(x, pdf))
-        return self.mul(g, slope)
-
+        """g * gelu'(x)."""
+    @abstractmethod
     def layer_norm(self, x, weight, bias, eps: float):
-        """Normalise over the last axis: returns (y, mean, rstd), with
-        mean = sum(x)/d, rstd = 1/sqrt(sum((x - mean)^2)/d + eps) of shape x.shape[:-1] and
-        y = (x - mean) rstd weight + bias (weight/bias: (d,) arrays or None)."""
-        last = (x.ndim - 1,)
-        d = x.dtype.type(x.shape[-1])
-        mean = self.div(self.sum(x, last, True), d)
-        centred = self.sub(x, mean)
-        var = self.div(self.sum(self.mul(centred, centred), last, True), d)
-        rstd = self.div(x.dtype.type(1), self.sqrt(self.add(var, x.dtype.type(eps))))
-        y = self.mul(centred, rstd)
-        if weight is not None:
-            y = self.mul(y, weight)
-        if bias is not None:
-            y = self.add(y, bias)
-        stat = x.shape[:-1]
-        return y, self.reshape(mean, stat), self.reshape(rstd, stat)
-
+        """``(y, mean, rstd)`` of layer norm over the last axis (mean, rstd: x.shape[:-1];
+        weight/bias: (d,) arrays or None)."""
+    @abstractmethod
     def layer_norm_backward(self, g, x, weight, mean, rstd):
-        """(dx, dweight, dbias) of ``layer_norm``, with xhat = (x - mean) rstd, gh = g weight:
-        dx = rstd (gh - mean(gh) - xhat mean(gh xhat)), dweight = sum_rows g xhat,
-        dbias = sum_rows g (dweight/dbias have shape (d,))."""
-        last, rows = (x.ndim - 1,), tuple(range(x.ndim - 1))
-        d = x.dtype.type(x.shape[-1])
-        stat = x.shape[:-1] + (1,)
-        mean, rstd = self.reshape(mean, stat), self.reshape(rstd, stat)
-        xhat = self.mul(self.sub(x, mean), rstd)
-        gh = g if weight is None else self.mul(g, weight)
-        mean_gh = self.div(self.sum(gh, last, True), d)
-        mean_gh_xhat = self.div(self.sum(self.mul(gh, xhat), last, True), d)
-        dx = self.mul(self.sub(self.sub(gh, mean_gh), self.mul(xhat, mean_gh_xhat)), rstd)
-        return dx, self.sum(self.mul(g, xhat), rows, False), self.sum(g, rows, False)
+        """``(dx, dweight, dbias)`` of ``layer_norm`` (dweight/dbias of shape (d,))."""
 
     @abstractmethod
     def clip(self, x, lo, hi):
@@ -216,6 +164,10 @@ class Backend(ABC):
     def argmax(self, x, axis: int | None, keepdims: bool): ...
     @abstractmethod
     def argmin(self, x, axis: int | None, keepdims: bool): ...
+    @abstractmethod
+    def argsort(self, x, axis: int, descending: bool):
+        """int64 indices sorting ``x`` along ``axis``: stable (ties keep their order), NaN
+        the largest value (last ascending, first descending) -- PyTorch's order."""
 
     # ---- shape and indexing ------------------------------------------------------
     @abstractmethod
@@ -313,16 +265,15 @@ class Backend(ABC):
         ``max_exp_avg_sq`` with amsgrad) in place, in a single pass over memory."""
 
     # ---- recurrent layers (one layer, one direction, a whole sequence) --------------
-    # Defaults written with the primitives above (a Python loop over time), so any backend
-    # runs them as is; the CPU backend overrides them with fused native kernels. Layouts:
+    # The step formulas (forward and backward) are in ember/ops/rnn.py. Defaults written
+    # with the primitives above (a Python loop over time), so any backend runs them as is;
+    # the CPU backend overrides them with fused native kernels. Layouts:
     # x_proj (L, N, G*H) = x W_ih^T + b_ih, w_hh (G*H, H), b_hh (G*H,) or None, h0/c0 (N, H);
     # gates stacked in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n); ``reverse`` runs the
     # steps t = L-1 .. 0 (the backward direction of a bidirectional layer).
     def lstm_forward(self, x_proj, w_hh, b_hh, h0, c0, reverse: bool):
         """``(hs, cs, gates)``: the states h, c (L, N, H) after every step and the gate
-        activations [i, f, g, o] (L, N, 4H) the backward needs:
-        a = x_proj[t] + h W_hh^T + b_hh;  i, f, o = sigmoid;  g = tanh;
-        c = f c_prev + i g;  h = o tanh(c)."""
+        activations [i, f, g, o] (L, N, 4H) the backward needs."""
         steps, hid = x_proj.shape[0], h0.shape[-1]
         w_t = self.permute(w_hh, (1, 0))
         h, c = h0, c0
@@ -340,11 +291,8 @@ class Backend(ABC):
 
     def lstm_backward(self, dhs, dh_n, dc_n, hs, cs, gates, h0, c0, w_hh, reverse: bool):
         """``(dx_proj, dw_hh, db_hh, dh0, dc0)``: backprop through time of ``lstm_forward``
-        from dhs (L, N, H) (the gradient of every output h) and dh_n, dc_n (N, H). Per step,
-        with dh = dhs[t] + (gradient from step t+1) and dc_total = dc + dh o (1 - tanh(c)^2):
-        da_i = dc_total g i (1 - i); da_f = dc_total c_prev f (1 - f);
-        da_g = dc_total i (1 - g^2); da_o = dh tanh(c) o (1 - o);
-        dh_prev = da W_hh; dc_prev = dc_total f; dW_hh = sum_t da^T h_prev; db_hh = sum da."""
+        from dhs (L, N, H) (the gradient of every output h) and dh_n, dc_n (N, H); at each
+        step dh' = dhs[t] + the gradient from step t+1."""
         steps, hid = hs.shape[0], h0.shape[-1]
         order = list(_rnn_steps(steps, reverse))
         dh, dc = dh_n, dc_n
@@ -368,9 +316,7 @@ class Backend(ABC):
         return dx, dw, db, dh, dc
 
     def gru_forward(self, x_proj, w_hh, b_hh, h0, reverse: bool):
-        """``(hs, gates)``: the states (L, N, H) and per step [r, z, n, hn] (L, N, 4H), with
-        [h_r, h_z, hn] = h W_hh^T + b_hh:  r = sigmoid(x_r + h_r);  z = sigmoid(x_z + h_z);
-        n = tanh(x_n + r hn);  h = (1 - z) n + z h_prev  (PyTorch's GRU)."""
+        """``(hs, gates)``: the states (L, N, H) and per step [r, z, n, h_n] (L, N, 4H)."""
         steps, hid = x_proj.shape[0], h0.shape[-1]
         w_t = self.permute(w_hh, (1, 0))
         h = h0
@@ -388,11 +334,7 @@ class Backend(ABC):
         return _rnn_stack(self, hs), _rnn_stack(self, acts)
 
     def gru_backward(self, dhs, dh_n, hs, gates, h0, w_hh, reverse: bool):
-        """``(dx_proj, dw_hh, db_hh, dh0)``: backprop through time of ``gru_forward``. Per
-        step, dh = dhs[t] + (gradient from step t+1):  dpre_n = dh (1 - z) (1 - n^2);
-        dpre_r = dpre_n hn r (1 - r);  dpre_z = dh (h_prev - n) z (1 - z);
-        dx_proj = [dpre_r, dpre_z, dpre_n];  dhp = [dpre_r, dpre_z, dpre_n r];
-        dh_prev = dh z + dhp W_hh;  dW_hh = sum_t dhp^T h_prev;  db_hh = sum dhp."""
+        """``(dx_proj, dw_hh, db_hh, dh0)``: backprop through time of ``gru_forward``."""
         steps, hid = hs.shape[0], h0.shape[-1]
         order = list(_rnn_steps(steps, reverse))
         dh = dh_n
@@ -413,7 +355,7 @@ class Backend(ABC):
         return _rnn_stack(self, dxs), dw, db, dh
 
     def rnn_forward(self, x_proj, w_hh, b_hh, h0, reverse: bool, relu: bool):
-        """hs (L, N, H) of an Elman RNN: h = act(x_proj[t] + h_prev W_hh^T + b_hh)."""
+        """hs (L, N, H) of an Elman RNN (act = relu or tanh)."""
         w_t = self.permute(w_hh, (1, 0))
         h = h0
         hs = [None] * x_proj.shape[0]
@@ -426,8 +368,8 @@ class Backend(ABC):
         return _rnn_stack(self, hs)
 
     def rnn_backward(self, dhs, dh_n, hs, h0, w_hh, reverse: bool, relu: bool):
-        """``(dx_proj, dw_hh, db_hh, dh0)`` of ``rnn_forward``: dpre = dh act'(pre) with
-        tanh' = 1 - h^2 and relu' = [h > 0];  dh_prev = dpre W_hh."""
+        """``(dx_proj, dw_hh, db_hh, dh0)`` of ``rnn_forward`` (tanh' = 1 - h^2 and
+        relu' = [h > 0], both from the output h)."""
         steps = hs.shape[0]
         order = list(_rnn_steps(steps, reverse))
         dh = dh_n

@@ -190,6 +190,9 @@ class CPUBackend(Backend):
     def argmin(self, x, axis, keepdims):
         return np.argmin(x, axis=axis, keepdims=keepdims).astype(np.int64, copy=False)
 
+    def argsort(self, x, axis, descending):
+        return argsort_numpy(x, axis, descending)
+
     # ---- shape and indexing ------------------------------------------------------
     def reshape(self, x, shape):
         return np.reshape(x, shape)
@@ -305,3 +308,14 @@ class CPUBackend(Backend):
 def _is_basic_index(index) -> bool:
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, (int, slice, type(None), type(Ellipsis))) for i in items)
+
+
+def argsort_numpy(x: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """Stable int64 argsort with PyTorch's order: NumPy's ascending order already puts NaN
+    last; descending sorts the reversed array ascending and reverses the result, so equal
+    values keep their original order and NaN comes first."""
+    if not descending:
+        return np.argsort(x, axis=axis, kind="stable").astype(np.int64)
+    n = x.shape[axis]
+    rev = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+    return (n - 1 - np.flip(rev, axis)).astype(np.int64)

@@ -9,7 +9,8 @@ This file turns NumPy's semantics into the kernels' simpler contracts:
 - scalars (Python or NumPy) become 0-d device arrays of the other operand's dtype;
 - NumPy indexing (ints, slices, None, Ellipsis, int and bool arrays, with NumPy's rule for
   where the broadcast index dimensions go) becomes a view plus, for advanced indices, one
-  gather/put/add kernel over index arrays (bool masks go through ``nonzero`` on the host);
+  gather/put/add kernel over index arrays (bool masks go through ``nonzero`` on the host),
+  as planned by ``backend/indexing.py``;
 - randomness comes from a Philox counter-based generator keyed by the ember Generator's
   seed and a per-generator call counter, so ``ember.manual_seed`` makes it reproducible.
 
@@ -28,6 +29,8 @@ import numpy as np
 from .. import dtypes as _dt
 from .. import precision
 from .base import Backend
+from .cpu import argsort_numpy
+from .indexing import ArrayAccess, plan_index
 
 try:
     from .. import _cuda  # type: ignore[attr-defined]
@@ -64,6 +67,9 @@ class CUDABackend(Backend):
         # manual_seed replaces generator.np, which restarts the counter (reproducibility)
         self._rng: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._consts: dict = {}  # (dtype, value) -> 0-d device array, read-only constants
+        # how the indexing planner reads device arrays (their strides are in elements)
+        self._access = ArrayAccess(self._is_array, self.to_numpy, self._index_array,
+                                   lambda a: a.strides)
 
     @classmethod
     def instance(cls) -> CUDABackend:
@@ -346,6 +352,12 @@ class CUDABackend(Backend):
     def argmin(self, x, axis, keepdims):
         return self._m.arg_reduce("argmin", x, -1 if axis is None else int(axis), bool(keepdims))
 
+    def argsort(self, x, axis, descending):
+        # No device sort kernel yet: the order is computed on the host (one copy each way)
+        # with the CPU backend's rule, so both devices sort identically.
+        host = self.to_numpy(x)
+        return self.from_numpy(argsort_numpy(host, axis, descending), _dt.int64)
+
     # ---- shape and indexing ------------------------------------------------------
     def reshape(self, x, shape):
         shape = tuple(int(s) for s in shape)
@@ -467,105 +479,27 @@ class CUDABackend(Backend):
             self._m.copy_(self._view(out, offset, x.shape, out.strides), x)
         return out
 
-    # ---- NumPy indexing → a view plus index arrays --------------------------------
+    # ---- NumPy indexing → a view plus index arrays (planned in backend/indexing.py) -----
     def _index_array(self, a):
-        """An int64 device array from a device/host int array (bool arrays are masks,
-        handled by the caller)."""
+        """An int64 device array from a device/host int array or a host int (bool arrays are
+        masks, handled by the planner); ints are cached constants (no upload per index)."""
         if self._is_array(a):
             return a if a.dtype == np.int64 else self._m.astype(a, np.int64)
+        if isinstance(a, (int, np.integer)):
+            return self._const(a, np.int64)
         return self._upload(np.asarray(a, dtype=np.int64))
 
     def _index_plan(self, x, index):
-        """Split ``x[index]`` into (view, None) for basic indexing, or (base, plan) with
-        plan = (result shape R, base strides over R, index arrays over R, the target
-        stride and size of each indexed dimension) for the index kernel."""
-        items = list(index) if isinstance(index, tuple) else [index]
-        # bool masks -> one int array per masked dimension (NumPy: mask.nonzero())
-        expanded = []
-        for it in items:
-            is_bool = ((self._is_array(it) and it.dtype == np.bool_)
-                       or (isinstance(it, (np.ndarray, list)) and np.asarray(it).dtype == np.bool_)
-                       or isinstance(it, (bool, np.bool_)))
-            if is_bool:
-                mask = self.to_numpy(it) if self._is_array(it) else np.asarray(it)
-                if mask.ndim == 0:
-                    raise IndexError("getitem: a 0-d boolean index is not supported on CUDA")
-                expanded.extend(("adv", self._upload(nz)) for nz in np.nonzero(mask))
-            elif self._is_array(it) or isinstance(it, (np.ndarray, list)):
-                expanded.append(("adv", self._index_array(it)))
-            elif it is None or it is Ellipsis or isinstance(it, slice):
-                expanded.append(("basic", it))
-            elif isinstance(it, (int, np.integer)):
-                expanded.append(("int", int(it)))
-            else:
-                raise IndexError(f"getitem: unsupported index of type {type(it).__name__}")
-        has_adv = any(kind == "adv" for kind, _ in expanded)
-        consumed = sum(1 for kind, it in expanded if not (kind == "basic" and
-                                                          (it is None or it is Ellipsis)))
-        if consumed > x.ndim:
-            raise IndexError(f"too many indices: the array has {x.ndim} dims but "
-                             f"{consumed} were indexed")
-        n_ellipsis = sum(1 for kind, it in expanded if kind == "basic" and it is Ellipsis)
-        if n_ellipsis > 1:
-            raise IndexError("an index can only have a single ellipsis ('...')")
-        full = []
-        for kind, it in expanded:
-            if kind == "basic" and it is Ellipsis:
-                full.extend([("basic", slice(None))] * (x.ndim - consumed))
-            else:
-                full.append((kind, it))
-        if n_ellipsis == 0:
-            full.extend([("basic", slice(None))] * (x.ndim - consumed))
-
-        offset = x.offset
-        dims = []  # per result dim before placing the index dims: (size, stride) or ("adv", k)
-        advs = []  # (index array, size, stride) per indexed dimension
-        d = 0
-        for kind, it in full:
-            if kind == "basic" and it is None:
-                dims.append((1, 0))
-                continue
-            n, st = x.shape[d], x.strides[d]
-            if kind == "int" and not has_adv:
-                i = it + n if it < 0 else it
-                if not 0 <= i < n:
-                    raise IndexError(f"index {it} is out of bounds for axis {d} with size {n}")
-                offset += i * st
-            elif kind == "basic":
-                start, stop, step = it.indices(n)
-                length = len(range(start, stop, step))
-                if length:
-                    offset += start * st
-                dims.append((length, step * st))
-            else:  # an index array, or an int among index arrays (NumPy treats it as one)
-                arr = self._const(it, np.int64) if kind == "int" else it
-                dims.append(("adv", len(advs)))
-                advs.append((arr, n, st))
-            d += 1
-        if not has_adv:
-            return self._view(x, offset, [s for s, _ in dims], [st for _, st in dims]), None
-
-        bshape = tuple(np.broadcast_shapes(*[tuple(a.shape) for a, _, _ in advs]))
-        positions = [i for i, dm in enumerate(dims) if dm[0] == "adv"]
-        adjacent = positions == list(range(positions[0], positions[-1] + 1))
-        rest = [dm for dm in dims if dm[0] != "adv"]
-        if adjacent:  # NumPy: the index dims replace the indexed ones in place
-            before, after = dims[:positions[0]], dims[positions[-1] + 1:]
-        else:  # ... else they go first
-            before, after = [], rest
-        shape = [s for s, _ in before] + list(bshape) + [s for s, _ in after]
-        base = [st for _, st in before] + [0] * len(bshape) + [st for _, st in after]
-        lead = len(before)
-        idx = []
-        for arr, _, _ in advs:
-            strides = [0] * len(shape)
-            a_lead = len(bshape) - arr.ndim
-            for j, (n, st) in enumerate(zip(arr.shape, arr.strides)):
-                strides[lead + a_lead + j] = st if n == bshape[a_lead + j] else 0
-            idx.append(self._view(arr, arr.offset, shape, strides))
-        base_view = self._view(x, offset, (), ()) if _prod(shape) else x
-        plan = (tuple(shape), base, idx, [st for _, _, st in advs], [n for _, n, _ in advs])
-        return base_view, plan
+        """``x[index]`` as (view, None) for basic indexing, or (base, plan) with plan =
+        (result shape R, base strides over R, index arrays viewed over R, the target stride
+        and size of each indexed dimension) for the index kernel (see backend/indexing.py)."""
+        p = plan_index(x.shape, x.strides, x.offset, index, self._access)
+        if p.is_view:
+            return self._view(x, p.offset, p.shape, p.strides), None
+        idx = [self._view(a, a.offset, p.shape, st) for a, st in zip(p.index, p.index_strides)]
+        base_view = self._view(x, p.offset, (), ()) if _prod(p.shape) else x
+        return base_view, (p.shape, list(p.strides), idx, list(p.target_strides),
+                           list(p.target_sizes))
 
     # ---- linear algebra (the GPU kernel engineer's GEMM) ---------------------------
     def matmul(self, a, b):

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes as _dt
+from ..creation import from_numpy, tensor
+from ..ops import stack
 from ..random import Generator, default_generator
 from ..tensor import Tensor
 from .dataset import Dataset
@@ -24,7 +26,6 @@ __all__ = ["DataLoader", "RandomSampler", "SequentialSampler", "default_collate"
 
 class SequentialSampler:
     """Indices ``0, 1, ..., len(dataset) - 1``."""
-
     def __init__(self, data_source: Sequence | Dataset) -> None:
         self.data_source = data_source
 
@@ -61,15 +62,12 @@ def _stack_tensors(batch: list[Tensor]) -> Tensor:
                          "ember.data.pad_sequences)")
     if all(t.device.type == "cpu" and not t.requires_grad for t in batch):
         return _from_array(np.stack([t.numpy() for t in batch]))
-    from ..ops import stack  # keeps the graph / the device
 
     return stack(batch)
 
 
 def _from_array(arr: np.ndarray) -> Tensor:
     """A tensor owning ``arr`` (no copy when the dtype is one of ember's)."""
-    from ..creation import from_numpy, tensor
-
     if _dt.from_numpy_dtype(arr.dtype).np == arr.dtype:
         return from_numpy(np.ascontiguousarray(arr))
     return tensor(arr)
@@ -100,8 +98,6 @@ def default_collate(batch: list) -> Any:
     if isinstance(elem, (np.number, np.bool_)):
         return _from_array(np.array(batch))
     if isinstance(elem, (bool, int, float)):
-        from ..creation import tensor
-
         return tensor(batch)
     if isinstance(elem, (str, bytes)):
         return list(batch)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..creation import tensor as _tensor
 from ..tensor import Tensor
 
 
@@ -50,7 +51,6 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors: Tensor | np.ndarray) -> None:
         if not tensors:
             raise ValueError("TensorDataset: expected at least one tensor")
-        from ..creation import tensor as _tensor
 
         self.tensors = tuple(t if isinstance(t, Tensor) else _tensor(t) for t in tensors)
         lengths = [t.shape[0] if t.ndim else None for t in self.tensors]
@@ -76,7 +76,6 @@ class TensorDataset(Dataset):
 
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order."""
-
     def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
         self.dataset = dataset
         self.indices = [int(i) for i in np.asarray(indices).reshape(-1)]
@@ -96,7 +95,6 @@ class Subset(Dataset):
 
 class ConcatDataset(Dataset):
     """Datasets one after another: indices ``0..len(a)-1`` are ``a``'s, then ``b``'s, ..."""
-
     def __init__(self, datasets: Sequence[Dataset]) -> None:
         self.datasets = list(datasets)
         if not self.datasets:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..creation import from_numpy
 from ..tensor import Tensor
 from .dataset import Dataset, _check_index
 from .text import CharVocab
@@ -151,8 +152,6 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 # ----------------------------------------------------------------------------- MNIST
 def _image_to_tensor(img: np.ndarray) -> Tensor:
     """uint8 (..., H, W) -> float32 (..., 1, H, W) in [0, 1]."""
-    from ..creation import from_numpy
-
     return from_numpy(img[..., None, :, :].astype(np.float32) / np.float32(255.0))
 
 
@@ -240,7 +239,6 @@ class MNIST(Dataset):
         """The DataLoader fast path (untransformed items only)."""
         if self.transform or self.target_transform:
             return NotImplemented
-        from ..creation import from_numpy
 
         idx = np.asarray(indices, dtype=np.int64)
         return _image_to_tensor(self.data[idx]), from_numpy(self.targets[idx])
@@ -276,8 +274,6 @@ class Digits(Dataset):
         return len(self.data)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from ..creation import from_numpy
-
         i = _check_index("Digits", index, len(self))
         img = self.transform(self.data[i]) if self.transform else from_numpy(self.data[i][None])
         target = int(self.targets[i])
@@ -286,7 +282,6 @@ class Digits(Dataset):
     def _get_batch(self, indices: Sequence[int]) -> Any:
         if self.transform or self.target_transform:
             return NotImplemented
-        from ..creation import from_numpy
 
         idx = np.asarray(indices, dtype=np.int64)
         return from_numpy(self.data[idx][:, None]), from_numpy(self.targets[idx])
@@ -340,16 +335,12 @@ class TinyShakespeare(Dataset):
         return len(self.data) - self.block_size
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        from ..creation import from_numpy
-
         i = _check_index("TinyShakespeare", index, len(self))
         chunk = self.data[i:i + self.block_size + 1]
         return from_numpy(chunk[:-1].copy()), from_numpy(chunk[1:].copy())
 
     def _get_batch(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
         """All windows in one gather: rows ``data[i : i + block_size + 1]``."""
-        from ..creation import from_numpy
-
         starts = np.asarray(indices, dtype=np.int64)
         windows = self.data[starts[:, None] + np.arange(self.block_size + 1)]
         return (from_numpy(np.ascontiguousarray(windows[:, :-1])),

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..creation import tensor
+from ..ops import pad
 from ..random import default_generator
 from ..tensor import Tensor
 
@@ -30,7 +32,6 @@ def _spatial(img: Image, name: str) -> tuple[int, int]:
 
 class Compose:
     """Apply transforms one after another: ``Compose([ToTensor(), Normalize(m, s)])``."""
-
     def __init__(self, transforms: Sequence[Callable[[Any], Any]]) -> None:
         self.transforms = list(transforms)
 
@@ -46,7 +47,6 @@ class Compose:
 
 class Lambda:
     """Wrap a function as a transform."""
-
     def __init__(self, fn: Callable[[Any], Any]) -> None:
         if not callable(fn):
             raise TypeError(f"Lambda: expected a callable, got {type(fn).__name__}")
@@ -65,8 +65,6 @@ class ToTensor:
     Accepts PIL images too (via ``np.asarray``); a tensor passes through unchanged."""
 
     def __call__(self, pic: Any) -> Tensor:
-        from ..creation import tensor
-
         if isinstance(pic, Tensor):
             return pic
         arr = np.asarray(pic)
@@ -86,7 +84,6 @@ class ToTensor:
 
 class Normalize:
     """``(img - mean[c]) / std[c]`` for each channel c of a CHW image (or a batch NCHW)."""
-
     def __init__(self, mean: Sequence[float] | float, std: Sequence[float] | float) -> None:
         self.mean = np.atleast_1d(np.asarray(mean, dtype=np.float64))
         self.std = np.atleast_1d(np.asarray(std, dtype=np.float64))
@@ -112,8 +109,6 @@ class Normalize:
         return (img.astype(dt) - mean) / std
 
     def _tensor(self, img: Tensor) -> Tensor:
-        from ..creation import tensor
-
         dt = img.dtype if img.is_floating_point() else None
         mean = tensor(self.mean.reshape(-1, 1, 1), dtype=dt, device=img.device)
         std = tensor(self.std.reshape(-1, 1, 1), dtype=dt, device=img.device)
@@ -134,7 +129,6 @@ def _hflip(img: Image) -> Image:
 
 class RandomHorizontalFlip:
     """Mirror the image left-right with probability ``p``."""
-
     def __init__(self, p: float = 0.5) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"RandomHorizontalFlip: p must be in [0, 1], got {p}")
@@ -169,8 +163,6 @@ _PAD_MODES = {"constant": "constant", "edge": "replicate", "reflect": "reflect"}
 def _pad(img: Image, ltrb: tuple[int, int, int, int], fill: float, mode: str) -> Image:
     left, top, right, bottom = ltrb
     if isinstance(img, Tensor):
-        from ..ops import pad
-
         return pad(img, (left, right, top, bottom), mode=_PAD_MODES[mode], value=fill)
     widths = [(0, 0)] * (img.ndim - 2) + [(top, bottom), (left, right)]
     if mode == "constant":

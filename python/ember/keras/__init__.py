@@ -16,20 +16,21 @@ tutorial by changing only its imports::
     model.fit(x_train, y_train, epochs=5, validation_split=0.1)
 """
 
-from typing import Any
-
-from . import callbacks, layers, losses, metrics, models, optimizers, utils
-from .history import History
+from . import (
+    activations,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    preprocessing,
+    utils,
+)
+from .callbacks import History
 from .models import Sequential
 
-__all__ = ["Sequential", "History", "callbacks", "layers", "losses", "metrics", "models",
-           "optimizers", "preprocessing", "utils"]
+__all__ = ["Sequential", "History", "activations", "callbacks", "initializers", "layers",
+           "losses", "metrics", "models", "optimizers", "preprocessing", "utils"]
 
-
-def __getattr__(name: str) -> Any:
-    # preprocessing re-exports ember.data.text; imported on first use
-    if name == "preprocessing":
-        import importlib
-
-        return importlib.import_module(".preprocessing", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

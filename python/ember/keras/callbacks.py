@@ -13,8 +13,10 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .. import viz
+
 __all__ = [
-    "Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",  # noqa: F822
+    "Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
     "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "LambdaCallback",
 ]
 
@@ -90,14 +92,40 @@ class CallbackList:
         self._call("on_batch_end", batch, logs)
 
 
-def __getattr__(name: str) -> Any:
-    # History lives in history.py (which imports Callback from here); loading it lazily
-    # keeps the two modules free of an import cycle.
-    if name == "History":
-        from .history import History
+# ------------------------------------------------------------------------------ history
 
-        return History
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+class History(Callback):
+    """Records every epoch's logs. ``fit`` adds one to its callbacks and returns it.
+
+    Attributes:
+        history: ``{'loss': [...], 'accuracy': [...], 'val_loss': [...], ...}``, one value
+            per epoch.
+        epoch: the (0-based) epoch numbers recorded.
+        params: ``{'epochs', 'steps', 'verbose'}`` of the ``fit`` call.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.history, self.epoch = {}, []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+    def plot(self, path: str | None = None, **kwargs: Any) -> Any:
+        """Plot the loss and metric curves with ``ember.viz.plot_history`` (saved to
+        ``path`` when given)."""
+        return viz.plot_history(self, path, **kwargs)
+
+    def __repr__(self) -> str:
+        keys = ", ".join(self.history)
+        return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
 
 
 # ------------------------------------------------------------------------------ monitoring

@@ -14,6 +14,7 @@ labels within the output size, one-hot widths, 0/1 targets, and (N,) versus (N, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -154,8 +155,6 @@ class Loss:
 
 
 def _snake(name: str) -> str:
-    import re
-
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 

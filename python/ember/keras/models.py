@@ -22,17 +22,18 @@ from typing import Any
 
 import numpy as np
 
+from .. import io as _io
 from .. import nn
 from ..autograd.grad_mode import no_grad
-from ..creation import tensor, zeros
+from ..creation import randperm, tensor, zeros
 from ..progress import ProgressBar, is_terminal
 from ..tensor import Tensor
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers as _optimizers
-from .callbacks import Callback, CallbackList
-from .history import History
-from .layers import Embedding, InputLayer, Lambda, Layer, _assign, _snake
+from .callbacks import Callback, CallbackList, History
+from .layers import Embedding, InputLayer, Lambda, Layer
+from .layers.base import _assign, _snake
 
 __all__ = ["Sequential"]
 
@@ -570,8 +571,6 @@ class Sequential(nn.Module):
 
     def save_weights(self, filepath: str) -> None:
         """Write the weights (the state dict) to ``filepath`` (safetensors, ``ember.save``)."""
-        from .. import io as _io
-
         self._ensure_built("save_weights")
         _io.save(self.state_dict(), str(filepath))
 
@@ -579,7 +578,6 @@ class Sequential(nn.Module):
         """Save a checkpoint to ``filepath`` (safetensors, ``ember.save``):
         ``{'model': state_dict, 'optimizer': optimizer state dict}``. The architecture is
         the Python code that builds the model; ``load_weights`` reads the weights back."""
-        from .. import io as _io
 
         self._ensure_built("save")
         ckpt: dict[str, Any] = {"model": self.state_dict()}
@@ -590,10 +588,9 @@ class Sequential(nn.Module):
     def load_weights(self, filepath: str) -> None:
         """Load weights written by ``save_weights`` or ``save`` into this (same-shaped,
         built) model."""
-        from .. import io as _io
 
         self._ensure_built("load_weights")
-        state = _io.load(str(filepath))
+        state = _io.load(str(filepath), map_location="cpu")  # load_state_dict moves it
         if isinstance(state, dict) and isinstance(state.get("model"), dict):
             state = state["model"]  # a full checkpoint from save()
         self.load_state_dict(state)
@@ -637,6 +634,4 @@ class Sequential(nn.Module):
 
 def _randperm(n: int) -> Any:
     """A permutation from ember's generator, so ``ember.manual_seed`` fixes the shuffling."""
-    from ..creation import randperm
-
     return randperm(n).numpy()

@@ -28,7 +28,7 @@ from .layers.pool import (
     MaxPool2d,
     Upsample,
 )
-from .layers.rnn import GRU, LSTM, RNN, RNNBase
+from .layers.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .layers.transformer import (
     PositionalEncoding,
     Transformer,
@@ -57,6 +57,7 @@ __all__ = [
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
     "AdaptiveAvgPool2d", "Upsample",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RNNBase", "RNN", "LSTM", "GRU",
+    "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softplus", "Softmax",
     "LogSoftmax",
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",

@@ -7,12 +7,18 @@ a clamped BCE) so that logits of +-1e4 give finite values and gradients.
 
 from __future__ import annotations
 
+import math
+
 from .. import dtypes as _dt
-from ..creation import rand
+from ..autograd.grad_mode import no_grad
+from ..backend import backend_for
+from ..creation import arange, rand
 from ..ops import (  # noqa: F401 - re-exported: F.relu, F.softmax, ...
     elu,
+    exp,
     gelu,
     leaky_relu,
+    log,
     log_softmax,
     logsumexp,
     pad,
@@ -22,6 +28,7 @@ from ..ops import (  # noqa: F401 - re-exported: F.relu, F.softmax, ...
     softmax,
     softplus,
     tanh,
+    where,
 )
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401 - re-exported
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401 - re-exported
@@ -58,8 +65,6 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 def one_hot(t: Tensor, num_classes: int = -1) -> Tensor:
     """int64 class indices -> int64 one-hot vectors along a new last dimension."""
-    from ..creation import arange
-
     if t.dtype is not _dt.int64:
         raise TypeError(f"one_hot: expected int64 class indices, got {t.dtype}")
     if num_classes < 0:
@@ -73,7 +78,6 @@ def one_hot(t: Tensor, num_classes: int = -1) -> Tensor:
 def embedding(ids: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` at the int64 ``ids`` (any shape): output shape ids.shape + (dim,).
     The row ``padding_idx`` gets no gradient."""
-    from ..ops import where
 
     if ids.dtype is not _dt.int64:
         raise TypeError(f"embedding: ids must be an int64 tensor, got {ids.dtype}")
@@ -108,17 +112,16 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     running = (1 - momentum) running + momentum batch (the variance unbiased).
     Eval: the running statistics.
     """
-    from ..autograd.grad_mode import no_grad
 
     dims = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
-        n = x.numel() // x.shape[1]
-        if n <= 1:
+        n = math.prod(x.shape[d] for d in dims)
+        if n == 1:  # (an empty batch is fine, as in PyTorch: an empty result)
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}")
         y = _normalize(x, dims, eps)
-        if running_mean is not None:
+        if running_mean is not None and n > 0:  # an empty batch leaves the statistics
             with no_grad():
                 xd = x.detach()
                 mean = xd.mean(dims)
@@ -189,8 +192,6 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
                delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - delta/2)."""
-    from ..ops import where
-
     _same_shape("huber_loss", input, target)
     a = (input - target).abs()
     loss = where(a < delta, a * a * 0.5, (a - 0.5 * delta) * delta)
@@ -200,8 +201,6 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - beta/2 (Huber divided by beta)."""
-    from ..ops import where
-
     _same_shape("smooth_l1_loss", input, target)
     a = (input - target).abs()
     if beta == 0:
@@ -244,8 +243,6 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if weight is None or not weight.requires_grad:  # the one-node op (ops/loss.py)
         return NllLoss.apply(input, target, weight, ignore_index, cdim, reduction)
     # a weight that requires grad: the same formula in ops, so it gets its gradient too
-    from ..backend import backend_for
-    from ..ops import where
 
     valid = Tensor._wrap(valid_targets(backend_for(target.device), target._data, n_classes,
                                        ignore_index), target.device)
@@ -343,7 +340,6 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean",
     """KL(target || exp(input)) pointwise: t (log t - input), with 0 where t = 0.
     ``input`` holds log-probabilities. reduction='batchmean' divides the sum by the batch
     size (the mathematically right KL); 'mean' divides by the number of elements."""
-    from ..ops import exp, log, where
 
     _same_shape("kl_div", input, target)
     if log_target:

@@ -8,10 +8,13 @@ Fan-in/fan-out: for a Linear weight (out, in) they are in and out; for a conv we
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..creation import tensor
+from ..random import default_generator
 from ..tensor import Tensor
 
 
@@ -65,8 +68,6 @@ def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> T
 def trunc_normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2) restricted to [a, b] (by resampling what falls outside)."""
-    from ..random import default_generator
-
     gen = generator or default_generator
     out = np.empty(t.numel())
     filled = 0
@@ -100,6 +101,8 @@ def eye_(t: Tensor) -> Tensor:
 
 def xavier_uniform_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
+    if _zero_element("xavier_uniform_", t):
+        return t
     fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(t, -a, a, generator)
@@ -107,6 +110,8 @@ def xavier_uniform_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 
 def xavier_normal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    if _zero_element("xavier_normal_", t):
+        return t
     fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
@@ -115,6 +120,8 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He: U(-b, b) with b = gain * sqrt(3 / fan). (nn.Linear uses a = sqrt 5, which gives
     b = 1 / sqrt(fan_in).)"""
+    if _zero_element("kaiming_uniform_", t):
+        return t
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(t, mode))
     return uniform_(t, -bound, bound, generator)
 
@@ -122,6 +129,8 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He: N(0, std^2) with std = gain / sqrt(fan)."""
+    if _zero_element("kaiming_normal_", t):
+        return t
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(t, mode))
     return normal_(t, 0.0, std, generator)
 
@@ -129,7 +138,6 @@ def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
 def orthogonal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian matrix
     (Saxe et al. 2013), reshaped to t's shape; rows or columns are orthonormal."""
-    from ..random import default_generator
 
     if t.ndim < 2:
         raise ValueError(f"orthogonal_: expected at least 2 dimensions, got shape {t.shape}")
@@ -146,8 +154,6 @@ def orthogonal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 
 
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
-    from ..creation import tensor
-
     with no_grad():
         return t.copy_(tensor(values, dtype=t.dtype, device=t.device))
 
@@ -156,3 +162,12 @@ def _fill(t: Tensor, values: np.ndarray) -> Tensor:
 uniform, normal, constant = uniform_, normal_, constant_
 xavier_uniform, xavier_normal = xavier_uniform_, xavier_normal_
 kaiming_uniform, kaiming_normal, orthogonal = kaiming_uniform_, kaiming_normal_, orthogonal_
+
+
+def _zero_element(op: str, t: Tensor) -> bool:
+    """PyTorch's rule: initialising a zero-element tensor is a no-op (with a warning), not
+    a division by zero in the fan computation."""
+    if t.numel() == 0:
+        warnings.warn(f"{op}: initializing a zero-element tensor is a no-op", stacklevel=3)
+        return True
+    return False

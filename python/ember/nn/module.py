@@ -10,9 +10,12 @@ them as attributes. From that registry come ``parameters()``, ``state_dict()``,
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
+from .. import dtypes
+from ..autograd.grad_mode import no_grad
+from ..creation import tensor
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -24,7 +27,6 @@ class IncompatibleKeys(NamedTuple):
 
 class Module:
     """Base class for layers and models (PyTorch's ``nn.Module``)."""
-
     training: bool
 
     def __init__(self) -> None:
@@ -206,8 +208,6 @@ class Module:
 
     # ------------------------------------------------------------------ devices and dtypes
     def _apply_to_tensors(self, fn: Callable[[Tensor], Tensor]) -> Module:
-        from ..autograd.grad_mode import no_grad
-
         with no_grad():
             for m in self.modules():
                 for p in m._parameters.values():
@@ -238,13 +238,9 @@ class Module:
         return self._apply_to_tensors(convert)
 
     def float(self) -> Module:
-        from .. import dtypes
-
         return self.to(dtypes.float32)
 
     def double(self) -> Module:
-        from .. import dtypes
-
         return self.to(dtypes.float64)
 
     def cpu(self) -> Module:
@@ -274,17 +270,28 @@ class Module:
         always an error. Errors are checked before anything is copied, so a failed load
         leaves the module unchanged.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a dict of name -> tensor (what "
+                            f"state_dict() returns), got a {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         problems = []
+        staged = {}  # every value converted first: a failure leaves the module unchanged
         for k, v in state_dict.items():
-            if k in own:
-                shape = tuple(v.shape) if hasattr(v, "shape") else None
-                if shape != own[k].shape:
-                    problems.append(f"size mismatch for {k}: copying a param with shape {shape} "
-                                    f"from the checkpoint, the shape in the current model is "
-                                    f"{own[k].shape}")
+            if k not in own:
+                continue
+            try:
+                src = v.detach() if isinstance(v, Tensor) else tensor(v)
+            except (TypeError, ValueError) as e:
+                problems.append(f"value for {k} is not a tensor or array ({e})")
+                continue
+            if src.shape != own[k].shape:
+                problems.append(f"size mismatch for {k}: copying a param with shape "
+                                f"{src.shape} from the checkpoint, the shape in the current "
+                                f"model is {own[k].shape}")
+                continue
+            staged[k] = src.to(own[k].device).to(own[k].dtype)
         if strict:
             if missing:
                 problems.insert(0, "Missing key(s) in state_dict: " +
@@ -295,29 +302,25 @@ class Module:
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(problems))
-        from ..autograd.grad_mode import no_grad
-        from ..creation import tensor
 
         with no_grad():
-            for k, v in state_dict.items():
-                if k in own:
-                    target = own[k]
-                    src = v if isinstance(v, Tensor) else tensor(v)
-                    target.copy_(src.to(target.device).to(target.dtype))
+            for k, src in staged.items():
+                own[k].copy_(src)
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path: Any) -> None:
-        """Save ``state_dict()`` to ``path`` in the safetensors format (``ember.save``)."""
-        from ..io import save
+        """Save ``state_dict()`` to ``path`` in the safetensors format (``ember.save``).
 
-        save(self.state_dict(), path)
+        Implemented by ember.io, which sits above nn and registers it (``register_workflow``
+        below), so ember.nn never imports the workflow layer; ``import ember`` loads it."""
+        _workflow("save")(self.state_dict(), path)
 
     def load(self, path: Any, strict: bool = True) -> IncompatibleKeys:
         """Load a file written by ``save`` into this module (``load_state_dict`` semantics:
-        everything is read and checked first, so a failed load leaves the module unchanged)."""
-        from ..io import load
-
-        state = load(path)
+        everything is read and checked first, so a failed load leaves the module unchanged).
+        Reads with ``ember.load``, registered by ember.io like ``save``; the tensors are
+        read onto the CPU (wherever they were saved) and copied to this module's devices."""
+        state = _workflow("load")(path, map_location="cpu")
         if not isinstance(state, dict):
             raise TypeError(f"{path}: holds a {type(state).__name__}, not a state dict")
         try:
@@ -326,10 +329,9 @@ class Module:
             raise RuntimeError(f"{path}: {e}") from e
 
     def summary(self, input_size: Any = None, input: Any = None, dtype: Any = None) -> str:  # noqa: A002
-        """A table of the layers with output shapes and parameter counts (see ember.summary)."""
-        from ..summary import summary
-
-        return summary(self, input_size=input_size, input=input, dtype=dtype)
+        """A table of the layers with output shapes and parameter counts: ``ember.summary``,
+        registered by that module like ``save`` (ember.nn does not import it)."""
+        return _workflow("summary")(self, input_size=input_size, input=input, dtype=dtype)
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:
@@ -352,9 +354,35 @@ class Module:
             list(self._modules)
 
 
-def _is_dtype(a) -> bool:
-    from .. import dtypes
+# ------------------------------------------------------------------ the workflow layer
+# Module.save/load/summary call functions of the workflow layer above nn: ember.io
+# (checkpoint files) and ember.summary (a traced forward pass). Layers import downwards
+# only, so nn never imports them; instead each of those modules hands its function to
+# register_workflow when it is imported. ``import ember`` imports both, so the methods
+# always work for a user, while ember.nn depends only on the core.
+_WORKFLOW: dict[str, Callable[..., Any]] = {}
+_PROVIDERS = {"save": "ember.io.save", "load": "ember.io.load", "summary": "ember.summary.summary"}
 
+
+def register_workflow(name: str, fn: Callable[..., Any]) -> None:
+    """Install ``fn`` as the implementation behind ``Module.<name>``: ``"save"``
+    (``fn(state_dict, path)``), ``"load"`` (``fn(path) -> state``) or ``"summary"``
+    (``fn(module, input_size=, input=, dtype=)``). Called by ember.io and ember.summary."""
+    if name not in _PROVIDERS:
+        raise ValueError(f"register_workflow: unknown method {name!r}; expected one of "
+                         f"{sorted(_PROVIDERS)}")
+    _WORKFLOW[name] = fn
+
+
+def _workflow(name: str) -> Callable[..., Any]:
+    fn = _WORKFLOW.get(name)
+    if fn is None:
+        raise RuntimeError(f"Module.{name}: {_PROVIDERS[name]} is not loaded; `import ember` "
+                           "loads it (ember.nn alone does not import the workflow layer)")
+    return fn
+
+
+def _is_dtype(a) -> bool:
     if isinstance(a, dtypes.DType):
         return True
     return isinstance(a, str) and a in ("float32", "float64", "int64", "bool", "float",

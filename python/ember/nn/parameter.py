@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..creation import tensor, zeros
 from ..tensor import Tensor
 
 
@@ -12,8 +13,6 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
-        from ..creation import zeros
-
         if data is None:
             data = zeros(0)
         if not isinstance(data, Tensor):
@@ -25,6 +24,7 @@ class Parameter(Tensor):
         self.grad_fn = None
         self._output_nr = 0
         self._version = data._version
+        self._hooks = ()
         if requires_grad:
             self.requires_grad = True
 
@@ -32,6 +32,4 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, protocol):
-        from ..creation import tensor
-
         return (Parameter, (tensor(self.detach().cpu().numpy()), self.requires_grad))

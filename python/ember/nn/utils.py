@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 
 from ..autograd.grad_mode import no_grad
+from ..creation import tensor
 from ..ops import cat, stack
 from ..tensor import Tensor
 
@@ -27,8 +28,6 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     """
     grads = [p.grad for p in _with_grads(parameters)]
     if not grads:
-        from ..creation import tensor
-
         return tensor(0.0)
     norm_type = float(norm_type)
     with no_grad():

@@ -6,9 +6,11 @@ composition of other ops. The files group them by kind:
 - ``elementwise``  + - * / pow, exp, log, sqrt, abs, sin, cos, tanh, erf, maximum, where, clamp
 - ``activation``   sigmoid, relu, leaky_relu, gelu, softplus, silu, elu
 - ``reduce``       sum, mean, var, std, max/min, argmax/argmin, logsumexp, softmax, norm
-- ``shape``        reshape, permute, expand, cat/stack/split, pad, casts and copies
-- ``index``        getitem, gather, scatter_add, index_select, masked_fill
-- ``linalg``       matmul
+- ``shape``        reshape, permute, expand, cat/stack/split, casts and copies
+- ``index``        getitem, gather, scatter/scatter_add, index_select/index_add, masked_fill,
+                   narrow, tril/triu, unfold, pad (slicing's adjoint)
+- ``linalg``       matmul, mm/bmm, addmm/baddbmm
+- ``sorting``      sort, argsort, topk
 - ``compare``      == != < <= > >=, logical ops (no gradient)
 - ``conv``         conv1d, conv2d, conv_transpose2d (native im2col + GEMM kernels)
 - ``pool``         max/avg pooling 1d/2d, adaptive_avg_pool2d, interpolate
@@ -57,6 +59,7 @@ from .elementwise import (
     floor_divide,
     log,
     log1p,
+    logaddexp,
     maximum,
     minimum,
     mul,
@@ -78,14 +81,21 @@ from .elementwise import (
 from .index import (
     gather,
     getitem,
+    index_add,
     index_put,
     index_select,
     masked_fill,
+    narrow,
+    pad,
     prepare_setitem,
+    scatter,
     scatter_add,
     take,
+    tril,
+    triu,
+    unfold,
 )
-from .linalg import bmm, dot, matmul, mm, outer
+from .linalg import addmm, baddbmm, bmm, dot, matmul, mm, outer
 from .pool import (
     adaptive_avg_pool2d,
     avg_pool1d,
@@ -125,7 +135,6 @@ from .shape import (
     expand,
     expand_as,
     flatten,
-    pad,
     permute,
     repeat,
     reshape,
@@ -144,11 +153,13 @@ from .shape import (
     view,
     view_as,
 )
+from .sorting import argsort, sort, topk
 
 # Ops that are also Tensor methods: x.exp(), x.sum(1), x.reshape(2, 3), ...
 TENSOR_METHODS = [
     "abs", "absolute", "add", "ceil", "clamp", "clip", "cos", "div", "divide", "erf", "exp",
-    "floor", "floor_divide", "log", "log1p", "maximum", "minimum", "mul", "neg", "negative",
+    "floor", "floor_divide", "log", "log1p", "logaddexp", "maximum", "minimum", "mul", "neg",
+    "negative",
     "pow", "reciprocal", "round", "rsqrt", "sign", "sin", "sqrt", "square", "sub", "tanh",
     "true_divide",
     "sigmoid", "relu", "leaky_relu", "gelu", "softplus", "silu", "elu",
@@ -160,11 +171,23 @@ TENSOR_METHODS = [
     "permute", "transpose", "swapaxes", "t", "expand", "expand_as", "broadcast_to", "sum_to",
     "repeat", "split", "chunk", "unbind",
     "gather", "scatter_add", "index_select", "masked_fill", "take",
-    "matmul", "mm", "bmm", "dot", "outer",
+    "narrow", "scatter", "index_add", "tril", "triu", "unfold",
+    "matmul", "mm", "bmm", "dot", "outer", "addmm", "baddbmm",
+    "sort", "argsort", "topk",
+]
+
+# Ops with an in-place twin on Tensor: x.exp_(), x.masked_fill_(mask, v), ... (see
+# Tensor._inplace for how they behave inside a graph)
+INPLACE_METHODS = [
+    "abs", "neg", "exp", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
+    "relu", "sign", "floor", "ceil", "round", "reciprocal", "square", "erf",
+    "masked_fill", "scatter", "scatter_add", "index_add", "tril", "triu", "clamp",
 ]
 
 __all__ = sorted(
-    {n for n in dir() if not n.startswith("_") and n not in ("TENSOR_METHODS", "activation",
+    {n for n in dir() if not n.startswith("_") and n not in ("TENSOR_METHODS", "INPLACE_METHODS",
+     "activation",
      "attention", "compare", "conv", "elementwise", "index", "linalg", "pool", "reduce", "shape",
+     "sorting",
      "prepare_setitem", "index_put", "cast", "to_device", "sum_to")}
 )

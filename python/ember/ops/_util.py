@@ -6,13 +6,15 @@ import numpy as np
 
 from .. import dtypes as _dt
 from .._broadcast import broadcast_shapes
+from ..backend import backend_for
+from ..creation import tensor
 from ..tensor import Tensor
+from .shape import cast as _cast
 
 
 def const(value, dtype: _dt.DType, device) -> Tensor:
     """A constant tensor (no grad) holding the scalar ``value``: an op's operand, never
     handed to the user or written to (so backends may cache it, see Backend.scalar)."""
-    from ..backend import backend_for
 
     return Tensor._wrap(backend_for(device).scalar(value, dtype), device)
 
@@ -22,7 +24,6 @@ def as_tensor_like(op: str, x, like: Tensor) -> Tensor:
         return x
     if isinstance(x, (int, float, bool, np.number, np.bool_)):
         return const(x, _dt.promote_with_scalar(like.dtype, x), like.device)
-    from ..creation import tensor
 
     try:
         return tensor(x, device=like.device)
@@ -46,7 +47,7 @@ def binary_operands(op: str, a, b, floating: bool = False) -> tuple[Tensor, Tens
         raise RuntimeError(
             f"{op}: expected both tensors on the same device, got {a.device} and {b.device}"
         )
-    dt = _dt.promote(a.dtype, b.dtype)
+    dt = _dt.promote_tensors(a.dtype, a.ndim, b.dtype, b.ndim)
     if floating and not dt.is_floating_point:
         dt = _dt.get_default_dtype()
     if a.dtype is not dt:
@@ -59,8 +60,6 @@ def binary_operands(op: str, a, b, floating: bool = False) -> tuple[Tensor, Tens
 
 
 def cast(x: Tensor, dtype: _dt.DType) -> Tensor:
-    from .shape import cast as _cast
-
     return _cast(x, dtype)
 
 

@@ -7,7 +7,7 @@ import math
 from ..autograd.function import Function
 from ..tensor import Tensor
 from ._util import require_float
-from .elementwise import erf, exp, tanh, where
+from .elementwise import clamp, erf, exp, tanh, where
 
 
 class Sigmoid(Function):
@@ -174,7 +174,5 @@ def silu(x: Tensor) -> Tensor:
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha (e^x - 1) otherwise."""
-    from .elementwise import clamp
-
     # exp of the clamped value: the unused branch must not overflow (0 * inf = nan)
     return where(x > 0, x, (exp(clamp(x, max=0.0)) - 1) * alpha)

@@ -28,9 +28,12 @@ from __future__ import annotations
 import math
 
 from .. import dtypes as _dt
-from ..autograd.function import Function
-from ..autograd.grad_mode import is_grad_enabled
+from ..autograd.function import Function, once_differentiable
+from ..creation import arange, rand
 from ..tensor import Tensor
+from .elementwise import where
+from .reduce import all as all_
+from .reduce import softmax
 
 _OP = "scaled_dot_product_attention"
 
@@ -47,6 +50,9 @@ class ScaledDotProductAttention(Function):
     that requires grad to the composite path instead).
     """
 
+    higher_order_hint = ("Use ember.ops.attention_reference (the composite version) for "
+                         "higher-order gradients.")
+
     @staticmethod
     def forward(ctx, q, k, v, mask, is_causal, scale):
         out, lse = ctx.backend.attention_forward(q, k, v, mask, is_causal, scale)
@@ -55,13 +61,8 @@ class ScaledDotProductAttention(Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g):
-        if is_grad_enabled():
-            raise RuntimeError(
-                f"{_OP}: the fused kernel's backward is a dedicated primitive with first "
-                "derivatives only, so create_graph=True (double backward) is not supported; "
-                "use ember.ops.attention_reference (the composite version) for higher-order "
-                "gradients")
         q, k, v, out, lse = ctx.saved_tensors
         dq, dk, dv = ctx.backend.attention_backward(
             g._data, q._data, k._data, v._data, out._data, lse._data, ctx.mask,
@@ -126,19 +127,12 @@ def _repeat_heads(x: Tensor, groups: int) -> Tensor:
 
 def _causal_mask(lq: int, lk: int, device) -> Tensor:
     """bool (Lq, Lk): True where key j <= query i (PyTorch's top-left aligned tril)."""
-    from ..creation import arange
-
     return arange(lq, device=device).unsqueeze(-1) >= arange(lk, device=device)
 
 
 # ---------------------------------------------------------------------------- composite
 def _composite(query, key, value, attn_mask, dropout_p, is_causal, scale):
     """(out, probabilities) the plain way: every (..., Lq, Lk) matrix is stored."""
-    from ..creation import rand
-    from .elementwise import where
-    from .reduce import all as all_
-    from .reduce import softmax
-
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query @ key.mT) * scale                      # (..., Lq, Lk)
     neg_inf = float("-inf")

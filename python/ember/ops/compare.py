@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import dtypes as _dt
+from ..backend import backend_for
 from ..tensor import Tensor
 from ._util import binary_operands
+from .elementwise import abs as _abs
 
 
 def _compare(op: str, a, b) -> Tensor:
     a, b = binary_operands(op, a, b)
-    from ..backend import backend_for
 
     return Tensor._wrap(backend_for(a.device).compare(op, a._data, b._data), a.device)
 
@@ -48,8 +51,6 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
 def _logical(op: str, a, b=None) -> Tensor:
-    from ..backend import backend_for
-
     if b is None:
         return Tensor._wrap(backend_for(a.device).logical(op, _as_bool(a)._data), a.device)
     a, b = binary_operands("logical_" + op, a, b)
@@ -82,8 +83,6 @@ def isnan(x: Tensor) -> Tensor:
 
 
 def isinf(x: Tensor) -> Tensor:
-    from .elementwise import abs as _abs
-
     return eq(_abs(x.detach()), float("inf")) if x.dtype.is_floating_point else ne(x, x)
 
 
@@ -93,13 +92,9 @@ def isfinite(x: Tensor) -> Tensor:
 
 def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
     """True when |a - b| <= atol + rtol |b| everywhere."""
-    import numpy as np
-
     return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol))
 
 
 def equal(a: Tensor, b: Tensor) -> bool:
     """True when the shapes and all values are equal."""
-    import numpy as np
-
     return a.shape == b.shape and bool(np.array_equal(np.asarray(a), np.asarray(b)))

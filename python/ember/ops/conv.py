@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from ..autograd.function import Function
 from ..tensor import Tensor
+from .index import pad
 
 
 # ---------------------------------------------------------------------------- arguments
@@ -160,8 +161,6 @@ def _same_padding(op: str, x: Tensor, kernel: tuple, stride: tuple, dilation: tu
                          f"(stride={stride})")
     totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
     if any(t % 2 for t in totals):
-        from .shape import pad
-
         x = pad(x, (0, totals[1] % 2, 0, totals[0] % 2))
     return x, (totals[0] // 2, totals[1] // 2)
 

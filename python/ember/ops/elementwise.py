@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import dtypes as _dt
+from .._broadcast import broadcast_shapes
 from ..autograd.function import Function
+from ..autograd.grad_mode import no_grad
+from ..backend import backend_for
+from ..creation import tensor
 from ..tensor import Tensor
 from ._util import binary_operands, const, require_float
 from .shape import sum_to
@@ -73,7 +79,7 @@ class Div(Function):
 
 
 class Pow(Function):
-    # z = a ^ b  ->  da = g * b * a^(b-1),  db = g * a^b * log(a)
+    # z = a ^ b  ->  da = g * b * a^(b-1) (0 where b = 0),  db = g * a^b * log(a)
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -84,7 +90,10 @@ class Pow(Function):
         a, b = ctx.saved_tensors
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = sum_to(g * b * a ** (b - 1), a.shape)
+            # b a^(b-1) is 0 * inf at a = b = 0; PyTorch's value there is 0 (the exponent
+            # is made 1 where b = 0, so the product is 0 and stays finite to any order)
+            ga = sum_to(g * b * a ** where(b == 0, const(1, b.dtype, b.device), b - 1),
+                        a.shape)
         if ctx.needs_input_grad[1]:
             # log(a) is -inf/nan for a <= 0; where a == 0 the term a^b log(a) -> 0 (b > 0)
             safe = where(a > 0, a, const(1, a.dtype, a.device))
@@ -161,7 +170,6 @@ true_divide = divide = div
 def floor_divide(a, b) -> Tensor:
     """floor(a / b); not differentiable."""
     a, b = binary_operands("floor_divide", a, b)
-    from ..autograd.grad_mode import no_grad
 
     with no_grad():
         if a.dtype.is_floating_point:
@@ -369,36 +377,27 @@ absolute = abs
 
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 by the sign of x (no gradient: it is flat almost everywhere)."""
-    from ..backend import backend_for
-
     return Tensor._wrap(backend_for(x.device).sign(x._data), x.device)
 
 
 def floor(x: Tensor) -> Tensor:
     """Round down (no gradient)."""
-    import numpy as np
-
     return _host_round(x, np.floor)
 
 
 def ceil(x: Tensor) -> Tensor:
     """Round up (no gradient)."""
-    import numpy as np
-
     return _host_round(x, np.ceil)
 
 
 def round(x: Tensor) -> Tensor:  # noqa: A001
     """Round half to even (no gradient)."""
-    import numpy as np
-
     return _host_round(x, np.round)
 
 
 def _host_round(x: Tensor, fn) -> Tensor:
     if not x.dtype.is_floating_point:
         return x
-    from ..backend import backend_for
 
     b = backend_for(x.device)
     return Tensor._wrap(b.from_numpy(fn(b.to_numpy(x._data)), x.dtype), x.device)
@@ -448,6 +447,32 @@ def minimum(a, b) -> Tensor:
     return Minimum.apply(a, b)
 
 
+class LogAddExp(Function):
+    # z = log(e^a + e^b), computed as max(a, b) + log1p(e^-|a - b|) (no overflow; where
+    # a == b, infinities included, the difference is taken as 0, so -inf + -inf = -inf)
+    #   ->  da = g * e^(a - z),  db = g * e^(b - z)  (the softmax of the pair)
+    @staticmethod
+    def forward(ctx, a, b):
+        be = ctx.backend
+        same, zero = be.compare("eq", a, b), be.scalar(0, _dt.of_array(a))
+        diff = be.sub(be.where(same, zero, a), be.where(same, zero, b))
+        gap = be.exp(be.neg(be.abs(diff)))
+        z = be.add(be.maximum(a, b), be.log1p(gap))
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, z = ctx.saved_tensors
+        return sum_to(g * exp(a - z), a.shape), sum_to(g * exp(b - z), b.shape)
+
+
+def logaddexp(a, b) -> Tensor:
+    """log(e^a + e^b) elementwise (broadcasting), without overflow for large inputs."""
+    a, b = binary_operands("logaddexp", a, b, floating=True)
+    return LogAddExp.apply(a, b)
+
+
 class Where(Function):
     # z = cond ? a : b  ->  da = g where cond,  db = g where not cond
     @staticmethod
@@ -457,8 +482,6 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ._util import const
-
         zero = const(0, g.dtype, g.device)
         cond = Tensor._wrap(ctx.cond, g.device)
         sa, sb = ctx.shapes
@@ -474,13 +497,10 @@ def where(condition: Tensor, a, b) -> Tensor:
     if condition.dtype is not _dt.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        from ..creation import tensor
-
         a = tensor(a, device=condition.device)
     a, b = binary_operands("where", a, b)
     if condition.device != a.device:
         raise RuntimeError(f"where: condition on {condition.device}, values on {a.device}")
-    from .._broadcast import broadcast_shapes
 
     broadcast_shapes("where", condition.shape, a.shape, b.shape)
     return Where.apply(condition, a, b)

@@ -7,13 +7,18 @@ boolean masks. Its backward scatters the gradient back into a zero tensor of x's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .. import dtypes as _dt
-from .._broadcast import normalize_dim
+from .._broadcast import broadcast_shapes, normalize_dim
 from ..autograd.function import Function
+from ..creation import tensor
 from ..tensor import Tensor
-from ._util import as_tensor_like
+from ._util import as_tensor_like, const
+from .elementwise import where
+from .shape import cast, reshape, sum_to
 
 
 def _convert_index(x: Tensor, index):
@@ -92,9 +97,6 @@ class IndexPut(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ._util import const
-        from .shape import reshape, sum_to
-
         gx = IndexPut.apply(g, const(0, g.dtype, g.device), ctx.index)
         gv = GetItem.apply(g, ctx.index)
         # v was broadcast to x[index]'s shape; NumPy first drops v's extra leading 1s
@@ -108,8 +110,6 @@ def index_put(x: Tensor, index, value) -> Tensor:
     """Out of place ``x[index] = value``: a new tensor; gradients reach x and value."""
     value = as_tensor_like("index_put", value, x)
     if value.dtype is not x.dtype:
-        from .shape import cast
-
         value = cast(value, x.dtype)
     return IndexPut.apply(x, value, _convert_index(x, index))
 
@@ -169,7 +169,6 @@ class ScatterAdd(Function):
     def backward(ctx, g):
         gs = Gather.apply(g, ctx.dim, ctx.index)
         if gs.shape != ctx.src_shape:  # src may be larger than index: its extra part gets 0
-            from .shape import pad
 
             widths = []
             for n, m in zip(reversed(gs.shape), reversed(ctx.src_shape)):
@@ -212,8 +211,6 @@ def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
     if not isinstance(mask, Tensor) or mask.dtype is not _dt.bool_:
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {got}")
-    from .._broadcast import broadcast_shapes
-    from .elementwise import where
 
     if broadcast_shapes("masked_fill", mask.shape, x.shape) != x.shape:
         raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the "
@@ -224,6 +221,169 @@ def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
 
 def take(x: Tensor, index: Tensor) -> Tensor:
     """The flattened tensor's elements at ``index``."""
-    from .shape import reshape
-
     return getitem(reshape(x, -1), index)
+
+
+# ---------------------------------------------------------------------------- pad
+# Padding and slicing are each other's adjoints (Pad's backward slices, a slice's backward
+# pads), so they live side by side.
+class Pad(Function):
+    # y = x surrounded by a constant  ->  dx = the centre of dy
+    @staticmethod
+    def forward(ctx, x, widths, value):
+        ctx.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
+        return ctx.backend.pad(x, widths, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return getitem(g, ctx.index), None, None
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last dimensions, PyTorch's order: ``(left, right, top, bottom, ...)``
+    pads the last dimension by left/right, the one before by top/bottom, and so on.
+    ``mode``: 'constant', 'reflect', 'replicate' or 'circular'."""
+    pad = list(pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: expected an even number of pad sizes, at most 2 * ndim = "
+                         f"{2 * x.ndim}, got {pad} for shape {x.shape}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    for d, ((lo, hi), n) in enumerate(zip(widths, x.shape)):
+        if n + lo + hi < 0:
+            raise ValueError(f"pad: dimension {d} of size {n} padded by ({lo}, {hi}) would have "
+                             f"a negative size {n + lo + hi} (input shape {x.shape})")
+    if mode == "constant":
+        if any(lo < 0 or hi < 0 for lo, hi in widths):
+            # negative padding crops
+            idx = tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi), n in zip(widths, x.shape))
+            x = getitem(x, idx)
+            widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+        return Pad.apply(x, tuple(widths), value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: unknown mode {mode!r}; expected 'constant', 'reflect', "
+                         "'replicate' or 'circular'")
+    # The other modes pick existing elements: an index_select per padded dimension, so
+    # the gradient is the index's scatter-add (handled by index_select's backward).
+    for d, (lo, hi) in enumerate(widths):
+        if lo == hi == 0:
+            continue
+        n = x.shape[d]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
+                             f"dimension's size {n}")
+        pos = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            period = 2 * (n - 1) if n > 1 else 1
+            pos = np.abs(pos) % period
+            pos = np.where(pos >= n, period - pos, pos)
+        elif mode == "replicate":
+            pos = np.clip(pos, 0, n - 1)
+        else:
+            pos = pos % n
+        x = index_select(x, d, tensor(pos.astype(np.int64), device=x.device))
+    return x
+
+
+# ---------------------------------------------------------------------------- more selection
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``length`` entries of ``x`` along ``dim`` from ``start`` (a view, as PyTorch's)."""
+    d = normalize_dim("narrow", dim, x.ndim)
+    n = x.shape[d]
+    if start < 0:
+        start += n
+    if not (0 <= start <= n and 0 <= length and start + length <= n):
+        raise IndexError(f"narrow: start {start} and length {length} do not fit dimension {d} "
+                         f"of size {n} (tensor shape {x.shape})")
+    return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def _full_index(op: str, x: Tensor, dim: int, index: Tensor) -> tuple:
+    """The advanced index that addresses x[i0, ..., index[i], ..., ik] for every position
+    i of ``index`` (PyTorch's scatter rule: entry i of index names the position along
+    ``dim``, its other coordinates are i's own)."""
+    d = _check_gather_args(op, x, dim, index)
+    grids = np.indices(index.shape, sparse=True)
+    host = x._ops_backend().to_numpy(index._data)
+    return tuple(tensor(host if a == d else np.broadcast_to(g, index.shape).astype(np.int64),
+                        device=x.device) for a, g in enumerate(grids))
+
+
+def scatter(x: Tensor, dim: int, index: Tensor, src=None, *, value=None) -> Tensor:
+    """Out of place: ``x`` with ``src[i]`` (or ``value``) written at ``index[i]`` along
+    ``dim``. Where ``index`` repeats a position, which write wins is unspecified (as in
+    PyTorch). Gradients: to ``x`` where nothing was written, to ``src`` from where it went."""
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
+    if src is not None and not isinstance(src, Tensor):
+        value, src = src, None  # scatter(x, dim, index, 2.0): PyTorch's value overload
+    idx = _full_index("scatter", x, dim, index)
+    if src is None:
+        return index_put(x, idx, value)
+    if any(s < n for s, n in zip(src.shape, index.shape)) or src.ndim != index.ndim:
+        raise ValueError(f"scatter: src of shape {src.shape} must be at least as large as "
+                         f"index ({index.shape}) in every dimension")
+    part = getitem(src, tuple(slice(0, n) for n in index.shape))
+    return index_put(x, idx, part)
+
+
+def index_add(x: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+    """Out of place: ``x`` plus ``alpha * source`` added at positions ``index`` (1-d int64)
+    along ``dim``; repeated positions add up."""
+    d = normalize_dim("index_add", dim, x.ndim)
+    index = as_tensor_like("index_add", index, x)
+    if index.ndim != 1 or index.dtype is not _dt.int64:
+        raise ValueError(f"index_add: index must be a 1-d int64 tensor, got shape "
+                         f"{index.shape} and dtype {index.dtype}")
+    want = x.shape[:d] + (index.shape[0],) + x.shape[d + 1:]
+    if source.shape != want:
+        raise ValueError(f"index_add: source of shape {source.shape} does not match x "
+                         f"{x.shape} with {index.shape[0]} indices along dim {d} (expected "
+                         f"{want})")
+    _check_range("index_add", index, x.shape[d], d, x.shape)
+    key = (slice(None),) * d + (index,)
+    added = IndexAdd.apply(source if alpha == 1 else source * alpha, x.shape,
+                           _convert_index(x, key))
+    return x + added
+
+
+def _triangle(op: str, x: Tensor, diagonal: int, lower: bool) -> Tensor:
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected a tensor of at least 2 dimensions, got shape "
+                         f"{x.shape}")
+    rows, cols = x.shape[-2:]
+    offset = np.arange(cols)[None, :] - np.arange(rows)[:, None]  # column - row
+    keep = offset <= diagonal if lower else offset >= diagonal
+    return where(tensor(keep, device=x.device), x, const(0, x.dtype, x.device))
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dimensions (entries with column - row <=
+    ``diagonal``), zeros elsewhere."""
+    return _triangle("tril", x, diagonal, True)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dimensions (column - row >= ``diagonal``)."""
+    return _triangle("triu", x, diagonal, False)
+
+
+def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """``Tensor.unfold``: every window of ``size`` entries along ``dimension``, ``step``
+    apart, as a new last dimension: (..., n, ...) -> (..., (n - size) // step + 1, ..., size).
+    (A copy in ember -- PyTorch returns a view; the values and gradients agree.)"""
+    d = normalize_dim("unfold", dimension, max(x.ndim, 1))
+    n = x.shape[d] if x.ndim else 1
+    if not isinstance(size, int) or not 0 <= size <= n or not isinstance(step, int) or step <= 0:
+        raise ValueError(f"unfold: size must be in [0, {n}] and step positive for dimension {d} "
+                         f"of shape {x.shape}, got size={size!r}, step={step!r}")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    count = (n - size) // step + 1
+    starts = np.arange(count)[:, None] * step + np.arange(size)[None, :]
+    picked = index_select(x, d, tensor(starts.reshape(-1), device=x.device))
+    windows = reshape(picked, x.shape[:d] + (count, size) + x.shape[d + 1:])
+    order = list(range(windows.ndim))
+    order.append(order.pop(d + 1))  # the window axis goes last
+    return windows.permute(*order)

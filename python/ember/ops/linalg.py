@@ -160,3 +160,23 @@ def outer(a: Tensor, b: Tensor) -> Tensor:
 
 
 __all__ = ["matmul", "linear", "mm", "bmm", "dot", "outer", "MatMul", "Linear", "sum_to"]
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)`` (input broadcast to the product's shape)."""
+    return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * bmm(batch1, batch2)`` for (b, n, m) @ (b, m, p) batches."""
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def _scaled_sum(op: str, input: Tensor, product: Tensor, beta, alpha) -> Tensor:
+    if broadcast_shapes(op, input.shape, product.shape) != product.shape:
+        raise ValueError(f"{op}: input of shape {input.shape} does not broadcast to the "
+                         f"product's shape {product.shape}")
+    scaled = product if alpha == 1 else product * alpha
+    if beta == 0:  # input is ignored (NaN in it too), as PyTorch documents
+        return scaled
+    return scaled + (input if beta == 1 else input * beta)

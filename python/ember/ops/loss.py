@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from ..autograd.function import Function
 from ..tensor import Tensor
+from .elementwise import clamp, log, where
 from .index import ScatterAdd
 
 
@@ -24,8 +25,6 @@ class BinaryCrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import clamp, log
-
         p, t = ctx.saved_tensors
         gp = gt = None
         if ctx.needs_input_grad[0]:
@@ -96,8 +95,6 @@ class NllLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import where
-
         dev = g.device
         coef = Tensor._wrap(ctx.backend.neg(ctx.w), dev) * g  # -w_i g_i
         if ctx.reduction == "mean":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..backend import backend_for
 from ..tensor import Tensor
 
 
@@ -19,7 +20,6 @@ def fused_adam_step_(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: T
                 f"fused_adam_step_: {name} has shape {t.shape}, {t.dtype} on {t.device}; "
                 f"expected shape {param.shape}, {param.dtype} on {param.device}"
             )
-    from ..backend import backend_for
 
     backend_for(param.device).adam_step_(
         param._data, grad._data, exp_avg._data, exp_avg_sq._data,

@@ -17,8 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..autograd.function import Function
+from ..creation import tensor
 from ..tensor import Tensor
 from .conv import _ntuple, _one
+from .index import Gather, index_select
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -64,25 +66,19 @@ def _check_window(op: str, x: Tensor, k: tuple, s: tuple, p: tuple, d: tuple,
                          f"smaller than the window")
 
 
-class _Box:
-    """Carries a second result (max pooling's indices) out of a Function's forward."""
-
-    value = None
-
-
 # ---------------------------------------------------------------------------- max
 class MaxPool2d(Function):
-    # y[o] = x[idx[o]] (the window's max)  ->  dx = scatter-add of g at idx
+    # y[o] = x[idx[o]] (the window's max)  ->  dx = scatter-add of g at idx.
+    # Two outputs: the values and the int64 indices (which have no gradient).
     @staticmethod
-    def forward(ctx, x, params, box):
+    def forward(ctx, x, params):
         values, indices = ctx.backend.max_pool2d(x, *params)
         ctx.indices, ctx.in_shape = indices, x.shape
-        box.value = indices
-        return values
+        return values, indices
 
     @staticmethod
-    def backward(ctx, g):
-        return MaxPool2dBackward.apply(g, ctx.indices, ctx.in_shape), None, None
+    def backward(ctx, g, _g_indices):
+        return MaxPool2dBackward.apply(g, ctx.indices, ctx.in_shape), None
 
 
 class MaxPool2dBackward(Function):
@@ -94,8 +90,6 @@ class MaxPool2dBackward(Function):
 
     @staticmethod
     def backward(ctx, gg):
-        from .index import Gather
-
         n, c, h, w = gg.shape
         idx = ctx.indices
         flat_idx = ctx.backend.reshape(idx, (n, c, -1))
@@ -115,9 +109,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     p = _ntuple(op, "padding", padding, 2, 0)
     d = _ntuple(op, "dilation", dilation, 2, 1)
     _check_window(op, x, k, s, p, d, ceil_mode)
-    box = _Box()
-    y = MaxPool2d.apply(x, (k, s, p, d, bool(ceil_mode)), box)
-    idx = Tensor._wrap(box.value, y.device)
+    y, idx = MaxPool2d.apply(x, (k, s, p, d, bool(ceil_mode)))
     if unbatched:
         y, idx = y.squeeze(0), idx.squeeze(0)
     return (y, idx) if return_indices else y
@@ -257,9 +249,6 @@ def _source_positions(n_in: int, n_out: int, scale, mode: str, align_corners: bo
 
 
 def _resample_axis(x: Tensor, axis: int, n_out: int, scale, mode: str, align_corners: bool):
-    from ..creation import tensor
-    from .index import index_select
-
     n_in = x.shape[axis]
     if n_out == n_in and mode == "nearest":  # PyTorch: the identity, whatever the scale
         return x

@@ -13,9 +13,14 @@ from .. import dtypes as _dt
 from .._broadcast import normalize_dim, normalize_dims
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
+from ..backend import backend_for
 from ..tensor import Tensor
 from ._util import require_float
-from .shape import expand, reshape
+from .compare import eq, ne
+from .elementwise import abs as _abs
+from .elementwise import exp, maximum, minimum, sign, where
+from .index import gather
+from .shape import expand, reshape, squeeze
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -82,10 +87,25 @@ def var(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
 def std(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
         unbiased: bool | None = None) -> Tensor:
     """Standard deviation: sqrt(var)."""
-    from .elementwise import sqrt
-
     normalize_dims("std", dim, x.ndim)  # so that a bad dim is reported as std's, not var's
-    return sqrt(var(x, dim, keepdim, correction=correction, unbiased=unbiased))
+    return SqrtOfVar.apply(var(x, dim, keepdim, correction=correction, unbiased=unbiased))
+
+
+class SqrtOfVar(Function):
+    # y = sqrt(v)  ->  dv = g / (2 y), taken as 0 where y = 0: a constant input has
+    # gradient 0, as in PyTorch, not 0 * inf = nan. (The safe denominator keeps the masked
+    # branch finite, so second derivatives stay finite too.)
+    @staticmethod
+    def forward(ctx, v):
+        y = ctx.backend.sqrt(v)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        zero = y == 0
+        return where(zero, 0.0, g / (2 * where(zero, 1.0, y)))
 
 
 class Amax(Function):
@@ -115,26 +135,22 @@ class Amin(Amax):
 
 def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """The maximum over ``dim`` (all dims by default)."""
-    if x.numel() == 0:
-        raise ValueError(f"amax: the reduction over an empty tensor (shape {x.shape}) has no "
-                         "identity")
-    return Amax.apply(x, normalize_dims("amax", dim, x.ndim), keepdim)
+    axes = normalize_dims("amax", dim, x.ndim)
+    _nonempty("amax", x, axes)
+    return Amax.apply(x, axes, keepdim)
 
 
 def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """The minimum over ``dim`` (all dims by default)."""
-    if x.numel() == 0:
-        raise ValueError(f"amin: the reduction over an empty tensor (shape {x.shape}) has no "
-                         "identity")
-    return Amin.apply(x, normalize_dims("amin", dim, x.ndim), keepdim)
+    axes = normalize_dims("amin", dim, x.ndim)
+    _nonempty("amin", x, axes)
+    return Amin.apply(x, axes, keepdim)
 
 
 def max(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
     """``max(x)``: the largest element. ``max(x, dim)``: a (values, indices) pair.
     ``max(a, b)`` with two tensors is the elementwise maximum."""
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
-
         return maximum(x, dim)
     if dim is None:
         return amax(x)
@@ -144,8 +160,6 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
 def min(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
     """``min(x)``: the smallest element. ``min(x, dim)``: a (values, indices) pair."""
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
-
         return minimum(x, dim)
     if dim is None:
         return amin(x)
@@ -156,13 +170,9 @@ def _values_at(name: str, x: Tensor, dim: int, keepdim: bool):
     """(values, indices) of max/min along ``dim``: the values are gathered at the indices,
     so the gradient goes to the selected element only (as PyTorch's max(dim)), while
     amax/amin split it among ties."""
-    from .index import gather
-    from .shape import squeeze
 
-    if x.numel() == 0:
-        raise ValueError(f"{name}: the reduction over an empty tensor (shape {x.shape}) has no "
-                         "identity")
     d = normalize_dim(name, dim, x.ndim)
+    _nonempty(name, x, (d,) if x.ndim else ())
     idx = _arg("arg" + name, x, d, True)
     if x.ndim == 0:
         return values_indices(x, idx)
@@ -172,12 +182,18 @@ def _values_at(name: str, x: Tensor, dim: int, keepdim: bool):
     return values_indices(values, idx)
 
 
-def _arg(name: str, x: Tensor, dim, keepdim) -> Tensor:
-    if x.numel() == 0:
-        raise ValueError(f"{name}: empty tensor of shape {x.shape}")
-    from ..backend import backend_for
+def _nonempty(name: str, x: Tensor, axes: tuple) -> None:
+    """max/min/argmax/argmin have no identity: reducing over a zero-size dimension (or all
+    of an empty tensor) is an error, as in PyTorch; an empty tensor reduced over a non-empty
+    dimension is fine (an empty result)."""
+    if x.numel() == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
+        raise ValueError(f"{name}: the reduction over a zero-size dimension (input shape "
+                         f"{x.shape}, dims {axes if axes else 'all'}) has no identity")
 
+
+def _arg(name: str, x: Tensor, dim, keepdim) -> Tensor:
     axis = None if dim is None else normalize_dim(name, dim, x.ndim)
+    _nonempty(name, x, tuple(range(x.ndim)) if axis is None or x.ndim == 0 else (axis,))
     out = getattr(backend_for(x.device), name)(x._data, axis, keepdim)
     return Tensor._wrap(out, x.device)
 
@@ -217,8 +233,6 @@ class LogSumExp(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import exp
-
         x, y = ctx.saved_tensors
         kept = _kept_shape(x.shape, ctx.axes)
         return reshape(g, kept) * exp(x - reshape(y, kept)), None, None
@@ -264,8 +278,6 @@ class LogSoftmax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import exp
-
         (y,) = ctx.saved_tensors
         return g - exp(y) * sum(g, ctx.axis, keepdim=True), None
 
@@ -303,9 +315,6 @@ class Norm(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import abs as _abs
-        from .elementwise import sign, where
-
         (x,) = ctx.saved_tensors
         p = ctx.p
         # y again from x (not the saved output) so that double backward sees y's dependence
@@ -320,7 +329,6 @@ class Norm(Function):
 def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
     """The p-norm (sum |x|^p)^(1/p) over ``dim``; p may be inf. Its gradient at the zero
     vector is 0."""
-    from .elementwise import abs as _abs
 
     x = require_float("norm", x)
     if p == float("inf"):
@@ -334,15 +342,11 @@ def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
 
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where every element (over ``dim``) is nonzero."""
-    from .compare import eq
-
     with no_grad():
         return eq(sum(eq(x, 0), dim, keepdim), 0)
 
 
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where some element (over ``dim``) is nonzero."""
-    from .compare import ne
-
     with no_grad():
         return ne(sum(ne(x, 0), dim, keepdim), 0)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .. import cuda
 from .. import dtypes as _dt
 from .._broadcast import broadcast_shapes, normalize_dim, normalize_dims
 from ..autograd.function import Function
+from ..autograd.grad_mode import no_grad
+from ..backend import backend_for
+from ..device import as_device
 from ..tensor import Tensor
 
 
@@ -290,6 +294,8 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
     for i, x in enumerate(tensors):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"stack: element {i} is a {type(x).__name__}, expected a Tensor")
         if x.shape != tensors[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {x.shape} but tensor 0 has shape "
                              f"{tensors[0].shape}; all must be equal")
@@ -352,70 +358,6 @@ def unbind(x: Tensor, dim: int = 0) -> tuple:
     return tuple(reshape(p, rest) for p in Split.apply(x, d, (1,) * x.shape[d]))
 
 
-# ---------------------------------------------------------------------------- pad
-class Pad(Function):
-    # y = x surrounded by a constant  ->  dx = the centre of dy
-    @staticmethod
-    def forward(ctx, x, widths, value):
-        ctx.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
-        return ctx.backend.pad(x, widths, value)
-
-    @staticmethod
-    def backward(ctx, g):
-        from .index import getitem
-
-        return getitem(g, ctx.index), None, None
-
-
-def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad the last dimensions, PyTorch's order: ``(left, right, top, bottom, ...)``
-    pads the last dimension by left/right, the one before by top/bottom, and so on.
-    ``mode``: 'constant', 'reflect', 'replicate' or 'circular'."""
-    pad = list(pad)
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: expected an even number of pad sizes, at most 2 * ndim = "
-                         f"{2 * x.ndim}, got {pad} for shape {x.shape}")
-    widths = [(0, 0)] * x.ndim
-    for i in range(len(pad) // 2):
-        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    if mode == "constant":
-        if any(lo < 0 or hi < 0 for lo, hi in widths):
-            from .index import getitem  # negative padding crops
-
-            idx = tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi), n in zip(widths, x.shape))
-            x = getitem(x, idx)
-            widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
-        return Pad.apply(x, tuple(widths), value)
-    if mode not in ("reflect", "replicate", "circular"):
-        raise ValueError(f"pad: unknown mode {mode!r}; expected 'constant', 'reflect', "
-                         "'replicate' or 'circular'")
-    # The other modes pick existing elements: an index_select per padded dimension, so
-    # the gradient is the index's scatter-add (handled by index_select's backward).
-    import numpy as np
-
-    from ..creation import tensor
-    from .index import index_select
-
-    for d, (lo, hi) in enumerate(widths):
-        if lo == hi == 0:
-            continue
-        n = x.shape[d]
-        if mode == "reflect" and (lo >= n or hi >= n):
-            raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
-                             f"dimension's size {n}")
-        pos = np.arange(-lo, n + hi)
-        if mode == "reflect":
-            period = 2 * (n - 1) if n > 1 else 1
-            pos = np.abs(pos) % period
-            pos = np.where(pos >= n, period - pos, pos)
-        elif mode == "replicate":
-            pos = np.clip(pos, 0, n - 1)
-        else:
-            pos = pos % n
-        x = index_select(x, d, tensor(pos.astype(np.int64), device=x.device))
-    return x
-
-
 # ---------------------------------------------------------------------------- copies and casts
 class Cast(Function):
     # y = x converted to another dtype  ->  dx = dy converted back
@@ -435,8 +377,6 @@ def cast(x: Tensor, dtype) -> Tensor:
     if x.dtype is dtype:
         return x
     if not dtype.is_floating_point:
-        from ..autograd.grad_mode import no_grad
-
         with no_grad():
             return Cast.apply(x, dtype)
     return Cast.apply(x, dtype)
@@ -470,8 +410,6 @@ class ToDevice(Function):
     # y = x on another device  ->  dx = dy moved back
     @staticmethod
     def forward(ctx, x, src, dst):
-        from ..backend import backend_for
-
         ctx.src = src
         ctx.out_device = dst
         host = backend_for(src).to_numpy(x)
@@ -484,14 +422,10 @@ class ToDevice(Function):
 
 def to_device(x: Tensor, device) -> Tensor:
     """The tensor on ``device`` (differentiable)."""
-    from ..device import as_device
-
     device = as_device(device)
     if device == x.device:
         return x
     if device.type == "cuda":
-        from .. import cuda
-
         cuda.check_available("to")
     return ToDevice.apply(x, x.device, device)
 

@@ -51,6 +51,12 @@ class _ConvNd(Module):
         self.stride = _tuple("stride", stride, n, name)
         self.dilation = _tuple("dilation", dilation, n, name)
         self.output_padding = _tuple("output_padding", output_padding, n, name)
+        for what, values, least in (("kernel_size", self.kernel_size, 1),
+                                    ("stride", self.stride, 1), ("dilation", self.dilation, 1),
+                                    ("output_padding", self.output_padding, 0)):
+            if min(values) < least:
+                raise ValueError(f"{name}: {what} must be {'positive' if least else 'non-negative'}"
+                                 f", got {values}")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ... import dtypes as _dt
+from ...autograd.grad_mode import no_grad
 from ...creation import empty
 from ...tensor import Tensor
 from .. import functional as F
@@ -36,8 +37,6 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)  # N(0, 1), as in PyTorch
         if self.padding_idx is not None:
-            from ...autograd.grad_mode import no_grad
-
             with no_grad():
                 self.weight[self.padding_idx] = 0.0
 

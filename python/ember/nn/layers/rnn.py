@@ -8,7 +8,9 @@ The input projection of all time steps is one matrix product; only the recurrent
 loops over time. By default (``use_fused_cells``) that loop is one fused op per layer and
 direction (``ember.ops.rnn.lstm_layer``/``gru_layer``/``rnn_layer``: the time loop and its
 backprop through time in native code); otherwise it is a Python loop over the composite
-cells below, and autograd backpropagates through time step by step.
+cells (``ember.ops.rnn.lstm_cell`` ...: the step formulas are there), and autograd
+backpropagates through time step by step. ``RNNCell``/``LSTMCell``/``GRUCell`` are single
+steps, for loops written by hand.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import math
 
 from ... import dtypes as _dt
 from ...creation import empty, zeros
-from ...ops import cat, sigmoid, stack, tanh
-from ...ops.rnn import gru_layer, lstm_layer, rnn_layer
+from ...ops import cat, stack
+from ...ops.rnn import gru_cell, gru_layer, lstm_cell, lstm_layer, rnn_cell, rnn_layer
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -28,37 +30,13 @@ from ..parameter import Parameter
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def _rnn_cell(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, relu: bool):
-    # h' = act(W_ih x + b_ih + W_hh h + b_hh)
-    pre = x_proj + F.linear(h, w_hh, b_hh)
-    return pre.relu() if relu else tanh(pre)
-
-
-def _lstm_cell(x_proj: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None):
-    # i, f, g, o = split(W_ih x + b_ih + W_hh h + b_hh);  c' = f c + i g;  h' = o tanh(c')
-    gates = x_proj + F.linear(h, w_hh, b_hh)
-    i, f, g, o = gates.chunk(4, dim=-1)
-    c = sigmoid(f) * c + sigmoid(i) * tanh(g)
-    return sigmoid(o) * tanh(c), c
-
-
-def _gru_cell(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None):
-    # r = s(x_r + h_r), z = s(x_z + h_z), n = tanh(x_n + r * h_n),  h' = (1 - z) n + z h
-    # where x_* = W_i* x + b_i* and h_* = W_h* h + b_h* (the reset gate scales h_n incl. bias)
-    hp = F.linear(h, w_hh, b_hh)
-    xr, xz, xn = x_proj.chunk(3, dim=-1)
-    hr, hz, hn = hp.chunk(3, dim=-1)
-    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
-    n = tanh(xn + r * hn)
-    return n + z * (h - n)
-
-
 class RNNBase(Module):
     """Shared machinery of RNN, LSTM and GRU.
 
     ``use_fused_cells`` (class attribute, default True) runs each layer direction over the
     whole sequence as one fused node (``ember.ops.rnn``: much faster, first derivatives
-    only); False uses the composite cells above (slower, differentiable to any order).
+    only); False uses the composite cells of ``ember.ops.rnn`` (slower, differentiable to
+    any order).
     """
 
     use_fused_cells = True
@@ -100,6 +78,10 @@ class RNNBase(Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
+
+    def flatten_parameters(self) -> None:
+        """A no-op, as PyTorch's on the CPU: ember's weights are always usable as they are
+        (PyTorch packs them into one buffer for cuDNN)."""
 
     def _weights(self, layer: int, direction: int):
         names = self._flat_names[layer * (2 if self.bidirectional else 1) + direction]
@@ -168,10 +150,10 @@ class RNNBase(Module):
     def _step(self, x_proj, state, w_hh, b_hh):
         # the composite cells: one step as plain Tensor ops (any order of derivatives)
         if self.mode == "LSTM":
-            return _lstm_cell(x_proj, state[0], state[1], w_hh, b_hh)
+            return lstm_cell(x_proj, state[0], state[1], w_hh, b_hh)
         if self.mode == "GRU":
-            return (_gru_cell(x_proj, state[0], w_hh, b_hh),)
-        return (_rnn_cell(x_proj, state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
+            return (gru_cell(x_proj, state[0], w_hh, b_hh),)
+        return (rnn_cell(x_proj, state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
 
     def _forward(self, x: Tensor, hx):
         batched = self._check_input(x)
@@ -258,3 +240,99 @@ class GRU(RNNBase):
     def forward(self, input: Tensor, hx: Tensor | None = None):
         out, (h,) = self._forward(input, None if hx is None else (hx,))
         return out, h
+
+
+# ---------------------------------------------------------------------------- single steps
+class RNNCellBase(Module):
+    """Shared machinery of RNNCell, LSTMCell and GRUCell: one time step, PyTorch's
+    parameters ``weight_ih`` (G*H, input), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh``."""
+
+    def __init__(self, gates: int, input_size: int, hidden_size: int, bias: bool = True,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        if input_size < 1 or hidden_size < 1:
+            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be "
+                             f"positive, got {input_size} and {hidden_size}")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        dt = _dt.as_dtype(dtype) if dtype is not None else None
+        g = gates * hidden_size
+        self.weight_ih = Parameter(empty(g, input_size, dtype=dt, device=device))
+        self.weight_hh = Parameter(empty(g, hidden_size, dtype=dt, device=device))
+        if bias:
+            self.bias_ih = Parameter(empty(g, dtype=dt, device=device))
+            self.bias_hh = Parameter(empty(g, dtype=dt, device=device))
+        else:
+            self.bias_ih = self.bias_hh = None
+        self.reset_parameters()
+
+    reset_parameters = RNNBase.reset_parameters
+
+    def _prepare(self, x: Tensor, states: tuple) -> tuple:
+        """(x_proj, states, batched): the input projection and (N, H) states, zeros when
+        not given; an unbatched (input,) step is run as a batch of one."""
+        name = type(self).__name__
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input of shape (N, {self.input_size}) or "
+                             f"({self.input_size},), got {x.shape}")
+        batched = x.ndim == 2
+        if not batched:
+            x = x.unsqueeze(0)
+        shape = (x.shape[0], self.hidden_size)
+        out = []
+        for s in states:
+            if s is None:
+                s = zeros(*shape, dtype=x.dtype, device=x.device)
+            elif not batched:
+                s = s.unsqueeze(0)
+            if s.shape != shape:
+                want, got = (shape, s.shape) if batched else (shape[1:], s.shape[1:])
+                raise ValueError(f"{name}: expected hidden state of shape {want}, got {got}")
+            out.append(s)
+        return F.linear(x, self.weight_ih, self.bias_ih), out, batched
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(RNNCellBase):
+    """One Elman RNN step: h' = act(W_ih x + b_ih + W_hh h + b_hh), act = tanh or relu.
+    ``forward(input, hx=None) -> h'``."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device=None, dtype=None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got "
+                             f"{nonlinearity!r}")
+        super().__init__(1, input_size, hidden_size, bias, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x_proj, (h,), batched = self._prepare(input, (hx,))
+        h = rnn_cell(x_proj, h, self.weight_hh, self.bias_hh, self.nonlinearity == "relu")
+        return h if batched else h.squeeze(0)
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step. ``forward(input, (h, c)=None) -> (h', c')``."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__(4, input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple[Tensor, Tensor]:
+        x_proj, (h, c), batched = self._prepare(input, (None, None) if hx is None else hx)
+        h, c = lstm_cell(x_proj, h, c, self.weight_hh, self.bias_hh)
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step. ``forward(input, hx=None) -> h'``."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__(3, input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x_proj, (h,), batched = self._prepare(input, (hx,))
+        h = gru_cell(x_proj, h, self.weight_hh, self.bias_hh)
+        return h if batched else h.squeeze(0)

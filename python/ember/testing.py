@@ -1,4 +1,5 @@
-"""Gradient checking: compare autograd's Jacobian with central finite differences.
+"""``ember.testing``: gradient checking -- autograd's Jacobian against central finite
+differences.
 
 For f: R^n -> R^m the Jacobian J[j, k] = d f_j / d x_k is computed two ways:
 
@@ -15,6 +16,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from . import dtypes as _dt
+from .autograd.engine import grad
+from .autograd.grad_mode import no_grad
+from .creation import tensor, zeros_like
+from .random import Generator
+from .tensor import Tensor
+
 
 class GradcheckError(RuntimeError):
     """Raised when an analytical gradient disagrees with the numerical one."""
@@ -25,8 +33,6 @@ def _as_tuple(x) -> tuple:
 
 
 def _differentiable_inputs(inputs):
-    from ..tensor import Tensor
-
     return [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 
 
@@ -36,9 +42,6 @@ def _numerical_jacobian(fn, inputs, i, eps, outs_ref):
     Like PyTorch, the input is perturbed *in place* (through a detached alias, restored
     afterwards), so functions that close over it -- a module's own parameters -- see it.
     """
-    from ..autograd.grad_mode import no_grad
-    from ..creation import tensor
-
     x = inputs[i]
     alias = x.detach()
     base = np.array(alias.cpu().numpy(), dtype=np.float64, copy=True)
@@ -67,9 +70,6 @@ def _numerical_jacobian(fn, inputs, i, eps, outs_ref):
 
 def _analytical_jacobian(outputs, inputs, diff_idx):
     """Rows of d out_j / d inputs via one backward per output element."""
-    from ..autograd import grad
-    from ..creation import tensor
-
     jac = {}  # (j, i) -> (out numel, in numel)
     for j, o in enumerate(outputs):
         for i in diff_idx:
@@ -98,8 +98,6 @@ def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
     naming the output, the input, the element and both values (or returns False when
     ``raise_exception=False``).
     """
-    from .. import dtypes as _dt
-
     inputs = _as_tuple(inputs)
     diff_idx = _differentiable_inputs(inputs)
     if not diff_idx:
@@ -134,11 +132,6 @@ def gradgradcheck(fn: Callable, inputs, grad_outputs: Sequence | None = None, ep
     """Check second derivatives: gradcheck of the map (inputs, v) -> v^T J(inputs), the
     first-order gradient computed with ``create_graph=True``. ``v`` (``grad_outputs``) is
     random when not given."""
-    from ..autograd import grad
-    from ..creation import zeros_like
-    from ..random import Generator
-    from ..tensor import Tensor
-
     inputs = _as_tuple(inputs)
     n_in = len(inputs)
     if grad_outputs is None:
