@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from .. import cuda
+from .. import cuda as _cuda_device
 from .base import Backend
 from .cpu import CPUBackend
 
@@ -17,7 +17,7 @@ def backend_for(device) -> Backend:
     if device.type == "cpu":
         return _cpu
     if device.type == "cuda":
-        return cuda.backend()
+        return _cuda_device.backend()
     raise RuntimeError(f"no backend for device {device}")
 
 
