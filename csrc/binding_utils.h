@@ -1,50 +1,43 @@
-// Small helpers shared by the binding files: describing an array in an error message and
-// getting a C-contiguous view of it in one of the two float dtypes the kernels take.
+// Helpers of the CPU module's binding files: how the shared boundary checks (checks.h) read a
+// NumPy array, and getting a C-contiguous view of it in one of the float dtypes the kernels take.
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "checks.h"
+
+namespace ember::checks {
+
+template <>
+struct ArrayTraits<pybind11::array> {
+  static Shape shape(const pybind11::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
+  // By equivalence (kind, size and native byte order), not `a.dtype().is(...)`: that
+  // compares the dtype objects' identity, and e.g. an unpickled array has its own.
+  static Kind kind(const pybind11::array& a) {
+    namespace py = pybind11;
+    if (py::isinstance<py::array_t<float>>(a)) return Kind::Float32;
+    if (py::isinstance<py::array_t<double>>(a)) return Kind::Float64;
+    if (py::isinstance<py::array_t<bool>>(a)) return Kind::Bool;
+    if (py::isinstance<py::array_t<int64_t>>(a)) return Kind::Int64;
+    return Kind::Other;
+  }
+  static std::string dtype_name(const pybind11::array& a) {
+    return pybind11::str(a.dtype()).cast<std::string>();
+  }
+  static bool contiguous(const pybind11::array& a) {
+    return (a.flags() & pybind11::array::c_style) != 0;
+  }
+};
+
+}  // namespace ember::checks
 
 namespace ember::bind {
 
 namespace py = pybind11;
-
-// "float32"
-inline std::string dtype_name(const py::array& a) {
-  return py::str(a.dtype()).cast<std::string>();
-}
-
-// "(2, 3)" / "(3,)": a shape written the way Python prints it.
-inline std::string shape_str(const py::array& a) {
-  std::ostringstream out;
-  out << "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) out << (d ? ", " : "") << a.shape(d);
-  out << (a.ndim() == 1 ? ",)" : ")");
-  return out.str();
-}
-
-// "shape (2, 3) float32"
-inline std::string describe(const py::array& a) {
-  return "shape " + shape_str(a) + " " + dtype_name(a);
-}
-
-// Whether a and b hold the same one of the two float dtypes. (Not `a.dtype().is(...)`:
-// that compares the dtype objects' identity, and e.g. an unpickled array has its own.)
-inline bool same_float_dtype(const py::array& a, const py::array& b) {
-  const bool af = py::isinstance<py::array_t<float>>(a), bf = py::isinstance<py::array_t<float>>(b);
-  const bool ad = py::isinstance<py::array_t<double>>(a), bd = py::isinstance<py::array_t<double>>(b);
-  return (af && bf) || (ad && bd);
-}
-
-inline bool same_shape(const py::array& a, const py::array& b) {
-  if (a.ndim() != b.ndim()) return false;
-  for (py::ssize_t d = 0; d < a.ndim(); ++d)
-    if (a.shape(d) != b.shape(d)) return false;
-  return true;
-}
+using namespace ember::checks;
 
 // A C-contiguous array of T holding a's values (a itself when it already is one).
 template <typename T>

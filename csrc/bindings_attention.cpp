@@ -1,16 +1,16 @@
 // pybind11 bindings of the attention kernels (part of ember._C; bind_attention is called
-// from bindings_cpu.cpp). Every argument is checked here, at the boundary, and a bad one
-// raises TypeError / ValueError naming scaled_dot_product_attention, the shapes and the
-// dtypes; the kernels behind can then assume C-contiguous q, k, v of one dtype and a mask
-// described by element strides.
+// from bindings_cpu.cpp). The Python op (ember/ops/attention.py) checks the arguments; the
+// boundary keeps the memory-safety checks shared with ember._cuda (csrc/checks.h), so the
+// kernels behind can assume C-contiguous q, k, v of one dtype and a mask described by
+// element strides.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -22,58 +22,22 @@ namespace py = pybind11;
 
 namespace {
 
-using ember::cpu::AttentionIsa;
+using ember::cpu::Isa;
 using ember::cpu::AttentionMask;
 using ember::cpu::AttentionParams;
 
 constexpr const char* kOp = "scaled_dot_product_attention";
 
-using ember::bind::dtype_name;
-using ember::bind::shape_str;
+using namespace ember::bind;
+using Shapes = AttentionShapes;
 
-std::string describe(const char* name, const py::array& a) {
-  return std::string(name) + " " + shape_str(a) + " " + dtype_name(a);
-}
+[[noreturn]] void fail_value(const std::string& what) { ember::checks::fail_value(kOp, what); }
 
-[[noreturn]] void fail_value(const std::string& what) {
-  throw py::value_error(std::string(kOp) + ": " + what);
-}
-[[noreturn]] void fail_type(const std::string& what) {
-  throw py::type_error(std::string(kOp) + ": " + what);
-}
-
-bool is_f32(const py::array& a) { return py::isinstance<py::array_t<float>>(a); }
-bool is_f64(const py::array& a) { return py::isinstance<py::array_t<double>>(a); }
-bool is_bool(const py::array& a) { return a.dtype().kind() == 'b'; }
-
-// The (B, H, Lq, Lk, D, Dv) of a valid problem; raises for anything else.
-struct Shapes {
-  int64_t b, h, lq, lk, d, dv;
-};
+bool is_f32(const py::array& a) { return kind_of(a) == Kind::Float32; }
+bool is_bool(const py::array& a) { return kind_of(a) == Kind::Bool; }
 
 Shapes check_qkv(const py::array& q, const py::array& k, const py::array& v) {
-  const std::string all = describe("query", q) + ", " + describe("key", k) + ", " +
-                          describe("value", v);
-  if (!(is_f32(q) || is_f64(q)) || q.dtype().not_equal(k.dtype()) ||
-      q.dtype().not_equal(v.dtype()))
-    fail_type("query, key and value must share one floating dtype (float32 or float64), got " +
-              all);
-  if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4)
-    fail_value("the kernel expects 4-d query (B, H, Lq, D), key (B, H, Lk, D) and value "
-               "(B, H, Lk, Dv), got " + all);
-  if (q.shape(0) != k.shape(0) || q.shape(0) != v.shape(0) || q.shape(1) != k.shape(1) ||
-      q.shape(1) != v.shape(1))
-    fail_value("query, key and value must have the same batch and head dimensions, got " + all);
-  if (k.shape(2) != v.shape(2))
-    fail_value("key and value must have the same sequence length, got " + all);
-  if (q.shape(3) != k.shape(3))
-    fail_value("query and key must have the same embedding dimension D, got " + all);
-  return {q.shape(0), q.shape(1), q.shape(2), k.shape(2), q.shape(3), v.shape(3)};
-}
-
-template <typename T>
-py::array_t<T> contiguous(const py::array& a) {
-  return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
+  return attention_shapes(q, k, v);
 }
 
 // Fills the mask fields of p from an optional mask broadcastable to (B, H, Lq, Lk). `keep`
@@ -83,22 +47,8 @@ void describe_mask(const std::optional<py::array>& mask_in, const py::array& q, 
                    AttentionParams<T>* p, py::array* keep) {
   if (!mask_in) return;
   py::array mask = *mask_in;
-  if (!is_bool(mask) && mask.dtype().not_equal(q.dtype()))
-    fail_type("attn_mask must be bool (True = attend) or the query's dtype " + dtype_name(q) +
-              ", got " + describe("attn_mask", mask));
-  const int64_t target[4] = {s.b, s.h, s.lq, s.lk};
-  std::ostringstream tshape;
-  tshape << "(" << s.b << ", " << s.h << ", " << s.lq << ", " << s.lk << ")";
-  if (mask.ndim() > 4)
-    fail_value("attn_mask " + shape_str(mask) + " has more than 4 dimensions; it must be "
-               "broadcastable to (B, H, Lq, Lk) = " + tshape.str());
+  require_attention_mask(mask, q, s);
   const py::ssize_t lead = 4 - mask.ndim();
-  for (py::ssize_t d = 0; d < mask.ndim(); ++d) {
-    const int64_t n = mask.shape(d);
-    if (n != 1 && n != target[lead + d])
-      fail_value("attn_mask of shape " + shape_str(mask) + " is not broadcastable to (B, H, Lq, "
-                 "Lk) = " + tshape.str() + " (query " + shape_str(q) + ")");
-  }
   // Element strides need whole-element byte strides and an aligned pointer; an unusual
   // view that lacks them gets one copy.
   const auto itemsize = mask.itemsize();
@@ -124,11 +74,12 @@ void describe_mask(const std::optional<py::array>& mask_in, const py::array& q, 
   *keep = mask;
 }
 
-AttentionIsa parse_kernel(const std::string& name) {
-  AttentionIsa isa;
-  if (!ember::cpu::attention_parse_isa(name.c_str(), &isa))
+Isa parse_kernel(const std::string& name) {
+  Isa isa;
+  if (!ember::cpu::parse_isa(name, &isa))
     fail_value("unknown kernel '" + name + "', expected 'auto', 'avx512', 'avx2' or 'generic'");
-  if (!ember::cpu::attention_isa_available(isa))
+  const auto isas = ember::cpu::attention_available_isas();
+  if (isa != Isa::automatic && std::find(isas.begin(), isas.end(), isa) == isas.end())
     fail_value("kernel '" + name + "' is not available on this CPU/build");
   return isa;
 }
@@ -191,19 +142,7 @@ py::tuple forward_dispatch(const py::array& q, const py::array& k, const py::arr
 
 void check_same(const char* name, const py::array& a, const py::array& q,
                 const std::vector<int64_t>& shape) {
-  bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
-  for (size_t d = 0; ok && d < shape.size(); ++d)
-    ok = a.shape(static_cast<py::ssize_t>(d)) == shape[d];
-  std::ostringstream want;
-  want << "(";
-  for (size_t d = 0; d < shape.size(); ++d) want << (d ? ", " : "") << shape[d];
-  want << ")";
-  if (a.dtype().not_equal(q.dtype()))
-    fail_type(std::string("backward: ") + name + " must have the query's dtype " + dtype_name(q) +
-              ", got " + describe(name, a));
-  if (!ok)
-    fail_value(std::string("backward: ") + name + " must have shape " + want.str() + ", got " +
-               describe(name, a));
+  require_like_query(name, a, q, shape);
 }
 
 template <typename T, typename Run>
@@ -246,7 +185,7 @@ void bind_attention(py::module_& m) {
       [](const py::array& q, const py::array& k, const py::array& v,
          const std::optional<py::array>& mask, bool is_causal, std::optional<double> scale,
          const std::string& kernel) {
-        const AttentionIsa isa = parse_kernel(kernel);
+        const Isa isa = parse_kernel(kernel);
         auto run = [isa](const auto& p, auto* out, auto* lse) {
           ember::cpu::attention_forward(p, out, lse, isa);
         };
@@ -265,7 +204,7 @@ void bind_attention(py::module_& m) {
       [](const py::array& dout, const py::array& q, const py::array& k, const py::array& v,
          const py::array& out, const py::array& lse, const std::optional<py::array>& mask,
          bool is_causal, std::optional<double> scale, const std::string& kernel) {
-        const AttentionIsa isa = parse_kernel(kernel);
+        const Isa isa = parse_kernel(kernel);
         auto run = [isa](const auto& p, const auto* dout_, const auto* out_, const auto* lse_,
                          auto* dq, auto* dk, auto* dv) {
           ember::cpu::attention_backward(p, dout_, out_, lse_, dq, dk, dv, isa);
@@ -309,9 +248,8 @@ void bind_attention(py::module_& m) {
       "attention_kernels",
       [] {
         std::vector<std::string> names;
-        for (AttentionIsa isa : {AttentionIsa::avx512, AttentionIsa::avx2, AttentionIsa::generic})
-          if (ember::cpu::attention_isa_available(isa))
-            names.emplace_back(ember::cpu::attention_isa_name(isa));
+        for (Isa isa : ember::cpu::attention_available_isas())
+          names.emplace_back(ember::cpu::isa_name(isa));
         return names;
       },
       "Attention kernels this build and CPU can run, best (the default) first.");

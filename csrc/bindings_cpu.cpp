@@ -1,15 +1,15 @@
 // pybind11 bindings of the CPU kernels: the module `ember._C`.
 //
-// Every function checks its arguments here, at the boundary, and raises a Python
-// exception that names the op, the shapes and the dtypes; the kernels behind it can
-// then assume valid input (contiguous for erf; any element strides for matmul).
+// The Python ops check their arguments (ember/ops/*.py); the bindings keep only the checks
+// that keep memory safe for a direct call (csrc/checks.h, shared with ember._cuda), so the
+// kernels behind them can assume valid input (contiguous for erf; any element strides for
+// matmul).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,15 +31,7 @@ void bind_norm(py::module_& m);  // bindings_norm.cpp
 
 namespace {
 
-using ember::bind::dtype_name;
-using ember::bind::shape_str;
-
 // ---- matmul ----------------------------------------------------------------------------
-
-std::string operands_str(const py::array& a, const py::array& b) {
-  return "shapes " + shape_str(a) + " and " + shape_str(b) + " (dtypes " + dtype_name(a) +
-         " and " + dtype_name(b) + ")";
-}
 
 // A kernel works on element strides; arrays whose byte strides are not whole elements,
 // or whose data is misaligned (both only possible through unusual views of raw buffers),
@@ -79,40 +71,6 @@ std::vector<int64_t> batch_offsets(const py::array& a, int64_t batch) {
   return offsets;
 }
 
-// Checks the operands and returns the batch size; raises TypeError / ValueError naming
-// matmul, the shapes and the dtypes.
-int64_t check_matmul_operands(const py::array& a, const py::array& b) {
-  const bool a_float = py::isinstance<py::array_t<float>>(a) || py::isinstance<py::array_t<double>>(a);
-  const bool b_float = py::isinstance<py::array_t<float>>(b) || py::isinstance<py::array_t<double>>(b);
-  if (!a_float || !b_float)
-    throw py::type_error("matmul: expected float32 or float64 arrays, got " + operands_str(a, b));
-  if (py::isinstance<py::array_t<float>>(a) != py::isinstance<py::array_t<float>>(b))
-    throw py::type_error("matmul: both operands must have the same dtype, got " +
-                         operands_str(a, b));
-  if (a.ndim() < 2 || b.ndim() < 2)
-    throw py::value_error("matmul: both operands need at least 2 dimensions (..., M, K) and "
-                          "(..., K, N), got " + operands_str(a, b));
-  if (a.ndim() != b.ndim())
-    throw py::value_error("matmul: both operands need the same number of dimensions (broadcast "
-                          "the batch dimensions first), got " + operands_str(a, b));
-  const py::ssize_t nd = a.ndim();
-  if (a.shape(nd - 1) != b.shape(nd - 2)) {
-    std::ostringstream msg;
-    msg << "matmul: " << operands_str(a, b) << " are not aligned: the last dimension of the "
-        << "first (" << a.shape(nd - 1) << ") must equal the second-to-last dimension of the "
-        << "second (" << b.shape(nd - 2) << ")";
-    throw py::value_error(msg.str());
-  }
-  int64_t batch = 1;
-  for (py::ssize_t d = 0; d < nd - 2; ++d) {
-    if (a.shape(d) != b.shape(d))
-      throw py::value_error("matmul: batch dimensions must be identical (broadcast them first), "
-                            "got " + operands_str(a, b));
-    batch *= a.shape(d);
-  }
-  return batch;
-}
-
 // Shared by matmul and matmul_reference: validate, describe the strided operands to the
 // kernel, allocate C, and run `compute` without the GIL.
 template <typename T, typename Compute>
@@ -149,25 +107,25 @@ py::array matmul_typed(const py::array& a_in, const py::array& b_in, int64_t bat
 
 template <typename Compute>
 py::array matmul_dispatch(const py::array& a, const py::array& b, Compute compute) {
-  const int64_t batch = check_matmul_operands(a, b);
-  if (py::isinstance<py::array_t<float>>(a))
+  const int64_t batch = ember::checks::require_matmul_operands(a, b);
+  if (ember::checks::kind_of(a) == ember::checks::Kind::Float32)
     return matmul_typed<float>(a, b, batch, compute);
   return matmul_typed<double>(a, b, batch, compute);
 }
 
-ember::cpu::GemmIsa parse_kernel(const std::string& name) {
-  ember::cpu::GemmIsa isa;
-  if (!ember::cpu::gemm_parse_isa(name, &isa))
-    throw py::value_error("matmul: unknown kernel '" + name +
-                          "', expected 'auto', 'avx512', 'avx2' or 'generic'");
-  if (isa == ember::cpu::GemmIsa::automatic) return isa;
+ember::cpu::Isa parse_kernel(const std::string& name) {
+  ember::cpu::Isa isa;
+  if (!ember::cpu::parse_isa(name, &isa))
+    ember::checks::fail_value("matmul", "unknown kernel '" + name +
+                                            "', expected 'auto', 'avx512', 'avx2' or 'generic'");
+  if (isa == ember::cpu::Isa::automatic) return isa;
   for (auto available : ember::cpu::gemm_available_isas())
     if (available == isa) return isa;
-  throw py::value_error("matmul: kernel '" + name + "' is not available on this CPU/build");
+  ember::checks::fail_value("matmul", "kernel '" + name + "' is not available on this CPU/build");
 }
 
 py::array matmul_binding(const py::array& a, const py::array& b, const std::string& kernel) {
-  const ember::cpu::GemmIsa isa = parse_kernel(kernel);
+  const ember::cpu::Isa isa = parse_kernel(kernel);
   return matmul_dispatch(a, b, [isa](const auto& p) { ember::cpu::gemm(p, isa); });
 }
 
@@ -177,7 +135,7 @@ py::array matmul_reference_binding(const py::array& a, const py::array& b) {
 
 std::vector<std::string> gemm_kernels() {
   std::vector<std::string> names;
-  for (auto isa : ember::cpu::gemm_available_isas()) names.emplace_back(ember::cpu::gemm_isa_name(isa));
+  for (auto isa : ember::cpu::gemm_available_isas()) names.emplace_back(ember::cpu::isa_name(isa));
   return names;
 }
 
@@ -193,6 +151,14 @@ int num_threads() {
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "ember's native CPU kernels";
+  // The boundary checks (checks.h) raise checks::TypeError for a wrong dtype.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ember::checks::TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    }
+  });
   bind_adam(m);
   bind_conv(m);
   bind_attention(m);

@@ -10,28 +10,21 @@
 #include "cpu/elementwise.h"
 
 namespace py = pybind11;
-using ember::bind::contiguous;
-using ember::bind::describe;
-using ember::bind::empty_like;
+using namespace ember::bind;
 
 namespace {
 
-bool is_f32(const py::array& a) { return py::isinstance<py::array_t<float>>(a); }
-bool is_f64(const py::array& a) { return py::isinstance<py::array_t<double>>(a); }
+bool is_f32(const py::array& a) { return kind_of(a) == Kind::Float32; }
 
-void require_float(const char* op, const py::array& a) {
-  if (!is_f32(a) && !is_f64(a))
-    throw py::type_error(std::string(op) + ": expected a float32 or float64 array, got " +
-                         describe(a));
-}
+void require_float(const char* op, const py::array& a) { ember::checks::require_float(op, "array", a); }
 
 // The two arrays of a binary kernel must match exactly (the Python side broadcasts).
 void require_pair(const char* op, const char* first, const py::array& a, const char* second,
                   const py::array& b) {
   require_float(op, a);
-  if (!ember::bind::same_shape(a, b) || !ember::bind::same_float_dtype(a, b))
-    throw py::value_error(std::string(op) + ": " + first + " (" + describe(a) + ") and " +
-                          second + " (" + describe(b) + ") must have the same shape and dtype");
+  if (shape_of(a) != shape_of(b) || kind_of(a) != kind_of(b))
+    fail_value(op, std::string(first) + " (" + describe(a) + ") and " + second + " (" +
+                       describe(b) + ") must have the same shape and dtype");
 }
 
 // y = f(x) by an elementwise kernel `run(const T* x, T* y, n)`.

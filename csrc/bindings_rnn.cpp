@@ -1,5 +1,5 @@
 // pybind11 bindings of the fused recurrent-layer kernels (part of ember._C; bind_rnn is
-// called from bindings_cpu.cpp). Every argument is checked here: one floating dtype
+// called from bindings_cpu.cpp). The boundary checks (csrc/checks.h): one floating dtype
 // (float32 or float64) for all arrays, the shapes the op expects (derived from x_proj or
 // dhs and h0), and a C-contiguous layout (anything else is copied once). A bad argument
 // raises TypeError / ValueError naming the op and every argument's shape and dtype.
@@ -10,11 +10,11 @@
 
 #include <cstdint>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "binding_utils.h"
 #include "cpu/rnn.h"
 
 namespace py = pybind11;
@@ -22,17 +22,7 @@ namespace py = pybind11;
 namespace {
 
 using ember::cpu::RnnShape;
-using Shape = std::vector<int64_t>;
-
-std::string shape_text(const Shape& s) {
-  std::ostringstream out;
-  out << "(";
-  for (size_t d = 0; d < s.size(); ++d) out << (d ? ", " : "") << s[d];
-  out << (s.size() == 1 ? ",)" : ")");
-  return out.str();
-}
-
-Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
+using namespace ember::checks;
 
 // The named array arguments of one call, for validation and error messages.
 class Args {
@@ -40,11 +30,10 @@ class Args {
   Args(const char* op, std::vector<std::pair<const char*, py::array>> arrays)
       : op_(op), arrays_(std::move(arrays)) {
     const py::array& first = arrays_.front().second;
-    is_f32_ = py::isinstance<py::array_t<float>>(first);
-    bool ok = is_f32_ || py::isinstance<py::array_t<double>>(first);
-    for (const auto& [name, a] : arrays_) ok = ok && a.dtype().equal(first.dtype());
-    if (!ok) throw py::type_error(message("all arrays must share one floating dtype "
-                                          "(float32 or float64)"));
+    is_f32_ = kind_of(first) == Kind::Float32;
+    bool ok = is_float(first);
+    for (const auto& [name, a] : arrays_) ok = ok && kind_of(a) == kind_of(first);
+    if (!ok) fail_type(op_, message("all arrays must share one floating dtype (float32 or float64)"));
   }
 
   bool is_f32() const { return is_f32_; }
@@ -53,12 +42,12 @@ class Args {
   const py::array& get(const char* name, const Shape& expected) const {
     const py::array& a = find(name);
     if (shape_of(a) != expected)
-      throw py::value_error(message(std::string("expected ") + name + " of shape " +
-                                    shape_text(expected) + ", got " + shape_text(shape_of(a))));
+      fail(std::string("expected ") + name + " of shape " + shape_str(expected) + ", got " +
+           shape_str(shape_of(a)));
     return a;
   }
 
-  [[noreturn]] void fail(const std::string& what) const { throw py::value_error(message(what)); }
+  [[noreturn]] void fail(const std::string& what) const { fail_value(op_, message(what)); }
 
   // C-contiguous data of `name` as T (a copy only when the array is not contiguous).
   template <typename T>
@@ -70,16 +59,15 @@ class Args {
   const py::array& find(const char* name) const {
     for (const auto& [n, a] : arrays_)
       if (std::string(n) == name) return a;
-    throw py::value_error(message(std::string("internal error: no argument ") + name));
+    fail(std::string("internal error: no argument ") + name);
   }
 
+  // "what; got x_proj (3, 2, 8) float32, h0 (2, 2) float32, ..." (fail_* prefix the op)
   std::string message(const std::string& what) const {
-    std::ostringstream out;
-    out << op_ << ": " << what << "; got";
+    std::string out = what + "; got";
     for (size_t i = 0; i < arrays_.size(); ++i)
-      out << (i ? ", " : " ") << arrays_[i].first << " " << shape_text(shape_of(arrays_[i].second))
-          << " " << py::str(arrays_[i].second.dtype()).cast<std::string>();
-    return out.str();
+      out += (i ? ", " : " ") + describe(arrays_[i].first, arrays_[i].second);
+    return out;
   }
 
   const char* op_;
@@ -122,7 +110,7 @@ std::vector<std::pair<const char*, py::array>> with_bias(
 
 // ---- LSTM --------------------------------------------------------------------------------
 
-template <typename T>
+template <typename T, bool Reference>
 py::tuple lstm_forward_typed(const Args& args, const RnnShape& s, bool bias) {
   const auto x = args.contiguous<T>("x_proj"), w = args.contiguous<T>("w_hh");
   const auto h0 = args.contiguous<T>("h0"), c0 = args.contiguous<T>("c0");
@@ -132,12 +120,15 @@ py::tuple lstm_forward_typed(const Args& args, const RnnShape& s, bool bias) {
   auto hs = empty<T>({L, N, H}), cs = empty<T>({L, N, H}), gates = empty<T>({L, N, 4 * H});
   {
     py::gil_scoped_release release;
-    ember::cpu::lstm_forward<T>(s, x.data(), w.data(), data_or_null(b), h0.data(), c0.data(),
-                                hs.mutable_data(), cs.mutable_data(), gates.mutable_data());
+    const auto kernel = Reference ? ember::cpu::lstm_forward_reference<T>
+                                  : ember::cpu::lstm_forward<T>;
+    kernel(s, x.data(), w.data(), data_or_null(b), h0.data(), c0.data(), hs.mutable_data(),
+           cs.mutable_data(), gates.mutable_data());
   }
   return py::make_tuple(hs, cs, gates);
 }
 
+template <bool Reference>
 py::tuple lstm_forward(const py::array& x_proj, const py::array& w_hh,
                        const std::optional<py::array>& b_hh, const py::array& h0,
                        const py::array& c0, bool reverse) {
@@ -148,8 +139,8 @@ py::tuple lstm_forward(const py::array& x_proj, const py::array& w_hh,
   args.get("w_hh", {4 * H, H});
   args.get("c0", {N, H});
   if (b_hh) args.get("b_hh", {4 * H});
-  return args.is_f32() ? lstm_forward_typed<float>(args, s, b_hh.has_value())
-                       : lstm_forward_typed<double>(args, s, b_hh.has_value());
+  return args.is_f32() ? lstm_forward_typed<float, Reference>(args, s, b_hh.has_value())
+                       : lstm_forward_typed<double, Reference>(args, s, b_hh.has_value());
 }
 
 template <typename T>
@@ -191,7 +182,7 @@ py::tuple lstm_backward(const py::array& dhs, const py::array& dh_n, const py::a
 
 // ---- GRU ---------------------------------------------------------------------------------
 
-template <typename T>
+template <typename T, bool Reference>
 py::tuple gru_forward_typed(const Args& args, const RnnShape& s, bool bias) {
   const auto x = args.contiguous<T>("x_proj"), w = args.contiguous<T>("w_hh");
   const auto h0 = args.contiguous<T>("h0");
@@ -201,12 +192,15 @@ py::tuple gru_forward_typed(const Args& args, const RnnShape& s, bool bias) {
   auto hs = empty<T>({L, N, H}), gates = empty<T>({L, N, 4 * H});
   {
     py::gil_scoped_release release;
-    ember::cpu::gru_forward<T>(s, x.data(), w.data(), data_or_null(b), h0.data(),
-                               hs.mutable_data(), gates.mutable_data());
+    const auto kernel = Reference ? ember::cpu::gru_forward_reference<T>
+                                  : ember::cpu::gru_forward<T>;
+    kernel(s, x.data(), w.data(), data_or_null(b), h0.data(), hs.mutable_data(),
+           gates.mutable_data());
   }
   return py::make_tuple(hs, gates);
 }
 
+template <bool Reference>
 py::tuple gru_forward(const py::array& x_proj, const py::array& w_hh,
                       const std::optional<py::array>& b_hh, const py::array& h0, bool reverse) {
   const Args args("gru_forward", with_bias({{"x_proj", x_proj}, {"w_hh", w_hh}, {"h0", h0}},
@@ -215,8 +209,8 @@ py::tuple gru_forward(const py::array& x_proj, const py::array& w_hh,
   const int64_t H = s.hidden;
   args.get("w_hh", {3 * H, H});
   if (b_hh) args.get("b_hh", {3 * H});
-  return args.is_f32() ? gru_forward_typed<float>(args, s, b_hh.has_value())
-                       : gru_forward_typed<double>(args, s, b_hh.has_value());
+  return args.is_f32() ? gru_forward_typed<float, Reference>(args, s, b_hh.has_value())
+                       : gru_forward_typed<double, Reference>(args, s, b_hh.has_value());
 }
 
 template <typename T>
@@ -252,7 +246,7 @@ py::tuple gru_backward(const py::array& dhs, const py::array& dh_n, const py::ar
 
 // ---- Elman RNN ---------------------------------------------------------------------------
 
-template <typename T>
+template <typename T, bool Reference>
 py::array rnn_forward_typed(const Args& args, const RnnShape& s, bool bias, bool relu) {
   const auto x = args.contiguous<T>("x_proj"), w = args.contiguous<T>("w_hh");
   const auto h0 = args.contiguous<T>("h0");
@@ -261,12 +255,14 @@ py::array rnn_forward_typed(const Args& args, const RnnShape& s, bool bias, bool
   auto hs = empty<T>({s.steps, s.batch, s.hidden});
   {
     py::gil_scoped_release release;
-    ember::cpu::rnn_forward<T>(s, relu, x.data(), w.data(), data_or_null(b), h0.data(),
-                               hs.mutable_data());
+    const auto kernel = Reference ? ember::cpu::rnn_forward_reference<T>
+                                  : ember::cpu::rnn_forward<T>;
+    kernel(s, relu, x.data(), w.data(), data_or_null(b), h0.data(), hs.mutable_data());
   }
   return hs;
 }
 
+template <bool Reference>
 py::array rnn_forward(const py::array& x_proj, const py::array& w_hh,
                       const std::optional<py::array>& b_hh, const py::array& h0, bool reverse,
                       bool relu) {
@@ -276,8 +272,8 @@ py::array rnn_forward(const py::array& x_proj, const py::array& w_hh,
   const int64_t H = s.hidden;
   args.get("w_hh", {H, H});
   if (b_hh) args.get("b_hh", {H});
-  return args.is_f32() ? rnn_forward_typed<float>(args, s, b_hh.has_value(), relu)
-                       : rnn_forward_typed<double>(args, s, b_hh.has_value(), relu);
+  return args.is_f32() ? rnn_forward_typed<float, Reference>(args, s, b_hh.has_value(), relu)
+                       : rnn_forward_typed<double, Reference>(args, s, b_hh.has_value(), relu);
 }
 
 template <typename T>
@@ -313,7 +309,7 @@ py::tuple rnn_backward(const py::array& dhs, const py::array& dh_n, const py::ar
 }  // namespace
 
 void bind_rnn(py::module_& m) {
-  m.def("lstm_forward", &lstm_forward, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
+  m.def("lstm_forward", &lstm_forward<false>, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
         py::arg("h0"), py::arg("c0"), py::arg("reverse") = false,
         "One LSTM layer direction over a sequence: x_proj (L, N, 4H) = x W_ih^T + b_ih,\n"
         "w_hh (4H, H), b_hh (4H,) or None, h0/c0 (N, H). Returns (hs, cs, gates): the\n"
@@ -324,7 +320,7 @@ void bind_rnn(py::module_& m) {
         py::arg("w_hh"), py::arg("reverse") = false,
         "Backprop through time of lstm_forward: from dhs (L, N, H) and dh_n, dc_n (N, H)\n"
         "returns (dx_proj (L, N, 4H), dw_hh (4H, H), db_hh (4H,), dh0, dc0 (N, H)).");
-  m.def("gru_forward", &gru_forward, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
+  m.def("gru_forward", &gru_forward<false>, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
         py::arg("h0"), py::arg("reverse") = false,
         "One GRU layer direction (PyTorch's equations): x_proj (L, N, 3H), w_hh (3H, H),\n"
         "b_hh (3H,) or None, h0 (N, H). Returns (hs (L, N, H), gates (L, N, 4H)) with\n"
@@ -333,7 +329,7 @@ void bind_rnn(py::module_& m) {
         py::arg("gates"), py::arg("h0"), py::arg("w_hh"), py::arg("reverse") = false,
         "Backprop through time of gru_forward: returns (dx_proj (L, N, 3H), dw_hh (3H, H),\n"
         "db_hh (3H,), dh0 (N, H)).");
-  m.def("rnn_forward", &rnn_forward, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
+  m.def("rnn_forward", &rnn_forward<false>, py::arg("x_proj"), py::arg("w_hh"), py::arg("b_hh"),
         py::arg("h0"), py::arg("reverse") = false, py::arg("relu") = false,
         "One Elman RNN layer direction: h = act(x_proj[t] + h W_hh^T + b_hh), act = tanh\n"
         "(or relu). Returns hs (L, N, H).");
@@ -341,4 +337,13 @@ void bind_rnn(py::module_& m) {
         py::arg("h0"), py::arg("w_hh"), py::arg("reverse") = false, py::arg("relu") = false,
         "Backprop through time of rnn_forward: returns (dx_proj (L, N, H), dw_hh (H, H),\n"
         "db_hh (H,), dh0 (N, H)).");
+  m.def("lstm_forward_reference", &lstm_forward<true>, py::arg("x_proj"), py::arg("w_hh"),
+        py::arg("b_hh"), py::arg("h0"), py::arg("c0"), py::arg("reverse") = false,
+        "lstm_forward by plain loops in double (slow; the tests' oracle).");
+  m.def("gru_forward_reference", &gru_forward<true>, py::arg("x_proj"), py::arg("w_hh"),
+        py::arg("b_hh"), py::arg("h0"), py::arg("reverse") = false,
+        "gru_forward by plain loops in double (slow; the tests' oracle).");
+  m.def("rnn_forward_reference", &rnn_forward<true>, py::arg("x_proj"), py::arg("w_hh"),
+        py::arg("b_hh"), py::arg("h0"), py::arg("reverse") = false, py::arg("relu") = false,
+        "rnn_forward by plain loops in double (slow; the tests' oracle).");
 }

@@ -115,10 +115,10 @@ def test_gelu_extreme_inputs_stay_finite():
 
 def test_gelu_kernel_bad_input():
     with pytest.raises(TypeError, match=r"gelu: expected a float32 or float64 array, "
-                                        r"got shape \(3,\) int64"):
+                                        r"got \(3,\) int64"):
         _C.gelu(np.arange(3))
-    with pytest.raises(ValueError, match=r"gelu_backward: gradient \(shape \(3,\) float32\) "
-                                         r"and input \(shape \(4,\) float32\)"):
+    with pytest.raises(ValueError, match=r"gelu_backward: gradient \(\(3,\) float32\) "
+                                         r"and input \(\(4,\) float32\)"):
         _C.gelu_backward(np.zeros(3, np.float32), np.zeros(4, np.float32))
     with pytest.raises(ValueError, match="gelu_backward.*same shape and dtype"):
         _C.gelu_backward(np.zeros(3, np.float32), np.zeros(3, np.float64))
@@ -278,14 +278,12 @@ def test_layer_norm_bad_input():
         F.layer_norm(ember.randn(2, 5), 5, ember.ones(4))
     with pytest.raises(TypeError, match="layer_norm: expected a floating-point input"):
         F.layer_norm(ember.tensor([[1, 2, 3]]), 3)
-    with pytest.raises(ValueError, match=r"layer_norm: weight has shape \(3,\) float32 but the "
-                                         r"input shape \(2, 4\) float32 needs \(4,\)"):
+    with pytest.raises(ValueError, match=r"layer_norm: weight has \(3,\) float32 but the "
+                                         r"input \(2, 4\) float32 needs \(4,\)"):
         _C.layer_norm_forward(np.zeros((2, 4), np.float32), np.zeros(3, np.float32), None, 1e-5)
-    with pytest.raises(ValueError, match="layer_norm: eps must be >= 0"):
-        _C.layer_norm_forward(np.zeros((2, 4)), None, None, -1.0)
     with pytest.raises(TypeError, match="layer_norm: expected a float32 or float64 input"):
         _C.layer_norm_forward(np.zeros((2, 4), np.int32), None, None, 1e-5)
-    with pytest.raises(ValueError, match=r"layer_norm_backward: mean has shape \(3,\) float64 "
-                                         r"but the input shape \(2, 4\) float64 has 2 rows"):
+    with pytest.raises(ValueError, match=r"layer_norm_backward: mean has \(3,\) float64 "
+                                         r"but the input \(2, 4\) float64 has 2 rows"):
         _C.layer_norm_backward(np.zeros((2, 4)), np.zeros((2, 4)), None, np.zeros(3),
                                np.zeros(2))

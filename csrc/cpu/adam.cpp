@@ -17,10 +17,40 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cpu/multiversion.h"  // EMBER_MULTIVERSION: the loop is compiled per ISA
+#include "cpu/isa.h"  // EMBER_MULTIVERSION: the loops are compiled per ISA
 #include "cpu/parallel.h"
 
 namespace ember::cpu {
+
+// ---- reference: the per-element formula above as a plain loop (in double) -----------------
+// The tests' oracle for the fused loop below (tests/test_kernel_references.py).
+template <typename T>
+void adam_step_reference(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
+                         int64_t n, const AdamConfig& c) {
+  const double bias1 = 1.0 - std::pow(c.beta1, double(c.step));
+  const double bias2 = 1.0 - std::pow(c.beta2, double(c.step));
+  for (int64_t i = 0; i < n; ++i) {
+    double p = double(param[i]), g = c.maximize ? -double(grad[i]) : double(grad[i]);
+    if (c.decoupled) p *= 1.0 - c.lr * c.weight_decay;
+    else g += c.weight_decay * p;
+    const double m = c.beta1 * double(exp_avg[i]) + (1.0 - c.beta1) * g;
+    const double v = c.beta2 * double(exp_avg_sq[i]) + (1.0 - c.beta2) * g * g;
+    double vhat = v;
+    if (c.amsgrad) {
+      vhat = std::max(double(max_exp_avg_sq[i]), v);
+      max_exp_avg_sq[i] = T(vhat);
+    }
+    p -= c.lr / bias1 * m / (std::sqrt(vhat) / std::sqrt(bias2) + c.eps);
+    param[i] = T(p);
+    exp_avg[i] = T(m);
+    exp_avg_sq[i] = T(v);
+  }
+}
+
+template void adam_step_reference<float>(float*, const float*, float*, float*, float*, int64_t,
+                                         const AdamConfig&);
+template void adam_step_reference<double>(double*, const double*, double*, double*, double*,
+                                          int64_t, const AdamConfig&);
 
 namespace {
 

@@ -20,4 +20,9 @@ void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_s
 void adam_step(double* param, const double* grad, double* exp_avg, double* exp_avg_sq,
                double* max_exp_avg_sq, int64_t n, const AdamConfig& cfg);
 
+// The same update by a plain loop in double (adam.cpp, top): the tests' oracle.
+template <typename T>
+void adam_step_reference(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
+                         int64_t n, const AdamConfig& cfg);
+
 }  // namespace ember::cpu

@@ -14,9 +14,6 @@
 #undef EMBER_ATTN_NS
 #undef EMBER_ATTN_VBYTES
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define EMBER_ATTN_X86_DISPATCH 1
-#endif
 
 namespace ember::cpu {
 
@@ -28,41 +25,18 @@ namespace {
 
 using attn_detail::AttentionKernels;
 
-bool cpu_runs(AttentionIsa isa) {
-#if defined(EMBER_ATTN_X86_DISPATCH)
-  __builtin_cpu_init();
-  if (isa == AttentionIsa::avx512)
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-  if (isa == AttentionIsa::avx2)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-  return isa == AttentionIsa::generic;
+// The fused kernels of each ISA (attention_impl.h compiled here for SSE2 and in
+// attention_avx2.cpp / attention_avx512.cpp).
+const IsaVariants<AttentionKernels>& variants() {
+  static const IsaVariants<AttentionKernels> v{attn_detail::attention_generic_kernels(),
+                                               attn_detail::attention_avx2_kernels(),
+                                               attn_detail::attention_avx512_kernels()};
+  return v;
 }
 
-const AttentionKernels* kernels_if_usable(AttentionIsa isa) {
-  if (!cpu_runs(isa)) return nullptr;
-  switch (isa) {
-    case AttentionIsa::avx512:
-      return attn_detail::attention_avx512_kernels();
-    case AttentionIsa::avx2:
-      return attn_detail::attention_avx2_kernels();
-    case AttentionIsa::generic:
-      return attn_detail::attention_generic_kernels();
-    default:
-      return nullptr;
-  }
-}
-
-const AttentionKernels& kernels_for(AttentionIsa isa) {
-  if (isa != AttentionIsa::automatic) {
-    if (const AttentionKernels* k = kernels_if_usable(isa)) return *k;
-  }
-  static const AttentionKernels* best = [] {
-    for (AttentionIsa i : {AttentionIsa::avx512, AttentionIsa::avx2})
-      if (const AttentionKernels* k = kernels_if_usable(i)) return k;
-    return attn_detail::attention_generic_kernels();
-  }();
-  return *best;
+const AttentionKernels& kernels_for(Isa isa) {
+  static const Isa best = variants().best();
+  return variants().pick(isa, best);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -189,20 +163,20 @@ void reference_backward(const AttentionParams<T>& p, const T* dout, T* dq, T* dk
 }  // namespace
 
 void attention_forward(const AttentionParams<float>& p, float* out, float* lse,
-                       AttentionIsa isa) {
+                       Isa isa) {
   kernels_for(isa).forward_f32(p, out, lse);
 }
 void attention_forward(const AttentionParams<double>& p, double* out, double* lse,
-                       AttentionIsa isa) {
+                       Isa isa) {
   kernels_for(isa).forward_f64(p, out, lse);
 }
 void attention_backward(const AttentionParams<float>& p, const float* dout, const float* out,
-                        const float* lse, float* dq, float* dk, float* dv, AttentionIsa isa) {
+                        const float* lse, float* dq, float* dk, float* dv, Isa isa) {
   kernels_for(isa).backward_f32(p, dout, out, lse, dq, dk, dv);
 }
 void attention_backward(const AttentionParams<double>& p, const double* dout,
                         const double* out, const double* lse, double* dq, double* dk,
-                        double* dv, AttentionIsa isa) {
+                        double* dv, Isa isa) {
   kernels_for(isa).backward_f64(p, dout, out, lse, dq, dk, dv);
 }
 
@@ -223,31 +197,6 @@ void attention_reference_backward(const AttentionParams<double>& p, const double
   reference_backward(p, dout, dq, dk, dv);
 }
 
-const char* attention_isa_name(AttentionIsa isa) {
-  switch (isa) {
-    case AttentionIsa::avx512:
-      return "avx512";
-    case AttentionIsa::avx2:
-      return "avx2";
-    case AttentionIsa::generic:
-      return "generic";
-    default:
-      return "auto";
-  }
-}
-
-bool attention_parse_isa(const char* name, AttentionIsa* isa) {
-  for (AttentionIsa i : {AttentionIsa::automatic, AttentionIsa::generic, AttentionIsa::avx2,
-                         AttentionIsa::avx512})
-    if (std::strcmp(name, attention_isa_name(i)) == 0) {
-      *isa = i;
-      return true;
-    }
-  return false;
-}
-
-bool attention_isa_available(AttentionIsa isa) {
-  return isa == AttentionIsa::automatic || kernels_if_usable(isa) != nullptr;
-}
+std::vector<Isa> attention_available_isas() { return variants().available(); }
 
 }  // namespace ember::cpu

@@ -21,6 +21,10 @@
 #pragma once
 #include <cstdint>
 
+#include <vector>
+
+#include "cpu/isa.h"
+
 namespace ember::cpu {
 
 enum class AttentionMask { none, boolean, additive };
@@ -46,26 +50,23 @@ struct AttentionParams {
   T scale = 1;
 };
 
-// The instruction sets the fused kernels are compiled for; `automatic` picks the best one
-// this CPU runs.
-enum class AttentionIsa { automatic, generic, avx2, avx512 };
 
 // out (B, H, Lq, Dv) and lse (B, H, Lq) are written in full. Multi-threaded (OpenMP) over
 // (batch * heads) x query blocks.
 void attention_forward(const AttentionParams<float>& p, float* out, float* lse,
-                       AttentionIsa isa = AttentionIsa::automatic);
+                       Isa isa = Isa::automatic);
 void attention_forward(const AttentionParams<double>& p, double* out, double* lse,
-                       AttentionIsa isa = AttentionIsa::automatic);
+                       Isa isa = Isa::automatic);
 
 // Given dout = dL/dout and the forward's out and lse, writes dq, dk, dv in full.
 // Multi-threaded over (batch * heads), or over (batch * heads) x key blocks with
 // per-thread dq accumulators when there are fewer heads than threads.
 void attention_backward(const AttentionParams<float>& p, const float* dout, const float* out,
                         const float* lse, float* dq, float* dk, float* dv,
-                        AttentionIsa isa = AttentionIsa::automatic);
+                        Isa isa = Isa::automatic);
 void attention_backward(const AttentionParams<double>& p, const double* dout,
                         const double* out, const double* lse, double* dq, double* dk,
-                        double* dv, AttentionIsa isa = AttentionIsa::automatic);
+                        double* dv, Isa isa = Isa::automatic);
 
 // The slow references (single-threaded, O(Lq * Lk) memory). Same contracts as above.
 void attention_reference_forward(const AttentionParams<float>& p, float* out, float* lse);
@@ -77,9 +78,7 @@ void attention_reference_backward(const AttentionParams<double>& p, const double
                                   const double* out, const double* lse, double* dq,
                                   double* dk, double* dv);
 
-// Which kernels this build and CPU can run, best first; name <-> enum.
-const char* attention_isa_name(AttentionIsa isa);
-bool attention_parse_isa(const char* name, AttentionIsa* isa);
-bool attention_isa_available(AttentionIsa isa);
+// Which kernels this build and CPU can run (isa.h), best first.
+std::vector<Isa> attention_available_isas();
 
 }  // namespace ember::cpu

@@ -39,13 +39,6 @@
 
 namespace ember::cpu {
 
-int64_t conv2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
-                        int64_t dilation) {
-  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1;
-  if (span < 0 || stride <= 0) return 0;  // no window fits (floor of a negative ratio)
-  return span / stride + 1;
-}
-
 namespace {
 
 // Backward-weight's channels-last copy holds at most this many elements (or one image).
@@ -150,16 +143,15 @@ void for_each_task(int64_t tasks, bool split, const Task& task) {
   }
 }
 
-// The operand packers for this call's micro-kernel: the AVX-512 build when the GEMM runs
-// AVX-512 (both are then picked for the same CPU), else the portable one.
+// The operand packers for this call's micro-kernel (isa.h): the AVX-512 build when the GEMM
+// runs AVX-512 (both are then picked for the same CPU), else the portable one.
 template <typename T>
-const detail::ConvPackerSet<T>& packers(GemmIsa isa) {
-  if (isa == GemmIsa::automatic) isa = gemm_best_isa();
-  const detail::ConvPackers* set = isa == GemmIsa::avx512 ? detail::conv_avx512_packers()
-                                                          : nullptr;
-  if (set == nullptr) set = &kGenericPackers;
-  if constexpr (sizeof(T) == sizeof(float)) return set->f32;
-  else return set->f64;
+const detail::ConvPackerSet<T>& packers(Isa isa) {
+  static const IsaVariants<detail::ConvPackers> variants{&kGenericPackers, nullptr,
+                                                         detail::conv_avx512_packers()};
+  const detail::ConvPackers& set = variants.pick(isa, gemm_best_isa());
+  if constexpr (sizeof(T) == sizeof(float)) return set.f32;
+  else return set.f64;
 }
 
 detail::ConvGeometry geometry(const Conv2dParams& p, const Dims& d, int64_t group) {

@@ -23,12 +23,8 @@ struct Conv2dParams {
   int64_t out_h = 0, out_w = 0;
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
   int64_t groups = 1;
-  GemmIsa isa = GemmIsa::automatic;  // the GEMM micro-kernel (tests force each one)
+  Isa isa = Isa::automatic;  // the GEMM micro-kernel (tests force each one)
 };
-
-// The output size of one spatial dimension (may be <= 0 for an invalid configuration).
-int64_t conv2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
-                        int64_t dilation);
 
 // y[n, co, oy, ox] = bias[co] + sum_{ci, i, j} x[n, g C_in/G + ci, oy s - p + i d, ...]
 //                                             * w[co, ci, i, j]     (g = co / (C_out/G))

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cpu/multiversion.h"
+#include "cpu/isa.h"  // EMBER_MULTIVERSION: the loops are compiled per ISA
 #include "cpu/parallel.h"
 #include "cpu/vec_math.h"
 

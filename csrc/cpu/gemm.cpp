@@ -1,4 +1,4 @@
-// GEMM front end: picks the micro-kernel for this CPU, decides how to spend the threads
+// GEMM front end: picks the micro-kernel for this CPU (isa.h), decides how to spend the threads
 // (across a batch of small products, or inside each large one), owns the scratch memory,
 // and keeps the slow reference implementation. The blocked loops are in gemm_driver.h,
 // the SIMD kernels in gemm_avx512.cpp / gemm_avx2.cpp / gemm_generic.cpp.
@@ -16,10 +16,6 @@
 #include <omp.h>
 #endif
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define EMBER_GEMM_X86_DISPATCH 1
-#endif
-
 namespace ember::cpu {
 
 namespace {
@@ -32,42 +28,15 @@ using detail::GemmProblem;
 // Run-time kernel selection
 // ---------------------------------------------------------------------------------------
 
-// Does this CPU (and OS: libgcc checks that the OS saves the vector registers) run it?
-bool cpu_supports(GemmIsa isa) {
-#if defined(EMBER_GEMM_X86_DISPATCH)
-  __builtin_cpu_init();
-  switch (isa) {
-    case GemmIsa::avx512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-    case GemmIsa::avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    default:
-      break;
-  }
-#endif
-  return isa == GemmIsa::generic;
+// The micro-kernels of each ISA (gemm_avx512.cpp, gemm_avx2.cpp, gemm_generic.cpp).
+const IsaVariants<GemmKernelTable>& variants() {
+  static const IsaVariants<GemmKernelTable> v{detail::gemm_generic_table(),
+                                              detail::gemm_avx2_table(),
+                                              detail::gemm_avx512_table()};
+  return v;
 }
 
-// The kernel table for `isa` if this build has it and this CPU can run it, else nullptr.
-const GemmKernelTable* table_if_usable(GemmIsa isa) {
-  if (!cpu_supports(isa)) return nullptr;
-  switch (isa) {
-    case GemmIsa::avx512:
-      return detail::gemm_avx512_table();
-    case GemmIsa::avx2:
-      return detail::gemm_avx2_table();
-    case GemmIsa::generic:
-      return detail::gemm_generic_table();
-    default:
-      return nullptr;
-  }
-}
-
-const GemmKernelTable& table_for(GemmIsa isa) {
-  if (isa == GemmIsa::automatic) isa = gemm_best_isa();
-  const GemmKernelTable* table = table_if_usable(isa);
-  return table ? *table : *detail::gemm_generic_table();
-}
+const GemmKernelTable& table_for(Isa isa) { return variants().pick(isa, gemm_best_isa()); }
 
 const GemmKernel<float>& kernel_of(const GemmKernelTable& t, float*) { return t.f32; }
 const GemmKernel<double>& kernel_of(const GemmKernelTable& t, double*) { return t.f64; }
@@ -188,7 +157,7 @@ void check_layout(const GemmBatch<T>& p) {
 }
 
 template <typename T>
-void gemm_impl(const GemmBatch<T>& p, GemmIsa isa) {
+void gemm_impl(const GemmBatch<T>& p, Isa isa) {
   check_layout(p);
   const int64_t c_size = p.batch * p.m * p.n;
   if (c_size <= 0) return;
@@ -251,46 +220,16 @@ void gemm_reference_impl(const GemmBatch<T>& p) {
 
 }  // namespace
 
-void gemm(const GemmBatch<float>& p, GemmIsa isa) { gemm_impl(p, isa); }
-void gemm(const GemmBatch<double>& p, GemmIsa isa) { gemm_impl(p, isa); }
+void gemm(const GemmBatch<float>& p, Isa isa) { gemm_impl(p, isa); }
+void gemm(const GemmBatch<double>& p, Isa isa) { gemm_impl(p, isa); }
 void gemm_reference(const GemmBatch<float>& p) { gemm_reference_impl(p); }
 void gemm_reference(const GemmBatch<double>& p) { gemm_reference_impl(p); }
 
-std::vector<GemmIsa> gemm_available_isas() {
-  std::vector<GemmIsa> isas;
-  for (GemmIsa isa : {GemmIsa::avx512, GemmIsa::avx2, GemmIsa::generic})
-    if (table_if_usable(isa) != nullptr) isas.push_back(isa);
-  return isas;
-}
+std::vector<Isa> gemm_available_isas() { return variants().available(); }
 
-GemmIsa gemm_best_isa() {
-  static const GemmIsa best = gemm_available_isas().front();  // generic is always there
+Isa gemm_best_isa() {
+  static const Isa best = variants().best();  // generic is always there
   return best;
-}
-
-const char* gemm_isa_name(GemmIsa isa) {
-  switch (isa) {
-    case GemmIsa::automatic:
-      return "auto";
-    case GemmIsa::generic:
-      return "generic";
-    case GemmIsa::avx2:
-      return "avx2";
-    case GemmIsa::avx512:
-      return "avx512";
-  }
-  return "unknown";
-}
-
-bool gemm_parse_isa(const std::string& name, GemmIsa* isa) {
-  for (GemmIsa candidate :
-       {GemmIsa::automatic, GemmIsa::generic, GemmIsa::avx2, GemmIsa::avx512}) {
-    if (name == gemm_isa_name(candidate)) {
-      *isa = candidate;
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace ember::cpu

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "cpu/isa.h"
+
 namespace ember::cpu {
 
 // A batch of products C[p] = A[p] * B[p], p = 0 .. batch-1, with A[p] of shape m x k and
@@ -60,24 +62,20 @@ struct GemmBatch {
   bool accumulate = false;
 };
 
-// The instruction sets a micro-kernel exists for. `automatic` picks the best available.
-enum class GemmIsa { automatic, generic, avx2, avx512 };
 
 // Fast packed GEMM, multi-threaded with OpenMP (over the batch when the matrices are small,
 // else inside each product). `isa` forces a kernel; it must be available (see below).
 // Throws std::invalid_argument for a custom C layout with batch > 1.
-void gemm(const GemmBatch<float>& p, GemmIsa isa = GemmIsa::automatic);
-void gemm(const GemmBatch<double>& p, GemmIsa isa = GemmIsa::automatic);
+void gemm(const GemmBatch<float>& p, Isa isa = Isa::automatic);
+void gemm(const GemmBatch<double>& p, Isa isa = Isa::automatic);
 
 // C[p](i, j) = sum_k A[p](i, k) * B[p](k, j), one element at a time. Single-threaded.
 void gemm_reference(const GemmBatch<float>& p);
 void gemm_reference(const GemmBatch<double>& p);
 
-// Run-time kernel selection: which kernels this build *and* this CPU can run, best first.
-std::vector<GemmIsa> gemm_available_isas();
-GemmIsa gemm_best_isa();
-const char* gemm_isa_name(GemmIsa isa);
-// Parses "auto", "generic", "avx2" or "avx512"; returns false for anything else.
-bool gemm_parse_isa(const std::string& name, GemmIsa* isa);
+// Run-time kernel selection (isa.h): which micro-kernels this build *and* this CPU can run,
+// best first, and the best.
+std::vector<Isa> gemm_available_isas();
+Isa gemm_best_isa();
 
 }  // namespace ember::cpu

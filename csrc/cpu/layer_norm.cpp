@@ -4,10 +4,78 @@
 #include <cmath>
 #include <vector>
 
-#include "cpu/multiversion.h"
+#include "cpu/isa.h"  // EMBER_MULTIVERSION: the loops are compiled per ISA
 #include "cpu/parallel.h"
 
 namespace ember::cpu {
+
+// ---- reference: llm.c's layernorm_forward / layernorm_backward, as plain loops -------------
+// The formulas of the fused op live here (layer_norm.h states them too, as the kernels'
+// contract); the fast kernels below and the composite Python backward compute the same and
+// are tested against these loops (tests/test_kernel_references.py). Accumulation in double.
+template <typename T>
+void layer_norm_forward_reference(const T* x, const T* weight, const T* bias, T* y, T* mean,
+                                  T* rstd, int64_t rows, int64_t d, double eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * d;
+    double m = 0;  // mean = sum(x) / d
+    for (int64_t j = 0; j < d; ++j) m += double(xr[j]);
+    m /= double(d);
+    double v = 0;  // var = sum((x - mean)^2) / d  (biased)
+    for (int64_t j = 0; j < d; ++j) v += (double(xr[j]) - m) * (double(xr[j]) - m);
+    v /= double(d);
+    const double s = 1.0 / std::sqrt(v + eps);  // rstd
+    for (int64_t j = 0; j < d; ++j) {
+      const double w = weight ? double(weight[j]) : 1.0, b = bias ? double(bias[j]) : 0.0;
+      y[r * d + j] = T((double(xr[j]) - m) * s * w + b);  // y = xhat * weight + bias
+    }
+    mean[r] = T(m);
+    rstd[r] = T(s);
+  }
+}
+
+template <typename T>
+void layer_norm_backward_reference(const T* g, const T* x, const T* weight, const T* mean,
+                                   const T* rstd, T* dx, T* dweight, T* dbias, int64_t rows,
+                                   int64_t d) {
+  std::vector<double> dw(static_cast<size_t>(d), 0.0), db(static_cast<size_t>(d), 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double m = double(mean[r]), s = double(rstd[r]);
+    double mean_gh = 0, mean_gh_xhat = 0;  // over the row: mean(gh), mean(gh * xhat)
+    for (int64_t j = 0; j < d; ++j) {
+      const double xhat = (double(x[r * d + j]) - m) * s;
+      const double gh = double(g[r * d + j]) * (weight ? double(weight[j]) : 1.0);
+      mean_gh += gh;
+      mean_gh_xhat += gh * xhat;
+      dw[j] += double(g[r * d + j]) * xhat;  // dweight = sum over rows of g * xhat
+      db[j] += double(g[r * d + j]);         // dbias = sum over rows of g
+    }
+    mean_gh /= double(d);
+    mean_gh_xhat /= double(d);
+    for (int64_t j = 0; j < d; ++j) {  // dx = rstd * (gh - mean(gh) - xhat * mean(gh xhat))
+      const double xhat = (double(x[r * d + j]) - m) * s;
+      const double gh = double(g[r * d + j]) * (weight ? double(weight[j]) : 1.0);
+      dx[r * d + j] = T(s * (gh - mean_gh - xhat * mean_gh_xhat));
+    }
+  }
+  for (int64_t j = 0; j < d; ++j) {
+    dweight[j] = T(dw[j]);
+    dbias[j] = T(db[j]);
+  }
+}
+
+template void layer_norm_forward_reference<float>(const float*, const float*, const float*,
+                                                  float*, float*, float*, int64_t, int64_t,
+                                                  double);
+template void layer_norm_forward_reference<double>(const double*, const double*, const double*,
+                                                   double*, double*, double*, int64_t, int64_t,
+                                                   double);
+template void layer_norm_backward_reference<float>(const float*, const float*, const float*,
+                                                   const float*, const float*, float*, float*,
+                                                   float*, int64_t, int64_t);
+template void layer_norm_backward_reference<double>(const double*, const double*, const double*,
+                                                    const double*, const double*, double*,
+                                                    double*, double*, int64_t, int64_t);
 
 namespace {
 

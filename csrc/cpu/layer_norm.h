@@ -26,4 +26,14 @@ void layer_norm_backward(const double* g, const double* x, const double* weight,
                          const double* mean, const double* rstd, double* dx, double* dweight,
                          double* dbias, int64_t rows, int64_t d);
 
+// The same two by plain loops (layer_norm.cpp, top; accumulating in double): the tests'
+// oracle and the place to read the algorithm. A null weight / bias means 1 / 0.
+template <typename T>
+void layer_norm_forward_reference(const T* x, const T* weight, const T* bias, T* y, T* mean,
+                                  T* rstd, int64_t rows, int64_t d, double eps);
+template <typename T>
+void layer_norm_backward_reference(const T* g, const T* x, const T* weight, const T* mean,
+                                   const T* rstd, T* dx, T* dweight, T* dbias, int64_t rows,
+                                   int64_t d);
+
 }  // namespace ember::cpu

@@ -11,15 +11,83 @@
 
 namespace ember::cpu {
 
-int64_t pool2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
-                        int64_t dilation, bool ceil_mode) {
-  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
-  if (span < 0 || stride <= 0) return 0;
-  int64_t out = span / stride + 1;
-  // ceil mode: the last window must start inside the input or its left padding
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-  return out;
+// ---- reference: one output at a time, every window offset tested against the input --------
+// The tests' oracle for the kernels below (tests/test_kernel_references.py); the backward
+// kernels are checked against these through the adjoint identity <P x, g> = <x, P^T g>.
+// Window of output (oy, ox): input rows oy*stride_h - pad_h + i*dilation_h (i < kernel_h),
+// likewise columns; positions outside the input are padding.
+template <typename T>
+void max_pool2d_forward_reference(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
+  for (int64_t c = 0; c < p.planes; ++c)
+    for (int64_t oy = 0; oy < p.out_h; ++oy)
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        T best = -std::numeric_limits<T>::infinity();  // padding never wins
+        int64_t at = -1;
+        for (int64_t i = 0; i < p.kernel_h; ++i)
+          for (int64_t j = 0; j < p.kernel_w; ++j) {
+            const int64_t iy = oy * p.stride_h - p.pad_h + i * p.dilation_h;
+            const int64_t ix = ox * p.stride_w - p.pad_w + j * p.dilation_w;
+            if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) continue;
+            const T v = x[(c * p.in_h + iy) * p.in_w + ix];
+            if (at < 0 || v > best || std::isnan(v)) {  // the first max; a NaN wins (PyTorch)
+              best = v;
+              at = iy * p.in_w + ix;
+            }
+          }
+        y[(c * p.out_h + oy) * p.out_w + ox] = best;
+        idx[(c * p.out_h + oy) * p.out_w + ox] = at;
+      }
 }
+
+// divisor = divisor_override if > 0; else the window clipped to the padded input
+// (count_include_pad) or to the input itself.
+template <typename T>
+void avg_pool2d_forward_reference(const Pool2dParams& p, bool count_include_pad,
+                                  int64_t divisor_override, const T* x, T* y) {
+  for (int64_t c = 0; c < p.planes; ++c)
+    for (int64_t oy = 0; oy < p.out_h; ++oy)
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        double sum = 0;
+        int64_t inside = 0, padded = 0;
+        for (int64_t i = 0; i < p.kernel_h; ++i)
+          for (int64_t j = 0; j < p.kernel_w; ++j) {
+            const int64_t iy = oy * p.stride_h - p.pad_h + i;
+            const int64_t ix = ox * p.stride_w - p.pad_w + j;
+            if (iy < p.in_h + p.pad_h && ix < p.in_w + p.pad_w) ++padded;
+            if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w) continue;
+            sum += double(x[(c * p.in_h + iy) * p.in_w + ix]);
+            ++inside;
+          }
+        const int64_t divisor =
+            divisor_override > 0 ? divisor_override : (count_include_pad ? padded : inside);
+        y[(c * p.out_h + oy) * p.out_w + ox] = divisor > 0 ? T(sum / double(divisor)) : T(0);
+      }
+}
+
+// Output cell (oy, ox) averages rows [floor(oy H / OH), ceil((oy + 1) H / OH)), likewise
+// columns.
+template <typename T>
+void adaptive_avg_pool2d_forward_reference(const Pool2dParams& p, const T* x, T* y) {
+  for (int64_t c = 0; c < p.planes; ++c)
+    for (int64_t oy = 0; oy < p.out_h; ++oy)
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const int64_t y0 = oy * p.in_h / p.out_h, y1 = ((oy + 1) * p.in_h + p.out_h - 1) / p.out_h;
+        const int64_t x0 = ox * p.in_w / p.out_w, x1 = ((ox + 1) * p.in_w + p.out_w - 1) / p.out_w;
+        double sum = 0;
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) sum += double(x[(c * p.in_h + iy) * p.in_w + ix]);
+        y[(c * p.out_h + oy) * p.out_w + ox] = T(sum / double((y1 - y0) * (x1 - x0)));
+      }
+}
+
+#define EMBER_POOL_REFERENCE(T)                                                                \
+  template void max_pool2d_forward_reference<T>(const Pool2dParams&, const T*, T*, int64_t*); \
+  template void avg_pool2d_forward_reference<T>(const Pool2dParams&, bool, int64_t, const T*,  \
+                                                T*);                                           \
+  template void adaptive_avg_pool2d_forward_reference<T>(const Pool2dParams&, const T*, T*);
+EMBER_POOL_REFERENCE(float)
+EMBER_POOL_REFERENCE(double)
+#undef EMBER_POOL_REFERENCE
 
 namespace {
 

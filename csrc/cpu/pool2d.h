@@ -16,11 +16,6 @@ struct Pool2dParams {
   int64_t pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
 };
 
-// PyTorch's pooling_output_shape: floor (or ceil) of the window count, where a ceil-mode
-// window that would start in the right padding is dropped.
-int64_t pool2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
-                        int64_t dilation, bool ceil_mode);
-
 // y[o] = max over the window of x; idx[o] = the flat position iy * W + ix (inside the
 // plane) it came from. Padding never wins (it is -inf); a NaN in the window wins.
 void max_pool2d_forward(const Pool2dParams& p, const float* x, float* y, int64_t* idx);
@@ -48,5 +43,15 @@ void adaptive_avg_pool2d_forward(const Pool2dParams& p, const float* x, float* y
 void adaptive_avg_pool2d_forward(const Pool2dParams& p, const double* x, double* y);
 void adaptive_avg_pool2d_backward(const Pool2dParams& p, const float* dy, float* dx);
 void adaptive_avg_pool2d_backward(const Pool2dParams& p, const double* dy, double* dx);
+
+// The three forwards by plain loops, one output and one window offset at a time (pool2d.cpp,
+// top): the tests' oracle (the backwards are checked against them as adjoints).
+template <typename T>
+void max_pool2d_forward_reference(const Pool2dParams& p, const T* x, T* y, int64_t* idx);
+template <typename T>
+void avg_pool2d_forward_reference(const Pool2dParams& p, bool count_include_pad,
+                                  int64_t divisor_override, const T* x, T* y);
+template <typename T>
+void adaptive_avg_pool2d_forward_reference(const Pool2dParams& p, const T* x, T* y);
 
 }  // namespace ember::cpu

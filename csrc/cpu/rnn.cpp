@@ -2,7 +2,7 @@
 //
 // Each step is one small GEMM (h_prev W_hh^T, through ember's packed GEMM) and one pointwise
 // loop (the gate nonlinearities and the state update). The pointwise loops are compiled
-// for AVX-512, AVX2 and portable SSE2 (GCC's target_clones picks one at load time), with
+// for AVX-512, AVX2 and portable SSE2 (isa.h's EMBER_MULTIVERSION; the loader picks), with
 // exp/sigmoid/tanh from vec_math.h so they vectorise. The backward walks the steps in the
 // opposite order: per step a pointwise loop gives the gate-pre-activation gradients and a
 // GEMM (dgates W_hh) the gradient of h_prev; dW_hh and db_hh are reduced over all steps at
@@ -11,10 +11,12 @@
 #include "cpu/rnn.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/isa.h"  // EMBER_MULTIVERSION_TEMPLATE: the pointwise loops per ISA
 #include "cpu/parallel.h"
 #include "cpu/vec_math.h"
 
@@ -22,14 +24,117 @@
 #include <omp.h>
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
-    defined(__linux__)
-#define EMBER_RNN_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define EMBER_RNN_SIMD
-#endif
 
 namespace ember::cpu {
+
+// ---- reference: one step of each cell, as plain loops --------------------------------------
+// The formulas of the fused recurrent ops live here, once; the fast kernels below (and the
+// composite Python cells) compute the same and are tested against these loops
+// (tests/test_kernel_references.py). Accumulation in double, std::exp / std::tanh.
+//
+// LSTM (gates i, f, g, o):  a = x_proj[t] + W_hh h_prev + b_hh          (4H pre-activations)
+//     i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)
+//     c = f c_prev + i g,   h = o tanh(c)
+// GRU (PyTorch's equations; gates r, z, n):
+//     r = sigmoid(x_r + W_hr h_prev + b_hr),  z = sigmoid(x_z + W_hz h_prev + b_hz)
+//     hn = W_hn h_prev + b_hn,  n = tanh(x_n + r hn),  h = (1 - z) n + z h_prev
+// Elman RNN:  h = act(x_proj[t] + W_hh h_prev + b_hh),  act = tanh or relu.
+// Backward (BPTT) through the same equations: rnn.h documents what each kernel writes.
+namespace {
+
+double sigmoid_ref(double a) { return 1.0 / (1.0 + std::exp(-a)); }
+
+// a (N, G*H) = x (N, G*H) + h_prev (N, H) W^T (W: (G*H, H)) + b
+template <typename T>
+void preactivations_ref(int64_t N, int64_t GH, int64_t H, const T* x, const T* w, const T* b,
+                        const T* h_prev, std::vector<double>& a) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t u = 0; u < GH; ++u) {
+      double acc = double(x[n * GH + u]) + (b ? double(b[u]) : 0.0);
+      for (int64_t k = 0; k < H; ++k) acc += double(w[u * H + k]) * double(h_prev[n * H + k]);
+      a[n * GH + u] = acc;
+    }
+}
+
+// The step order: t = 0 .. L-1, or L-1 .. 0 when reverse.
+int64_t step_at_ref(const RnnShape& s, int64_t i) { return s.reverse ? s.steps - 1 - i : i; }
+
+}  // namespace
+
+template <typename T>
+void lstm_forward_reference(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_hh,
+                            const T* h0, const T* c0, T* hs, T* cs, T* gates) {
+  const int64_t N = s.batch, H = s.hidden, G = 4 * H;
+  std::vector<double> a(static_cast<size_t>(N * G));
+  const T *h_prev = h0, *c_prev = c0;
+  for (int64_t i = 0; i < s.steps; ++i) {
+    const int64_t t = step_at_ref(s, i);
+    preactivations_ref(N, G, H, x_proj + t * N * G, w_hh, b_hh, h_prev, a);
+    T *h = hs + t * N * H, *c = cs + t * N * H, *gt = gates + t * N * G;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < H; ++j) {
+        const double* an = a.data() + n * G;
+        const double ig = sigmoid_ref(an[j]), fg = sigmoid_ref(an[H + j]);
+        const double gg = std::tanh(an[2 * H + j]), og = sigmoid_ref(an[3 * H + j]);
+        const double cv = fg * double(c_prev[n * H + j]) + ig * gg;
+        c[n * H + j] = T(cv);
+        h[n * H + j] = T(og * std::tanh(cv));
+        gt[n * G + j] = T(ig);
+        gt[n * G + H + j] = T(fg);
+        gt[n * G + 2 * H + j] = T(gg);
+        gt[n * G + 3 * H + j] = T(og);
+      }
+    h_prev = h;
+    c_prev = c;
+  }
+}
+
+template <typename T>
+void gru_forward_reference(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_hh,
+                           const T* h0, T* hs, T* gates) {
+  const int64_t N = s.batch, H = s.hidden, G = 3 * H;
+  std::vector<double> hh(static_cast<size_t>(N * G));  // W_hh h_prev + b_hh (no x)
+  std::vector<T> zeros(static_cast<size_t>(N * G), T(0));
+  const T* h_prev = h0;
+  for (int64_t i = 0; i < s.steps; ++i) {
+    const int64_t t = step_at_ref(s, i);
+    preactivations_ref(N, G, H, zeros.data(), w_hh, b_hh, h_prev, hh);
+    const T* x = x_proj + t * N * G;
+    T *h = hs + t * N * H, *gt = gates + t * N * 4 * H;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < H; ++j) {
+        const double* hn_ = hh.data() + n * G;
+        const T* xn = x + n * G;
+        const double r = sigmoid_ref(double(xn[j]) + hn_[j]);
+        const double z = sigmoid_ref(double(xn[H + j]) + hn_[H + j]);
+        const double hn = hn_[2 * H + j];
+        const double nv = std::tanh(double(xn[2 * H + j]) + r * hn);
+        h[n * H + j] = T((1.0 - z) * nv + z * double(h_prev[n * H + j]));
+        T* g = gt + n * 4 * H;
+        g[j] = T(r);
+        g[H + j] = T(z);
+        g[2 * H + j] = T(nv);
+        g[3 * H + j] = T(hn);
+      }
+    h_prev = h;
+  }
+}
+
+template <typename T>
+void rnn_forward_reference(const RnnShape& s, bool relu, const T* x_proj, const T* w_hh,
+                           const T* b_hh, const T* h0, T* hs) {
+  const int64_t N = s.batch, H = s.hidden;
+  std::vector<double> a(static_cast<size_t>(N * H));
+  const T* h_prev = h0;
+  for (int64_t i = 0; i < s.steps; ++i) {
+    const int64_t t = step_at_ref(s, i);
+    preactivations_ref(N, H, H, x_proj + t * N * H, w_hh, b_hh, h_prev, a);
+    T* h = hs + t * N * H;
+    for (int64_t e = 0; e < N * H; ++e) h[e] = T(relu ? std::max(a[e], 0.0) : std::tanh(a[e]));
+    h_prev = h;
+  }
+}
+
 namespace {
 
 // ---- small linear-algebra helpers -------------------------------------------------------
@@ -38,8 +143,9 @@ namespace {
 // Tiny m (an unbatched sequence) takes a plain axpy loop: the packed GEMM would re-pack all
 // of B for one or two rows of output.
 template <typename T>
-EMBER_RNN_SIMD void small_matmul(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-                                 const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate) {
+EMBER_MULTIVERSION_TEMPLATE
+void small_matmul(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+                  const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate) {
   for (int64_t i = 0; i < m; ++i) {
     T* ci = c + i * ldc;
     if (!accumulate) std::memset(ci, 0, sizeof(T) * static_cast<size_t>(n));
@@ -171,9 +277,10 @@ struct UnitRange {
 //   i, f, o = sigmoid(a_i, a_f, a_o);  g = tanh(a_g);  c = f c_prev + i g;  h = o tanh(c)
 // Writes the activations [i, f, g, o] into act (standard layout, row stride 4H), c and h.
 template <typename T>
-EMBER_RNN_SIMD void lstm_cell_forward(int64_t N, int64_t H, UnitRange u, const T* hw,
-                                      const T* xp, const T* b, const T* c_prev, T* act, T* c,
-                                      T* h) {
+EMBER_MULTIVERSION_TEMPLATE
+void lstm_cell_forward(int64_t N, int64_t H, UnitRange u, const T* hw,
+                       const T* xp, const T* b, const T* c_prev, T* act, T* c,
+                       T* h) {
   const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
     const T* hr = hw + n * 4 * H + u.col(0, 4);  // this thread's block: [i|f|g|o] x nb
@@ -208,9 +315,10 @@ EMBER_RNN_SIMD void lstm_cell_forward(int64_t N, int64_t H, UnitRange u, const T
 //   da_g = dc_total i (1 - g^2);   da_o = dh tanh(c) o (1 - o);   dc <- dc_total f
 // All arrays in the standard layout (gates: row stride 4H, states: row stride H).
 template <typename T>
-EMBER_RNN_SIMD void lstm_cell_backward(int64_t N, int64_t H, UnitRange u, const T* dh_out,
-                                       const T* dh_rec, const T* act, const T* c,
-                                       const T* c_prev, T* dc, T* dgates) {
+EMBER_MULTIVERSION_TEMPLATE
+void lstm_cell_backward(int64_t N, int64_t H, UnitRange u, const T* dh_out,
+                        const T* dh_rec, const T* act, const T* c,
+                        const T* c_prev, T* dc, T* dgates) {
   const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
     const T* a = act + n * 4 * H + j0;
@@ -243,8 +351,9 @@ EMBER_RNN_SIMD void lstm_cell_backward(int64_t N, int64_t H, UnitRange u, const 
 //   n = tanh(x_n + r hn);  h = (1 - z) n + z h_prev = n + z (h_prev - n)
 // Writes [r, z, n, hn] into act (standard layout, row stride 4H) and h.
 template <typename T>
-EMBER_RNN_SIMD void gru_cell_forward(int64_t N, int64_t H, UnitRange u, const T* hw,
-                                     const T* xp, const T* b, const T* h_prev, T* act, T* h) {
+EMBER_MULTIVERSION_TEMPLATE
+void gru_cell_forward(int64_t N, int64_t H, UnitRange u, const T* hw,
+                      const T* xp, const T* b, const T* h_prev, T* act, T* h) {
   const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
     const T* hr = hw + n * 3 * H + u.col(0, 3);  // this thread's block: [r|z|n] x nb
@@ -274,8 +383,9 @@ EMBER_RNN_SIMD void gru_cell_forward(int64_t N, int64_t H, UnitRange u, const T*
 //   dx_proj = [d(pre_r), d(pre_z), d(pre_n)];  d(W_hh h + b_hh) = [d(pre_r), d(pre_z), d(pre_n) r]
 // dh_rec <- dh z (the direct path to h_prev; the caller adds d(W_hh h + b_hh) W_hh).
 template <typename T>
-EMBER_RNN_SIMD void gru_cell_backward(int64_t N, int64_t H, UnitRange u, const T* dh_out,
-                                      T* dh_rec, const T* act, const T* h_prev, T* dx, T* dhp) {
+EMBER_MULTIVERSION_TEMPLATE
+void gru_cell_backward(int64_t N, int64_t H, UnitRange u, const T* dh_out,
+                       T* dh_rec, const T* act, const T* h_prev, T* dx, T* dhp) {
   const int64_t j0 = u.j0, nb = u.nb();
   for (int64_t n = 0; n < N; ++n) {
     const T* a = act + n * 4 * H + j0;
@@ -307,8 +417,9 @@ EMBER_RNN_SIMD void gru_cell_backward(int64_t N, int64_t H, UnitRange u, const T
 // Units [j0, j1) of h (in: h_prev W_hh^T, out: the new state) = act(h + x_proj + b_hh),
 // act = tanh or relu. Rows of h and x_proj are H apart.
 template <typename T>
-EMBER_RNN_SIMD void rnn_cell_forward(int64_t N, int64_t H, UnitRange u, bool relu,
-                                     const T* xp, const T* b, T* h) {
+EMBER_MULTIVERSION_TEMPLATE
+void rnn_cell_forward(int64_t N, int64_t H, UnitRange u, bool relu,
+                      const T* xp, const T* b, T* h) {
   for (int64_t n = 0; n < N; ++n) {
     T* hr = h + n * H + u.j0;
     const T* xr = xp + n * H + u.j0;
@@ -324,8 +435,9 @@ EMBER_RNN_SIMD void rnn_cell_forward(int64_t N, int64_t H, UnitRange u, bool rel
 // Units [j0, j1) of d(pre) = dh act'(pre), from the output h: tanh' = 1 - h^2,
 // relu' = [h > 0], with dh = dh_out + dh_rec.
 template <typename T>
-EMBER_RNN_SIMD void rnn_cell_backward(int64_t N, int64_t H, UnitRange u, bool relu,
-                                      const T* dh_out, const T* dh_rec, const T* h, T* dpre) {
+EMBER_MULTIVERSION_TEMPLATE
+void rnn_cell_backward(int64_t N, int64_t H, UnitRange u, bool relu,
+                       const T* dh_out, const T* dh_rec, const T* h, T* dpre) {
   for (int64_t n = 0; n < N; ++n) {
     const int64_t o = n * H + u.j0;
 #pragma omp simd
@@ -529,7 +641,13 @@ void rnn_backward(const RnnShape& s, bool relu, const T* dhs, const T* dh_n, con
   template void rnn_forward<T>(const RnnShape&, bool, const T*, const T*, const T*,          \
                                const T*, T*);                                                 \
   template void rnn_backward<T>(const RnnShape&, bool, const T*, const T*, const T*,         \
-                                const T*, const T*, T*, T*, T*, T*);
+                                const T*, const T*, T*, T*, T*, T*);                          \
+  template void lstm_forward_reference<T>(const RnnShape&, const T*, const T*, const T*,     \
+                                          const T*, const T*, T*, T*, T*);                    \
+  template void gru_forward_reference<T>(const RnnShape&, const T*, const T*, const T*,      \
+                                         const T*, T*, T*);                                   \
+  template void rnn_forward_reference<T>(const RnnShape&, bool, const T*, const T*,          \
+                                         const T*, const T*, T*);
 
 EMBER_RNN_INSTANTIATE(float)
 EMBER_RNN_INSTANTIATE(double)

@@ -5,6 +5,8 @@
 // big GEMM); these kernels run the recurrence. Per step t (t = L-1 .. 0 when `reverse`):
 //     gates = x_proj[t] + h_prev W_hh^T + b_hh          (ember's GEMM)
 //     h, c  = cell(gates, c_prev)                          (a vectorised pointwise loop)
+// The cells' equations are written once, with their plain reference loops
+// (lstm_forward_reference and its siblings) at the top of rnn.cpp.
 // The forward saves the gate activations for the backward, which walks the steps in the
 // opposite order and accumulates dW_hh with one GEMM over all steps at the end.
 //
@@ -60,5 +62,17 @@ void rnn_forward(const RnnShape& s, bool relu, const T* x_proj, const T* w_hh, c
 template <typename T>
 void rnn_backward(const RnnShape& s, bool relu, const T* dhs, const T* dh_n, const T* hs,
                   const T* h0, const T* w_hh, T* dx_proj, T* dw_hh, T* db_hh, T* dh0);
+
+// The plain references (rnn.cpp, top): the same outputs by direct loops, one step at a time,
+// accumulating in double. The tests' oracle for the fast kernels above.
+template <typename T>
+void lstm_forward_reference(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_hh,
+                            const T* h0, const T* c0, T* hs, T* cs, T* gates);
+template <typename T>
+void gru_forward_reference(const RnnShape& s, const T* x_proj, const T* w_hh, const T* b_hh,
+                           const T* h0, T* hs, T* gates);
+template <typename T>
+void rnn_forward_reference(const RnnShape& s, bool relu, const T* x_proj, const T* w_hh,
+                           const T* b_hh, const T* h0, T* hs);
 
 }  // namespace ember::cpu

@@ -1,18 +1,13 @@
 // Fused Adam / AdamW on the GPU and its binding `adam_step(...)` (same signature, checks
-// and math as the CPU `ember._C.adam_step`, bindings_adam.cpp / cpu/adam.cpp).
+// and math as the CPU `ember._C.adam_step`, bindings_adam.cpp / cpu/adam.cpp). Reference:
+// `ember._C.adam_step_reference`, the plain loop at the top of cpu/adam.cpp
+// (tests/test_kernel_references.py).
 //
 // One pass over memory: every element of param, grad, exp_avg (m), exp_avg_sq (v) and,
 // with amsgrad, max_exp_avg_sq is read once and the state written once, so the step is
-// bound by memory bandwidth (7 x 4 bytes per float32 element). Per element (PyTorch's
-// algorithm, constants folded on the host in the parameter's precision):
-//
-//   g  = maximize ? -grad : grad
-//   g += wd * p                         (Adam's L2 weight decay)      or
-//   p *= 1 - lr * wd                    (AdamW's decoupled decay)
-//   m  = beta1 m + (1 - beta1) g
-//   v  = beta2 v + (1 - beta2) g^2
-//   vhat = amsgrad ? (vmax = max(vmax, v)) : v
-//   p -= lr / (1 - beta1^t) * m / (sqrt(vhat) / sqrt(1 - beta2^t) + eps)
+// bound by memory bandwidth (7 x 4 bytes per float32 element). Per element: PyTorch's
+// algorithm, written out once at the top of cpu/adam.cpp (here with the constants folded on
+// the host in the parameter's precision).
 //
 // Kernel: a grid-stride loop over 4-element groups; float32 arrays that are all 16-byte
 // aligned move as float4 (one 128-bit load/store per array per group), the rest (float64,
@@ -135,54 +130,31 @@ void launch_adam(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamCon
 
 // ---- binding ----------------------------------------------------------------------------
 
-std::string describe(const DeviceArray& a) {
-  return "shape " + shape_str(a.shape()) + " dtype " + dtype_name(a.dtype());
-}
-
-// The in-place operands must be of the parameter's dtype, size, device and contiguous.
-template <typename T>
-T* writable(const DeviceArray& a, const char* name, const DeviceArray& param) {
-  if (a.dtype() != param.dtype())
-    throw py::type_error(std::string("adam_step: ") + name + " has " + describe(a) +
-                         "; expected the parameter's dtype");
-  if (a.numel() != param.numel())
-    throw py::value_error(std::string("adam_step: ") + name + " has " + describe(a) +
-                          " but the parameter has " + std::to_string(param.numel()) +
-                          " elements");
-  if (!a.is_contiguous())
-    throw py::value_error(std::string("adam_step: ") + name + " must be a contiguous array");
+// The boundary checks shared with the CPU module (csrc/checks.h: dtypes, sizes, contiguity)
+// plus one device for all operands.
+void require_one_device(const DeviceArray& param, const DeviceArray& a, const char* name) {
   if (a.device() != param.device())
-    throw py::value_error(std::string("adam_step: ") + name + " is on cuda:" +
-                          std::to_string(a.device()) + " but the parameter is on cuda:" +
-                          std::to_string(param.device()));
-  return a.data_as<T>();
+    ember::checks::fail_value("adam_step", std::string(name) + " is on cuda:" +
+                                               std::to_string(a.device()) +
+                                               " but the parameter is on cuda:" +
+                                               std::to_string(param.device()));
 }
 
 template <typename T>
 void step_typed(const DeviceArray& param, const DeviceArray& grad, const DeviceArray& m,
                 const DeviceArray& v, const std::optional<DeviceArray>& vmax, bool amsgrad,
                 const AdamConstants<T>& k) {
-  const int64_t n = param.numel();
-  T* p = writable<T>(param, "param", param);
-  if (grad.dtype() != param.dtype() || grad.numel() != n)
-    throw py::value_error("adam_step: grad has " + describe(grad) + " but param has " +
-                          describe(param));
-  if (grad.device() != param.device())
-    throw py::value_error("adam_step: grad is on cuda:" + std::to_string(grad.device()) +
-                          " but the parameter is on cuda:" + std::to_string(param.device()));
-  T* pm = writable<T>(m, "exp_avg", param);
-  T* pv = writable<T>(v, "exp_avg_sq", param);
-  T* pmax = nullptr;
-  if (amsgrad) {
-    if (!vmax) throw py::value_error("adam_step: amsgrad=True needs max_exp_avg_sq");
-    pmax = writable<T>(*vmax, "max_exp_avg_sq", param);
-  }
+  require_one_device(param, grad, "grad");
+  require_one_device(param, m, "exp_avg");
+  require_one_device(param, v, "exp_avg_sq");
+  if (amsgrad) require_one_device(param, *vmax, "max_exp_avg_sq");
   DeviceGuard guard(param.device());
   // grad is only read: any view (e.g. a broadcast) is fine after one contiguous copy, as
   // the CPU binding's forcecast does. `g` lives until the launch is queued, and the
   // allocator reuses freed blocks in default-stream order.
   const DeviceArray g = contiguous(grad);
-  launch_adam<T>(p, g.data_as<T>(), pm, pv, pmax, n, k);
+  launch_adam<T>(param.data_as<T>(), g.data_as<T>(), m.data_as<T>(), v.data_as<T>(),
+                 amsgrad ? vmax->data_as<T>() : nullptr, param.numel(), k);
 }
 
 void adam_step_binding(const DeviceArray& param, const DeviceArray& grad,
@@ -190,18 +162,16 @@ void adam_step_binding(const DeviceArray& param, const DeviceArray& grad,
                        const std::optional<DeviceArray>& max_exp_avg_sq, double lr,
                        double beta1, double beta2, double eps, double weight_decay,
                        int64_t step, bool amsgrad, bool maximize, bool decoupled) {
-  if (step < 1) throw py::value_error("adam_step: step must be >= 1");
+  ember::checks::require_adam_operands(param, grad, exp_avg, exp_avg_sq,
+                                       max_exp_avg_sq ? &*max_exp_avg_sq : nullptr, amsgrad, step);
   if (param.dtype() == DType::Float32)
     step_typed<float>(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, amsgrad,
                       make_constants<float>(lr, beta1, beta2, eps, weight_decay, step,
                                             maximize, decoupled));
-  else if (param.dtype() == DType::Float64)
+  else
     step_typed<double>(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, amsgrad,
                        make_constants<double>(lr, beta1, beta2, eps, weight_decay, step,
                                               maximize, decoupled));
-  else
-    throw py::type_error("adam_step: param has " + describe(param) +
-                         "; expected float32 or float64");
 }
 
 }  // namespace

@@ -3,14 +3,12 @@
 // between Python and them. python/ember/backend/cuda.py builds NumPy's semantics
 // (indexing rules, scalars, dtype promotion) on top of these functions.
 //
-// The kernel engineer's modules (GEMM, conv2d, attention, fused Adam) register themselves
-// through bind_gemm / bind_conv / bind_attention / bind_adam when their sources are part of
-// the build (CMake defines EMBER_CUDA_HAVE_*); `_cuda.HAVE_GEMM` etc. tell Python which are.
+// The GEMM, conv2d, attention and fused Adam modules register themselves through bind_gemm /
+// bind_conv / bind_attention / bind_adam (gemm.cu, conv2d.cu, attention_bindings.cu, adam.cu).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <sstream>
 #include <string>
 
 #include "cuda/allocator.h"
@@ -19,18 +17,10 @@
 namespace py = pybind11;
 using namespace ember::cuda;
 
-#ifdef EMBER_CUDA_HAVE_GEMM
 void bind_gemm(pybind11::module_& m);
-#endif
-#ifdef EMBER_CUDA_HAVE_CONV
 void bind_conv(pybind11::module_& m);
-#endif
-#ifdef EMBER_CUDA_HAVE_ATTENTION
 void bind_attention(pybind11::module_& m);
-#endif
-#ifdef EMBER_CUDA_HAVE_ADAM
 void bind_adam(pybind11::module_& m);
-#endif
 
 namespace {
 
@@ -63,12 +53,8 @@ py::tuple to_tuple(const Shape& s) {
 }
 
 std::string repr(const DeviceArray& a) {
-  std::ostringstream out;
-  out << "<ember._cuda.DeviceArray shape=(";
-  for (int i = 0; i < a.ndim(); ++i) out << (i ? ", " : "") << a.shape()[i];
-  out << (a.ndim() == 1 ? ",)" : ")") << " dtype=" << dtype_name(a.dtype())
-      << " device=cuda:" << a.device() << ">";
-  return out.str();
+  return "<ember._cuda.DeviceArray shape=" + shape_str(a.shape()) + " dtype=" +
+         dtype_name(a.dtype()) + " device=cuda:" + std::to_string(a.device()) + ">";
 }
 
 DeviceArray from_numpy(const py::array& arr) {
@@ -285,29 +271,9 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("adaptive_avg_pool2d_backward", &adaptive_avg_pool2d_backward, py::arg("dy"),
         py::arg("input_shape"));
 
-  // ---- the kernel engineer's modules -------------------------------------------------------------
-#ifdef EMBER_CUDA_HAVE_GEMM
+  // ---- GEMM, convolution, attention, fused Adam ----------------------------------------------
   bind_gemm(m);
-  m.attr("HAVE_GEMM") = true;
-#else
-  m.attr("HAVE_GEMM") = false;
-#endif
-#ifdef EMBER_CUDA_HAVE_CONV
   bind_conv(m);
-  m.attr("HAVE_CONV") = true;
-#else
-  m.attr("HAVE_CONV") = false;
-#endif
-#ifdef EMBER_CUDA_HAVE_ATTENTION
   bind_attention(m);
-  m.attr("HAVE_ATTENTION") = true;
-#else
-  m.attr("HAVE_ATTENTION") = false;
-#endif
-#ifdef EMBER_CUDA_HAVE_ADAM
   bind_adam(m);
-  m.attr("HAVE_ADAM") = true;
-#else
-  m.attr("HAVE_ADAM") = false;
-#endif
 }

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "checks.h"
+
 namespace ember::cuda {
 
 [[noreturn]] inline void throw_cuda_error(cudaError_t err, const char* call, const char* file,
@@ -67,14 +69,8 @@ inline const char* dtype_name(DType t) {
   return "?";
 }
 
-// A shape as Python prints a tuple: "(2, 3)", "(4,)", "()". For error messages.
-inline std::string shape_str(const std::vector<int64_t>& s) {
-  std::ostringstream out;
-  out << "(";
-  for (size_t d = 0; d < s.size(); ++d) out << (d ? ", " : "") << s[d];
-  out << (s.size() == 1 ? ",)" : ")");
-  return out.str();
-}
+// A shape as Python prints a tuple, for error messages (one definition for both modules).
+using ember::checks::shape_str;
 
 // Grid size for a grid-stride loop over n items with `block` threads per block.
 inline unsigned int blocks_for(int64_t n, int block = 256) {

@@ -1,6 +1,8 @@
 // 2-d convolution on the GPU as implicit GEMM (hand-written, no cuDNN) and its bindings
-// `conv2d_forward`, `conv2d_backward_data`, `conv2d_backward_weight` -- same signatures,
-// checks and messages as the CPU ones (bindings_conv.cpp, cpu/conv2d.h). NCHW, float32 /
+// `conv2d_forward`, `conv2d_backward_data`, `conv2d_backward_weight` -- same signatures and
+// boundary checks (csrc/checks.h) as the CPU ones (bindings_conv.cpp, cpu/conv2d.h), and held
+// to the same references: the direct loops `ember._C.conv2d*_reference` (cpu/conv2d.cpp;
+// tests/test_kernel_references.py). NCHW, float32 /
 // float64, stride, padding, dilation, groups; inputs may be any strided views, outputs are
 // new contiguous arrays.
 //
@@ -277,103 +279,45 @@ void launch_conv(const Problem& pr, int groups, int splits, cudaStream_t stream 
   EMBER_CUDA_CHECK_LAUNCH("conv_gemm_kernel");
 }
 
-// ---- bindings (checks mirror bindings_conv.cpp) --------------------------------------
+// ---- bindings --------------------------------------------------------------------------
+// The Python op (ember/ops/conv.py) checks the arguments; the boundary keeps the memory-safety
+// checks it shares with the CPU module (csrc/checks.h), plus what only the GPU needs: one
+// device, and sizes that fit the kernels' 32-bit indices.
 
-using Pair = std::array<int64_t, 2>;
-using Shape = std::vector<int64_t>;
+using ember::checks::Pair;
+using namespace ember::checks;
 
-std::string pair_str(const Pair& p) {
-  return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
-}
-
-std::string describe(const DeviceArray& a) {
-  return shape_str(a.shape()) + " " + dtype_name(a.dtype());
-}
-
-bool is_float(DType t) { return t == DType::Float32 || t == DType::Float64; }
-
-// Both float32 or both float64 and on one device, else TypeError / ValueError.
-bool check_float_pair(const std::string& op, const DeviceArray& a, const char* a_name,
-                      const DeviceArray& b, const char* b_name) {
-  if (!is_float(a.dtype()) || !is_float(b.dtype()) || a.dtype() != b.dtype())
-    throw py::type_error(op + ": expected " + a_name + " and " + b_name +
-                         " of the same float dtype (float32 or float64), got " + a_name + " " +
-                         describe(a) + " and " + b_name + " " + describe(b));
+void require_same_device(const std::string& op, const char* a_name, const DeviceArray& a,
+                         const char* b_name, const DeviceArray& b) {
   if (a.device() != b.device())
-    throw py::value_error(op + ": " + a_name + " is on cuda:" + std::to_string(a.device()) +
-                          " but " + b_name + " is on cuda:" + std::to_string(b.device()));
-  return a.dtype() == DType::Float32;
-}
-
-void check_ndim4(const std::string& op, const Shape& s, const char* what, const char* layout) {
-  if (s.size() != 4)
-    throw py::value_error(op + ": expected a 4-d " + what + " " + layout + ", got shape " +
-                          shape_str(s));
-}
-
-int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
-  const int64_t span = in + 2 * p - d * (k - 1) - 1;
-  return span < 0 ? 0 : span / s + 1;  // floor division for a non-negative span
+    fail_value(op, std::string(a_name) + " is on cuda:" + std::to_string(a.device()) + " but " +
+                       b_name + " is on cuda:" + std::to_string(b.device()));
 }
 
 ConvDims conv_params(const std::string& op, const Shape& x, const Shape& w, const Pair& stride,
                      const Pair& padding, const Pair& dilation, int64_t groups) {
-  check_ndim4(op, x, "input", "(N, C_in, H, W)");
-  check_ndim4(op, w, "weight", "(C_out, C_in/groups, kH, kW)");
-  const std::string shapes = "input " + shape_str(x) + " and weight " + shape_str(w);
-  if (groups < 1)
-    throw py::value_error(op + ": groups must be positive, got " + std::to_string(groups));
-  if (stride[0] < 1 || stride[1] < 1)
-    throw py::value_error(op + ": stride must be positive, got " + pair_str(stride));
-  if (dilation[0] < 1 || dilation[1] < 1)
-    throw py::value_error(op + ": dilation must be positive, got " + pair_str(dilation));
-  if (padding[0] < 0 || padding[1] < 0)
-    throw py::value_error(op + ": padding must be non-negative, got " + pair_str(padding));
-  for (int d = 0; d < 4; ++d)
-    if (x[d] < 0 || w[d] < 0) throw py::value_error(op + ": negative size in " + shapes);
-  if (x[1] < 1 || w[0] < 1 || w[2] < 1 || w[3] < 1)
-    throw py::value_error(op + ": channels and kernel sizes must be positive, got " + shapes);
-  if (x[1] % groups != 0 || w[0] % groups != 0)
-    throw py::value_error(op + ": input channels (" + std::to_string(x[1]) +
-                          ") and output channels (" + std::to_string(w[0]) +
-                          ") must both be divisible by groups=" + std::to_string(groups) +
-                          ", got " + shapes);
-  if (w[1] != x[1] / groups)
-    throw py::value_error(op + ": weight expects " + std::to_string(w[1]) +
-                          " input channels per group but the input has " +
-                          std::to_string(x[1]) + " channels in " + std::to_string(groups) +
-                          " group(s) (expected weight.shape[1] == " +
-                          std::to_string(x[1] / groups) + "), got " + shapes);
-  const int64_t oh = out_size(x[2], w[2], stride[0], padding[0], dilation[0]);
-  const int64_t ow = out_size(x[3], w[3], stride[1], padding[1], dilation[1]);
-  if (oh < 1 || ow < 1)
-    throw py::value_error(
-        op + ": the output would be empty (" + std::to_string(oh) + " x " +
-        std::to_string(ow) + "): the dilated kernel (" +
-        std::to_string(dilation[0] * (w[2] - 1) + 1) + " x " +
-        std::to_string(dilation[1] * (w[3] - 1) + 1) + ") is larger than the padded input (" +
-        std::to_string(x[2] + 2 * padding[0]) + " x " + std::to_string(x[3] + 2 * padding[1]) +
-        "); " + shapes + ", padding " + pair_str(padding) + ", dilation " + pair_str(dilation));
+  const ConvGeometry g = conv2d_geometry(op, x, w, stride, padding, dilation, groups);
   // The kernels index with 32-bit ints: every GEMM dimension and spatial size must fit.
   const int64_t lim = 0x7fffffffLL;
-  const int64_t khw = w[2] * w[3];
-  const int64_t dims[] = {x[0] * oh * ow, x[0] * x[2] * x[3], x[1] * khw, w[0] * khw,
-                          stride[0] * oh + dilation[0] * w[2] + x[2] + 2 * padding[0],
-                          stride[1] * ow + dilation[1] * w[3] + x[3] + 2 * padding[1]};
+  const int64_t khw = g.kernel_h * g.kernel_w;
+  const int64_t dims[] = {g.batch * g.out_h * g.out_w, g.batch * g.in_h * g.in_w,
+                          g.in_channels * khw, g.out_channels * khw,
+                          stride[0] * g.out_h + dilation[0] * g.kernel_h + g.in_h + 2 * padding[0],
+                          stride[1] * g.out_w + dilation[1] * g.kernel_w + g.in_w + 2 * padding[1]};
   for (int64_t v : dims)
     if (v >= lim)
-      throw py::value_error(op + ": sizes too large for the CUDA kernels (32-bit indices), got " +
-                            shapes);
+      fail_value(op, "sizes too large for the CUDA kernels (32-bit indices), got input " +
+                         shape_str(x) + " and weight " + shape_str(w));
   ConvDims s;
-  s.nb = static_cast<int>(x[0]);
-  s.cin = static_cast<int>(x[1]);
-  s.h = static_cast<int>(x[2]);
-  s.w = static_cast<int>(x[3]);
-  s.cout = static_cast<int>(w[0]);
-  s.kh = static_cast<int>(w[2]);
-  s.kw = static_cast<int>(w[3]);
-  s.oh = static_cast<int>(oh);
-  s.ow = static_cast<int>(ow);
+  s.nb = static_cast<int>(g.batch);
+  s.cin = static_cast<int>(g.in_channels);
+  s.h = static_cast<int>(g.in_h);
+  s.w = static_cast<int>(g.in_w);
+  s.cout = static_cast<int>(g.out_channels);
+  s.kh = static_cast<int>(g.kernel_h);
+  s.kw = static_cast<int>(g.kernel_w);
+  s.oh = static_cast<int>(g.out_h);
+  s.ow = static_cast<int>(g.out_w);
   s.sh = static_cast<int>(stride[0]);
   s.sw = static_cast<int>(stride[1]);
   s.ph = static_cast<int>(padding[0]);
@@ -381,8 +325,8 @@ ConvDims conv_params(const std::string& op, const Shape& x, const Shape& w, cons
   s.dh = static_cast<int>(dilation[0]);
   s.dw = static_cast<int>(dilation[1]);
   s.groups = static_cast<int>(groups);
-  s.cig = static_cast<int>(x[1] / groups);
-  s.cog = static_cast<int>(w[0] / groups);
+  s.cig = static_cast<int>(g.in_channels / groups);
+  s.cog = static_cast<int>(g.out_channels / groups);
   return s;
 }
 
@@ -390,14 +334,8 @@ Shape out_shape(const ConvDims& s) { return {s.nb, s.cout, s.oh, s.ow}; }
 
 void check_dy(const std::string& op, const DeviceArray& dy, const ConvDims& s) {
   if (dy.shape() != out_shape(s))
-    throw py::value_error(op + ": grad_output has shape " + shape_str(dy.shape()) +
-                          " but the convolution's output has shape " + shape_str(out_shape(s)));
-}
-
-Shape shape_arg(const std::string& op, const Shape& s, const char* what) {
-  if (s.size() != 4)
-    throw py::value_error(op + ": " + what + " must have 4 entries, got " + shape_str(s));
-  return s;
+    fail_value(op, "grad_output has shape " + shape_str(dy.shape()) +
+                       " but the convolution's output has shape " + shape_str(out_shape(s)));
 }
 
 void strides_of(const DeviceArray& a, int64_t (&out)[4]) {
@@ -409,7 +347,8 @@ DeviceArray conv2d_forward_binding(const DeviceArray& x, const DeviceArray& w,
                                    const Pair& dilation, int64_t groups) {
   const std::string op = "conv2d";
   const ConvDims s = conv_params(op, x.shape(), w.shape(), stride, padding, dilation, groups);
-  const bool f32 = check_float_pair(op, x, "input", w, "weight");
+  const bool f32 = require_same_float(op, "input", x, "weight", w);
+  require_same_device(op, "input", x, "weight", w);
   DeviceArray y(out_shape(s), x.dtype(), x.device());
   DeviceGuard guard(x.device());
   auto run = [&](auto tag) {
@@ -436,11 +375,11 @@ DeviceArray conv2d_backward_data_binding(const DeviceArray& dy, const DeviceArra
                                          const Pair& padding, const Pair& dilation,
                                          int64_t groups) {
   const std::string op = "conv2d_backward_data";
-  const Shape xs = shape_arg(op, input_shape, "input_shape");
-  check_ndim4(op, dy.shape(), "grad_output", "(N, C_out, OH, OW)");
+  const Shape& xs = require_shape_arg(op, "input_shape", input_shape, 4);
   const ConvDims s = conv_params(op, xs, w.shape(), stride, padding, dilation, groups);
   check_dy(op, dy, s);
-  const bool f32 = check_float_pair(op, dy, "grad_output", w, "weight");
+  const bool f32 = require_same_float(op, "grad_output", dy, "weight", w);
+  require_same_device(op, "grad_output", dy, "weight", w);
   DeviceArray dx(xs, dy.dtype(), dy.device());
   DeviceGuard guard(dy.device());
   auto run = [&](auto tag) {
@@ -467,11 +406,11 @@ DeviceArray conv2d_backward_weight_binding(const DeviceArray& dy, const DeviceAr
                                            const Pair& padding, const Pair& dilation,
                                            int64_t groups) {
   const std::string op = "conv2d_backward_weight";
-  const Shape ws = shape_arg(op, weight_shape, "weight_shape");
-  check_ndim4(op, dy.shape(), "grad_output", "(N, C_out, OH, OW)");
+  const Shape& ws = require_shape_arg(op, "weight_shape", weight_shape, 4);
   const ConvDims s = conv_params(op, x.shape(), ws, stride, padding, dilation, groups);
   check_dy(op, dy, s);
-  const bool f32 = check_float_pair(op, dy, "grad_output", x, "input");
+  const bool f32 = require_same_float(op, "grad_output", dy, "input", x);
+  require_same_device(op, "grad_output", dy, "input", x);
   DeviceArray dw(ws, dy.dtype(), dy.device());
   DeviceGuard guard(dy.device());
   auto run = [&](auto tag) {

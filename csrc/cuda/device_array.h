@@ -104,3 +104,25 @@ class DeviceArray {
 };
 
 }  // namespace ember::cuda
+
+namespace ember::checks {
+
+// How the shared boundary checks (csrc/checks.h) read a DeviceArray.
+template <>
+struct ArrayTraits<ember::cuda::DeviceArray> {
+  using A = ember::cuda::DeviceArray;
+  static Shape shape(const A& a) { return a.shape(); }
+  static Kind kind(const A& a) {
+    switch (a.dtype()) {
+      case ember::cuda::DType::Bool: return Kind::Bool;
+      case ember::cuda::DType::Int64: return Kind::Int64;
+      case ember::cuda::DType::Float32: return Kind::Float32;
+      case ember::cuda::DType::Float64: return Kind::Float64;
+    }
+    return Kind::Other;
+  }
+  static std::string dtype_name(const A& a) { return ember::cuda::dtype_name(a.dtype()); }
+  static bool contiguous(const A& a) { return a.is_contiguous(); }
+};
+
+}  // namespace ember::checks

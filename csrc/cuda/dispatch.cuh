@@ -16,10 +16,9 @@
 
 namespace ember::cuda {
 
-// Raised for a wrong dtype; the bindings translate it into Python's TypeError.
-struct TypeError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+// Raised for a wrong dtype; the bindings translate it into Python's TypeError. One type for
+// both modules and the shared boundary checks (csrc/checks.h).
+using TypeError = ember::checks::TypeError;
 
 template <typename F>
 void dispatch(DType t, const char* op, F&& f) {

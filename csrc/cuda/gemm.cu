@@ -2,8 +2,9 @@
 //
 // C[p] = A[p] B[p] for (..., M, K) x (..., K, N) float32/float64 DeviceArrays of any
 // strides (transposed and broadcast views need no copy), written as a new C-contiguous
-// (..., M, N) array. Mirrors the CPU `ember._C.matmul` (bindings_cpu.cpp): same checks,
-// same messages.
+// (..., M, N) array. Mirrors the CPU `ember._C.matmul` (bindings_cpu.cpp): the same
+// boundary checks (csrc/checks.h). Reference: `ember._C.matmul_reference`, the plain triple
+// loop (cpu/gemm.h); tests/test_kernel_references.py holds this kernel to it.
 //
 // Kernel design (the SGEMM worklog steps, each one kept simple):
 //   1. block tiling: a block of 256 threads computes a BM x BN tile of C (128x128 for
@@ -458,8 +459,6 @@ std::string operands_str(const DeviceArray& a, const DeviceArray& b) {
          dtype_name(a.dtype()) + " and " + dtype_name(b.dtype()) + ")";
 }
 
-bool is_float(DType t) { return t == DType::Float32 || t == DType::Float64; }
-
 template <typename T>
 DeviceArray matmul_typed(const DeviceArray& a, const DeviceArray& b, bool allow_tf32) {
   const int nd = a.ndim();
@@ -491,9 +490,10 @@ DeviceArray matmul_typed(const DeviceArray& a, const DeviceArray& b, bool allow_
     }
   }
   if (static_cast<int>(shape.size()) > kGemmMaxBatchDims)
-    throw py::value_error("matmul: more than " + std::to_string(kGemmMaxBatchDims) +
-                          " non-mergeable batch dimensions are not supported on CUDA, got " +
-                          operands_str(a, b) + "; make the operands contiguous first");
+    ember::checks::fail_value("matmul", "more than " + std::to_string(kGemmMaxBatchDims) +
+                                            " non-mergeable batch dimensions are not supported "
+                                            "on CUDA, got " + operands_str(a, b) +
+                                            "; make the operands contiguous first");
   p.batch_dims = static_cast<int>(shape.size());
   for (int d = 0; d < p.batch_dims; ++d) {
     p.batch_shape[d] = shape[d];
@@ -517,33 +517,13 @@ DeviceArray matmul_typed(const DeviceArray& a, const DeviceArray& b, bool allow_
 }
 
 DeviceArray matmul_binding(const DeviceArray& a, const DeviceArray& b, bool allow_tf32) {
-  if (!is_float(a.dtype()) || !is_float(b.dtype()))
-    throw py::type_error("matmul: expected float32 or float64 arrays, got " + operands_str(a, b));
-  if (a.dtype() != b.dtype())
-    throw py::type_error("matmul: both operands must have the same dtype, got " +
-                         operands_str(a, b));
-  if (a.ndim() < 2 || b.ndim() < 2)
-    throw py::value_error("matmul: both operands need at least 2 dimensions (..., M, K) and "
-                          "(..., K, N), got " + operands_str(a, b));
-  if (a.ndim() != b.ndim())
-    throw py::value_error("matmul: both operands need the same number of dimensions (broadcast "
-                          "the batch dimensions first), got " + operands_str(a, b));
-  const int nd = a.ndim();
-  if (a.shape()[nd - 1] != b.shape()[nd - 2]) {
-    std::ostringstream msg;
-    msg << "matmul: " << operands_str(a, b) << " are not aligned: the last dimension of the "
-        << "first (" << a.shape()[nd - 1] << ") must equal the second-to-last dimension of the "
-        << "second (" << b.shape()[nd - 2] << ")";
-    throw py::value_error(msg.str());
-  }
-  for (int d = 0; d < nd - 2; ++d)
-    if (a.shape()[d] != b.shape()[d])
-      throw py::value_error("matmul: batch dimensions must be identical (broadcast them first), "
-                            "got " + operands_str(a, b));
+  // the boundary checks shared with the CPU module (csrc/checks.h), plus one device
+  ember::checks::require_matmul_operands(a, b);
   if (a.device() != b.device())
-    throw py::value_error("matmul: operands are on different devices (cuda:" +
-                          std::to_string(a.device()) + " and cuda:" +
-                          std::to_string(b.device()) + "), got " + operands_str(a, b));
+    ember::checks::fail_value("matmul", "operands are on different devices (cuda:" +
+                                            std::to_string(a.device()) + " and cuda:" +
+                                            std::to_string(b.device()) + "), got " +
+                                            operands_str(a, b));
   if (a.dtype() == DType::Float32) return matmul_typed<float>(a, b, allow_tf32);
   return matmul_typed<double>(a, b, false);
 }

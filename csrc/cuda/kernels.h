@@ -102,7 +102,7 @@ DeviceArray rand_int(int64_t low, int64_t high, const Shape& shape, uint64_t see
                      uint64_t counter);
 
 // ---- pooling (pool.cu), NCHW, PyTorch semantics (as the CPU kernels) ----------------------
-using Pair = std::pair<int64_t, int64_t>;
+using Pair = ember::checks::Pair;  // (h, w)
 std::pair<DeviceArray, DeviceArray> max_pool2d(const DeviceArray& x, Pair kernel, Pair stride,
                                                Pair padding, Pair dilation, bool ceil_mode);
 DeviceArray max_pool2d_backward(const DeviceArray& dy, const DeviceArray& indices,

@@ -1,12 +1,11 @@
 // LayerNorm over the last axis, fused: one kernel forward, two backward (instead of the
-// dozen-odd reductions and broadcasts of the primitive-composed default).
+// dozen-odd reductions and broadcasts of the primitive-composed default). Reference: the
+// plain loops `ember._C.layer_norm_reference` / `layer_norm_backward_reference` at the top of
+// cpu/layer_norm.cpp, where the formulas live (tests/test_kernel_references.py).
 //
-// x is seen as `rows` rows of length d (a contiguous copy is made if needed).
-//   forward   mean = sum(x) / d,  rstd = 1 / sqrt(sum((x - mean)^2) / d + eps)
-//             y = (x - mean) rstd weight + bias
-//   backward  xhat = (x - mean) rstd,  gh = g weight
-//             dx = rstd (gh - mean(gh) - xhat mean(gh xhat))
-//             dweight = sum over rows of g xhat,  dbias = sum over rows of g
+// x is seen as `rows` rows of length d (a contiguous copy is made if needed); the forward
+// writes y, mean and rstd, the backward dx, dweight and dbias, exactly as the CPU kernels
+// (cpu/layer_norm.h).
 //
 // Row kernels: one warp per row; each lane strides over the row and the warp combines its
 // partial sums with xor shuffles (the variance in a second pass over the centred values, so
@@ -149,33 +148,20 @@ unsigned row_blocks(int64_t rows) {
 
 unsigned column_blocks(int64_t d) { return static_cast<unsigned>((d + kThreads - 1) / kThreads); }
 
-// ---- argument checks ------------------------------------------------------------------------
-std::string describe(const char* name, const DeviceArray& a) {
-  return std::string(name) + " " + shape_str(a.shape()) + " " + dtype_name(a.dtype());
-}
-
+// ---- boundary checks (csrc/checks.h; the Python op checks the arguments) -----------------
 void check_like(const char* op, const char* name, const DeviceArray& a, const DeviceArray& x,
                 const Shape& shape) {
-  if (a.dtype() != x.dtype())
-    throw TypeError(std::string(op) + ": " + describe(name, a) + " must have x's dtype " +
-                    dtype_name(x.dtype()));
-  if (a.shape() != shape)
-    throw std::invalid_argument(std::string(op) + ": " + describe(name, a) +
-                                " must have shape " + shape_str(shape) + " (x is " +
-                                shape_str(x.shape()) + ")");
+  ember::checks::require_dtype_of(op, name, a, "x", x);
+  ember::checks::require_shape(op, name, a, shape);
   if (a.device() != x.device())
-    throw std::invalid_argument(std::string(op) + ": " + name + " is on cuda:" +
-                                std::to_string(a.device()) + " but x is on cuda:" +
-                                std::to_string(x.device()));
+    ember::checks::fail_value(op, std::string(name) + " is on cuda:" + std::to_string(a.device()) +
+                                      " but x is on cuda:" + std::to_string(x.device()));
 }
 
 // rows and d of x (which needs at least one dimension and a float dtype).
 std::pair<int64_t, int64_t> rows_and_width(const char* op, const DeviceArray& x) {
-  if (x.dtype() != DType::Float32 && x.dtype() != DType::Float64)
-    throw TypeError(std::string(op) + ": expected a float32 or float64 x, got " +
-                    describe("x", x));
-  if (x.ndim() == 0)
-    throw std::invalid_argument(std::string(op) + ": x needs at least one dimension");
+  ember::checks::require_float(op, "x", x);
+  if (x.ndim() == 0) ember::checks::fail_value(op, "x needs at least one dimension");
   const int64_t d = x.shape().back();
   return {d == 0 ? 0 : x.numel() / d, d};
 }

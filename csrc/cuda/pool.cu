@@ -1,4 +1,5 @@
-// 2-d pooling (NCHW), PyTorch's semantics -- the CUDA twins of csrc/cpu/pool2d.cpp.
+// 2-d pooling (NCHW), PyTorch's semantics -- the CUDA twins of csrc/cpu/pool2d.cpp, held to
+// its plain references `ember._C.*pool2d_reference` (tests/test_kernel_references.py).
 //
 // Indexing scheme: one thread per output element o = (plane, oy, ox) with
 // plane = n * C + c; plane p's input starts at x + p * H * W (inputs are made contiguous).
@@ -20,55 +21,23 @@ struct PoolParams {
   int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
 };
 
-std::string pair_str(Pair p) {
-  return "(" + std::to_string(p.first) + ", " + std::to_string(p.second) + ")";
-}
-
-int64_t pool_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
-                      bool ceil_mode) {
-  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
-  if (span < 0 || stride <= 0) return 0;
-  int64_t out = span / stride + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;  // last window must start inside
-  return out;
+// The kernel's params from the boundary's geometry check (csrc/checks.h, shared with the CPU
+// module's bindings_conv.cpp).
+PoolParams to_params(const ember::checks::PoolGeometry& g) {
+  return {g.planes, g.in_h, g.in_w, g.out_h, g.out_w,
+          g.kernel[0], g.kernel[1], g.stride[0], g.stride[1],
+          g.padding[0], g.padding[1], g.dilation[0], g.dilation[1]};
 }
 
 void check_float4d(const std::string& op, const DeviceArray& x, const char* what) {
-  if (x.dtype() != DType::Float32 && x.dtype() != DType::Float64)
-    throw TypeError(op + ": " + what + " must be float32 or float64, got " +
-                    dtype_name(x.dtype()));
-  if (x.ndim() != 4)
-    throw std::invalid_argument(op + ": " + what + " must be 4-d (N, C, H, W), got shape " +
-                                shape_str(x.shape()));
+  ember::checks::require_float(op, what, x);
+  ember::checks::require_ndim(op, what, x, 4, "(N, C, H, W)");
 }
 
 PoolParams pool_params(const std::string& op, const Shape& x, Pair kernel, Pair stride,
                        Pair padding, Pair dilation, bool ceil_mode) {
-  if (x.size() != 4)
-    throw std::invalid_argument(op + ": input must be 4-d (N, C, H, W), got " + shape_str(x));
-  for (int64_t s : x)
-    if (s < 0) throw std::invalid_argument(op + ": negative size in input " + shape_str(x));
-  if (kernel.first < 1 || kernel.second < 1)
-    throw std::invalid_argument(op + ": kernel_size must be positive, got " + pair_str(kernel));
-  if (stride.first < 1 || stride.second < 1)
-    throw std::invalid_argument(op + ": stride must be positive, got " + pair_str(stride));
-  if (dilation.first < 1 || dilation.second < 1)
-    throw std::invalid_argument(op + ": dilation must be positive, got " + pair_str(dilation));
-  if (padding.first < 0 || padding.second < 0 || padding.first > kernel.first / 2 ||
-      padding.second > kernel.second / 2)
-    throw std::invalid_argument(op + ": padding must be non-negative and at most half the "
-                                "kernel size, got padding " + pair_str(padding) +
-                                " for kernel_size " + pair_str(kernel));
-  PoolParams p{x[0] * x[1], x[2], x[3], 0, 0, kernel.first, kernel.second, stride.first,
-               stride.second, padding.first, padding.second, dilation.first, dilation.second};
-  p.out_h = pool_out_size(p.in_h, p.kernel_h, p.stride_h, p.pad_h, p.dilation_h, ceil_mode);
-  p.out_w = pool_out_size(p.in_w, p.kernel_w, p.stride_w, p.pad_w, p.dilation_w, ceil_mode);
-  if (p.out_h < 1 || p.out_w < 1)
-    throw std::invalid_argument(op + ": the output would be empty (" + std::to_string(p.out_h) +
-                                " x " + std::to_string(p.out_w) + ") for input " +
-                                shape_str(x) + ", kernel_size " + pair_str(kernel) +
-                                ": the input is smaller than the window");
-  return p;
+  return to_params(ember::checks::pool2d_geometry(op, x, kernel, stride, padding, dilation,
+                                                  ceil_mode));
 }
 
 // ---- max --------------------------------------------------------------------------------------
@@ -197,12 +166,8 @@ DeviceArray zeros_like_shape(const Shape& shape, DType dtype) {
   return out;
 }
 
-Shape checked_input_shape(const std::string& op, const Shape& s) {
-  if (s.size() != 4)
-    throw std::invalid_argument(op + ": input_shape must have 4 entries, got " + shape_str(s));
-  for (int64_t v : s)
-    if (v < 0) throw std::invalid_argument(op + ": negative size in input_shape " + shape_str(s));
-  return s;
+const Shape& checked_input_shape(const std::string& op, const Shape& s) {
+  return ember::checks::require_shape_arg(op, "input_shape", s, 4);
 }
 
 }  // namespace
@@ -230,9 +195,8 @@ DeviceArray max_pool2d_backward(const DeviceArray& dy_in, const DeviceArray& ind
                                 const Shape& input_shape) {
   const std::string op = "max_pool2d_backward";
   check_float4d(op, dy_in, "grad_output");
-  const Shape xs = checked_input_shape(op, input_shape);
-  if (indices_in.dtype() != DType::Int64)
-    throw TypeError(op + ": indices must be int64, got " + dtype_name(indices_in.dtype()));
+  const Shape& xs = checked_input_shape(op, input_shape);
+  ember::checks::require_kind(op, "indices", indices_in, ember::checks::Kind::Int64, "int64");
   if (indices_in.shape() != dy_in.shape() || xs[0] != dy_in.shape()[0] ||
       xs[1] != dy_in.shape()[1])
     throw std::invalid_argument(op + ": grad_output " + shape_str(dy_in.shape()) +
@@ -258,7 +222,8 @@ DeviceArray avg_pool2d(const DeviceArray& x_in, Pair kernel, Pair stride, Pair p
   const std::string op = "avg_pool2d";
   check_float4d(op, x_in, "input");
   if (divisor_override < 0)
-    throw std::invalid_argument(op + ": divisor_override must be positive (or 0 for none)");
+    ember::checks::fail_value(op, "divisor_override must be positive (or 0 for none), got " +
+                                      std::to_string(divisor_override));
   const PoolParams p = pool_params(op, x_in.shape(), kernel, stride, padding, {1, 1}, ceil_mode);
   const DeviceArray x = contiguous(x_in);
   DeviceArray y = empty({x.shape()[0], x.shape()[1], p.out_h, p.out_w}, x.dtype());
@@ -279,8 +244,9 @@ DeviceArray avg_pool2d_backward(const DeviceArray& dy_in, const Shape& input_sha
   const std::string op = "avg_pool2d_backward";
   check_float4d(op, dy_in, "grad_output");
   if (divisor_override < 0)
-    throw std::invalid_argument(op + ": divisor_override must be positive (or 0 for none)");
-  const Shape xs = checked_input_shape(op, input_shape);
+    ember::checks::fail_value(op, "divisor_override must be positive (or 0 for none), got " +
+                                      std::to_string(divisor_override));
+  const Shape& xs = checked_input_shape(op, input_shape);
   const PoolParams p = pool_params(op, xs, kernel, stride, padding, {1, 1}, ceil_mode);
   const Shape expected = {xs[0], xs[1], p.out_h, p.out_w};
   if (dy_in.shape() != expected)
@@ -301,19 +267,7 @@ DeviceArray avg_pool2d_backward(const DeviceArray& dy_in, const Shape& input_sha
 
 namespace {
 PoolParams adaptive_params(const std::string& op, const Shape& x, Pair output_size) {
-  if (x.size() != 4)
-    throw std::invalid_argument(op + ": input must be 4-d (N, C, H, W), got " + shape_str(x));
-  for (int64_t s : x)
-    if (s < 0) throw std::invalid_argument(op + ": negative size in input " + shape_str(x));
-  if (output_size.first < 1 || output_size.second < 1)
-    throw std::invalid_argument(op + ": output_size must be positive, got " +
-                                pair_str(output_size));
-  if (x[2] < 1 || x[3] < 1)
-    throw std::invalid_argument(op + ": the input's spatial size must be positive, got " +
-                                shape_str(x));
-  PoolParams p{x[0] * x[1], x[2], x[3], output_size.first, output_size.second, 1, 1, 1, 1, 0, 0,
-               1, 1};
-  return p;
+  return to_params(ember::checks::adaptive_pool2d_geometry(op, x, output_size));
 }
 }  // namespace
 
@@ -336,7 +290,7 @@ DeviceArray adaptive_avg_pool2d(const DeviceArray& x_in, Pair output_size) {
 DeviceArray adaptive_avg_pool2d_backward(const DeviceArray& dy_in, const Shape& input_shape) {
   const std::string op = "adaptive_avg_pool2d_backward";
   check_float4d(op, dy_in, "grad_output");
-  const Shape xs = checked_input_shape(op, input_shape);
+  const Shape& xs = checked_input_shape(op, input_shape);
   const PoolParams p = adaptive_params(op, xs, {dy_in.shape()[2], dy_in.shape()[3]});
   if (dy_in.shape()[0] != xs[0] || dy_in.shape()[1] != xs[1])
     throw std::invalid_argument(op + ": grad_output " + shape_str(dy_in.shape()) +

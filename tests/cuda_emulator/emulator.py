@@ -46,6 +46,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CUDA_SOURCES = ROOT / "csrc" / "cuda"
+SHARED_HEADERS = [ROOT / "csrc" / "checks.h"]  # csrc/ headers that csrc/cuda includes
 DEFAULT_BUILD_DIR = ROOT / "build" / "cuda-emulator"
 
 # `kernel<<<config>>>(` at the start of a statement (ember launches one kernel per line).
@@ -141,6 +142,11 @@ def translate(dest: Path) -> None:
     for stale in target.iterdir():
         if stale.name not in wanted:
             stale.unlink()
+    # the boundary checks the CUDA bindings share with the CPU module (plain C++: no translation)
+    for shared in SHARED_HEADERS:
+        out = dest / shared.name
+        if not out.exists() or out.read_text() != shared.read_text():
+            out.write_text(shared.read_text())
 
 
 def build(build_dir: Path = DEFAULT_BUILD_DIR, sanitize: bool = False,

@@ -141,13 +141,6 @@ class CUDABackend(Backend):
         state[1] += 1
         return int(generator._seed) & _MASK64, counter
 
-    def _kernel(self, name: str, flag: str):
-        fn = getattr(self._m, name, None)
-        if fn is None or not getattr(self._m, flag, False):
-            raise RuntimeError(f"{name}: this build of ember._cuda has no {name} kernel "
-                               f"(ember._cuda.{flag} is False); rebuild with its CUDA sources")
-        return fn
-
     # ---- moving data in and out --------------------------------------------------
     def from_numpy(self, arr, dtype):
         a = np.asarray(arr, dtype=dtype.np)
@@ -512,22 +505,22 @@ class CUDABackend(Backend):
     def matmul(self, a, b):
         # float32 on TF32 tensor cores when ember.set_float32_matmul_precision allows it
         tf32 = a.dtype == np.float32 and precision.allow_tf32()
-        return self._kernel("matmul", "HAVE_GEMM")(a, b, allow_tf32=tf32)
+        return self._m.matmul(a, b, allow_tf32=tf32)
 
     # ---- convolution and pooling ---------------------------------------------------
     def conv2d(self, x, w, stride, padding, dilation, groups, bias=None):
-        y = self._kernel("conv2d_forward", "HAVE_CONV")(x, w, stride, padding, dilation, groups)
+        y = self._m.conv2d_forward(x, w, stride, padding, dilation, groups)
         if bias is not None:
             y = self.add(y, self.reshape(bias, (1, bias.shape[0], 1, 1)))
         return y
 
     def conv2d_backward_data(self, dy, w, input_shape, stride, padding, dilation, groups):
-        return self._kernel("conv2d_backward_data", "HAVE_CONV")(
-            dy, w, input_shape, stride, padding, dilation, groups)
+        return self._m.conv2d_backward_data(dy, w, input_shape, stride, padding, dilation,
+                                            groups)
 
     def conv2d_backward_weight(self, dy, x, weight_shape, stride, padding, dilation, groups):
-        return self._kernel("conv2d_backward_weight", "HAVE_CONV")(
-            dy, x, weight_shape, stride, padding, dilation, groups)
+        return self._m.conv2d_backward_weight(dy, x, weight_shape, stride, padding, dilation,
+                                              groups)
 
     def max_pool2d(self, x, kernel_size, stride, padding, dilation, ceil_mode):
         return self._m.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
@@ -553,16 +546,13 @@ class CUDABackend(Backend):
 
     # ---- attention -------------------------------------------------------------------
     def attention_forward(self, q, k, v, mask, is_causal, scale):
-        return self._kernel("attention_forward", "HAVE_ATTENTION")(q, k, v, mask, is_causal,
-                                                                   scale)
+        return self._m.attention_forward(q, k, v, mask, is_causal, scale)
 
     def attention_backward(self, dout, q, k, v, out, lse, mask, is_causal, scale):
-        return self._kernel("attention_backward", "HAVE_ATTENTION")(
-            dout, q, k, v, out, lse, mask, is_causal, scale)
+        return self._m.attention_backward(dout, q, k, v, out, lse, mask, is_causal, scale)
 
     # ---- optimizers ------------------------------------------------------------------
     def adam_step_(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2,
                    eps, weight_decay, step, amsgrad, maximize, decoupled):
-        self._kernel("adam_step", "HAVE_ADAM")(
-            param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
-            weight_decay, step, amsgrad, maximize, decoupled)
+        self._m.adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2,
+                          eps, weight_decay, step, amsgrad, maximize, decoupled)

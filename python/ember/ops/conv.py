@@ -78,6 +78,18 @@ def _check_bias(op: str, bias: Tensor | None, channels: int, like: Tensor) -> No
                         f"{bias.dtype}")
 
 
+def _check_output(op: str, x: Tensor, weight: Tensor, stride: tuple, padding: tuple,
+                  dilation: tuple) -> None:
+    """The output is not empty: the dilated kernel fits in the padded input."""
+    spans = [n + 2 * p - d * (k - 1) - 1 for n, k, p, d in
+             zip(x.shape[2:], weight.shape[2:], padding, dilation)]
+    if min(spans) < 0:
+        out = [max(span // s + 1, 0) for span, s in zip(spans, stride)]
+        raise ValueError(f"{op}: the output would be empty ({out[0]} x {out[1]}): the dilated "
+                         f"kernel is larger than the padded input; input {x.shape}, weight "
+                         f"{weight.shape}, padding {padding}, dilation {dilation}")
+
+
 def _add_bias(op: str, y: Tensor, bias: Tensor | None) -> Tensor:
     _check_bias(op, bias, y.shape[1], y)
     return y if bias is None else y + bias.reshape((1, -1) + (1,) * (y.ndim - 2))
@@ -181,6 +193,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got "
                              f"{padding!r}")
     padding = _ntuple(op, "padding", padding, 2, 0)
+    _check_output(op, x, weight, stride, padding, dilation)
     _check_bias(op, bias, weight.shape[0], weight)
     y = Conv2d.apply(x, weight, bias, (stride, padding, dilation, groups))
     return y.squeeze(0) if unbatched else y

@@ -39,6 +39,33 @@ def _pool_input(op: str, x: Tensor, spatial: int) -> tuple[Tensor, bool]:
     return x, False
 
 
+def _pool_out_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output size: windows that start inside the input or its left
+    padding (ceil_mode rounds the count up, but drops a window starting in the right padding)."""
+    span = n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    if span < 0:
+        return 0
+    out = span // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _check_window(op: str, x: Tensor, k: tuple, s: tuple, p: tuple, d: tuple,
+                  ceil_mode: bool) -> None:
+    """The pooling window's semantic checks (the native boundary keeps only a safety net):
+    padding of at most half the window, so no window lies wholly in the padding, and a
+    non-empty output."""
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise ValueError(f"{op}: padding must be non-negative and at most half the kernel size, "
+                         f"got padding {p} for kernel_size {k}")
+    out = [_pool_out_size(n, *args, ceil_mode) for n, *args in zip(x.shape[2:], k, s, p, d)]
+    if min(out) < 1:
+        raise ValueError(f"{op}: the output would be empty ({out[0]} x {out[1]}) for input "
+                         f"{x.shape}, kernel_size {k}, padding {p}, dilation {d}: the input is "
+                         f"smaller than the window")
+
+
 # ---------------------------------------------------------------------------- max
 class MaxPool2d(Function):
     # y[o] = x[idx[o]] (the window's max)  ->  dx = scatter-add of g at idx.
@@ -81,6 +108,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     s = k if stride is None or stride == [] else _ntuple(op, "stride", stride, 2, 1)
     p = _ntuple(op, "padding", padding, 2, 0)
     d = _ntuple(op, "dilation", dilation, 2, 1)
+    _check_window(op, x, k, s, p, d, ceil_mode)
     y, idx = MaxPool2d.apply(x, (k, s, p, d, bool(ceil_mode)))
     if unbatched:
         y, idx = y.squeeze(0), idx.squeeze(0)
@@ -140,6 +168,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                                          divisor_override <= 0):
         raise ValueError(f"{op}: divisor_override must be a positive int, got "
                          f"{divisor_override!r}")
+    _check_window(op, x, k, s, p, (1, 1), ceil_mode)
     y = AvgPool2d.apply(x, (k, s, p, bool(ceil_mode), bool(count_include_pad),
                             divisor_override))
     return y.squeeze(0) if unbatched else y
