@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import ember
 import ember.nn.functional as F
+import ember.ops.rnn
 import numpy as np
 
 try:  # the PyTorch twins are only called when torch is installed
@@ -101,7 +102,7 @@ class OpEntry:
     torch: Callable | None = None          # on torch tensors: torch(*args, **kwargs)
     dtypes: tuple = ("float32", "float64")
     differentiable: bool = True
-    gradgrad: bool | str = True            # True, False (not smooth enough), or why not
+    once_differentiable: str = ""          # why the op has first derivatives only, if so
     grad_args: tuple | None = None         # positions of the float inputs to differentiate
     rtol: float = 1e-7                     # float64 forward against the reference
     atol: float = 1e-9
@@ -495,10 +496,12 @@ op("div", lambda a, b: a / b,
    binary(bkinks=(0.0,), bgap=0.5) + [S(U((2, 3)), 2.5), S(3, U((2, 3), kinks=(0.0,), gap=0.5))],
    lambda a, b: a / b, lambda a, b: a / b)
 op("neg", ember.neg, unary(), np.negative, torch.neg if torch else None)
-op("maximum", ember.maximum, binary(), np.maximum,
-   lambda a, b: torch.maximum(a, b), gradgrad=False)
-op("minimum", ember.minimum, binary(), np.minimum,
-   lambda a, b: torch.minimum(a, b), gradgrad=False)
+_NAN = S(np.array([1.0, np.nan, -1.0]), np.array(0.0), name="nan propagates", extra=True)
+# (at a NaN, PyTorch sends the gradient to the NaN input and ember sends none: forward only)
+op("maximum", ember.maximum, binary() + [_NAN], np.maximum,
+   lambda a, b: NotImplemented if a.isnan().any() else torch.maximum(a, b))
+op("minimum", ember.minimum, binary() + [_NAN], np.minimum,
+   lambda a, b: NotImplemented if a.isnan().any() else torch.minimum(a, b))
 op("pow", ember.pow, binary(0.3, 2.0) + [S(U((3, 4), 0.3, 2.0), U((3, 4), -2, 2))],
    np.power, lambda a, b: torch.pow(a, b))
 op("pow_scalar_exponent", lambda x, p: x ** p,
@@ -513,22 +516,26 @@ op("clamp", lambda x, lo, hi: ember.clamp(x, lo, hi),
     S(U((3, 4), kinks=(-0.2,), gap=0.05), lo=-0.2, hi=None),
     S(U((3, 4), kinks=(-0.5, 0.5), gap=0.05), lo=-0.5, hi=0.5, nc=True),
     S(U((0, 2)), lo=-0.5, hi=0.5)],
-   lambda x, lo, hi: np.clip(x, lo, hi), lambda x, lo, hi: torch.clamp(x, lo, hi),
-   gradgrad=False)
+   lambda x, lo, hi: np.clip(x, lo, hi), lambda x, lo, hi: torch.clamp(x, lo, hi))
 op("clamp_tensor_bounds", lambda x, lo, hi: ember.clamp(x, lo, hi),
    [S(np.array([[-1.9, -0.6, 0.05, 1.6], [0.4, -1.2, 1.1, -0.1], [1.8, 0.7, -0.9, 0.2]]),
-      np.array([-1.0, -0.7, -0.3, -0.5]), np.array([[0.3], [0.9], [1.3]]))],
-   lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
-   lambda x, lo, hi: torch.clamp(x, lo, hi), gradgrad=False)
+      np.array([-1.0, -0.7, -0.3, -0.5]), np.array([[0.3], [0.9], [1.3]])),
+    S(np.array([[-1.9, -0.6, 0.05, 1.6], [0.4, -1.2, 1.1, -0.1]]),
+      np.array([-1.0, -0.7, -0.3, -0.5]), None, name="min only")],
+   lambda x, lo, hi: np.maximum(x, lo) if hi is None else np.minimum(np.maximum(x, lo), hi),
+   lambda x, lo, hi: torch.clamp(x, lo, hi))
 op("where", lambda c, a, b: ember.where(c, a, b),
    [S(np.random.default_rng(60).random((3, 1, 4)) > 0.5, U((2, 4)), U((4,))),
     S(np.random.default_rng(61).random((4, 5)) > 0.5, U((4, 5)), U((5,))),
     S(np.random.default_rng(63).random((3, 4)) > 0.5, U((3, 4)), U((3, 4)), nc=True),
     S(np.zeros((0, 2), bool), U((0, 2)), U((1, 2)))],
    np.where, lambda c, a, b: torch.where(c, a, b))
-op("where_scalar_branch", lambda c, a, other: ember.where(c, a, other),
-   [S(np.random.default_rng(62).random((2, 4)) > 0.5, U((2, 4)), other=0.0)],
-   lambda c, a, other: np.where(c, a, other), lambda c, a, other: torch.where(c, a, other))
+op("where_scalar_branch", lambda c, a, other, first: ember.where(c, other, a) if first else
+   ember.where(c, a, other),
+   [S(np.random.default_rng(62).random((2, 4)) > 0.5, U((2, 4)), other=0.0, first=False),
+    S(np.random.default_rng(62).random((3, 1, 4)) > 0.5, U((2, 4)), other=-1.5, first=True)],
+   lambda c, a, other, first: np.where(c, other, a) if first else np.where(c, a, other),
+   lambda c, a, other, first: torch.where(c, other, a) if first else torch.where(c, a, other))
 
 # ---- unary math
 op("exp", ember.exp, unary(), np.exp, torch.exp if torch else None)
@@ -781,7 +788,7 @@ def _as_arrays(index):
 _MIXED = [(None, [0, 1]), ([0, 2], None), (_MASK, slice(1, None)), (slice(None), [1, 3], 0),
           (_MASK, [0, 3]), ([[0], [2]], [1, 3]), (Ellipsis, None, [1]),
           (0, [[1, 1], [3, 0]], slice(None, None, -1)), (1, 2, [1, 1]),
-          (0, slice(None), [1, 0]), (slice(None), [0, 2], [1, 1])]
+          (0, slice(None), [1, 0]), (slice(None), [0, 2], [1, 1]), ([1, 2], slice(None), [0, 1])]
 op("getitem", lambda x, index: x[_ember_index(index, x.device)],
    [S(U((3, 4, 2)), index=i, name=f"basic {i!r}") for i in _BASIC]
    + [S(U((3, 4, 2)), index=i, name=f"list {i!r}") for i in _ADVANCED]
@@ -804,6 +811,8 @@ op("getitem_bool_mask", lambda x, m: x[m],
     S(U((3, 4)), np.random.default_rng(8).random(3) > 0.4),
     S(U((4, 5)), np.random.default_rng(9).random((4, 5)) > 0.5)],
    lambda x, m: x[m], lambda x, m: x[m])
+op("getitem_mask_from_input", lambda x: x[x > 0], [S(U((3, 4), kinks=(0.0,))), S(U((0, 2)))],
+   lambda x: x[x > 0], lambda x: x[x > 0])
 op("take", lambda x, i: ember.take(x, i),
    [S(U((3, 4)), _i64([0, 5, 5, 11])), S(U((3, 4)), _i64([[-1, 3], [2, 2]])),
     S(U((3, 4)), _i64(7)), S(U((4, 5)), _i64([0, 5, 5]))],
@@ -987,12 +996,62 @@ op("scaled_dot_product_attention", _sdpa,
       name="strided operands", extra=True),
     # Lq != Lk with causal masking
     S(U((1, 2, 20, 16)), U((1, 2, 37, 16)), U((1, 2, 37, 16)), is_causal=True, extra=True)],
-   _np_sdpa, _torch_sdpa, gradgrad=_SDPA_ONCE, grad_args=(0, 1, 2), tol32=1e-4)
+   _np_sdpa, _torch_sdpa, once_differentiable=_SDPA_ONCE, grad_args=(0, 1, 2), tol32=1e-4)
 op("scaled_dot_product_attention_mask_grad", lambda q, k, v, m: F.scaled_dot_product_attention(
     q, k, v, attn_mask=m),
    [S(U((1, 2, 5, 4)), U((1, 2, 6, 4)), U((1, 2, 6, 4)), U((5, 6)))],
    np_attention, lambda q, k, v, m: TF.scaled_dot_product_attention(q, k, v, attn_mask=m),
-   gradgrad=_SDPA_ONCE)
+   once_differentiable=_SDPA_ONCE)
+
+# ---- recurrent layers (the fused time loops: first derivatives only)
+_RNN_ONCE = "the fused recurrent op has first derivatives only (create_graph raises)"
+
+
+def np_lstm_layer(x_proj, w_hh, b_hh, h0, c0, reverse=False):
+    """The LSTM recurrence, one step at a time: gates [i, f, g, o] = x_proj[t] + h W^T + b."""
+    h, c, hs = h0, c0, np.zeros(x_proj.shape[:2] + h0.shape[-1:])
+    for t in (reversed if reverse else iter)(range(len(x_proj))):
+        a = x_proj[t] + h @ w_hh.T + (0 if b_hh is None else b_hh)
+        i, f, g, o = np.split(a, 4, axis=-1)
+        c = np_sigmoid(f) * c + np_sigmoid(i) * np.tanh(g)
+        h = hs[t] = np_sigmoid(o) * np.tanh(c)
+    return hs, h, c
+
+
+def np_gru_layer(x_proj, w_hh, b_hh, h0, reverse=False):
+    """GRU: r, z = sigmoid(x_r + h_r, x_z + h_z); n = tanh(x_n + r hn); h = (1 - z) n + z h."""
+    h, hs = h0, np.zeros(x_proj.shape[:2] + h0.shape[-1:])
+    for t in (reversed if reverse else iter)(range(len(x_proj))):
+        hr, hz, hn = np.split(h @ w_hh.T + (0 if b_hh is None else b_hh), 3, axis=-1)
+        xr, xz, xn = np.split(x_proj[t], 3, axis=-1)
+        r, z = np_sigmoid(xr + hr), np_sigmoid(xz + hz)
+        n = np.tanh(xn + r * hn)
+        h = hs[t] = (1 - z) * n + z * h
+    return hs, h
+
+
+def np_rnn_layer(x_proj, w_hh, b_hh, h0, reverse=False, relu=False):
+    h, hs = h0, np.zeros(x_proj.shape[:2] + h0.shape[-1:])
+    for t in (reversed if reverse else iter)(range(len(x_proj))):
+        a = x_proj[t] + h @ w_hh.T + (0 if b_hh is None else b_hh)
+        h = hs[t] = np.maximum(a, 0) if relu else np.tanh(a)
+    return hs, h
+
+
+op("lstm_layer", lambda *a, **kw: tuple(ember.ops.rnn.lstm_layer(*a, **kw)),
+   [S(U((3, 2, 8)), U((8, 2)), U((8,)), U((2, 2)), U((2, 2)), reverse=False),
+    S(U((3, 2, 8)), U((8, 2)), None, U((2, 2)), U((2, 2)), reverse=True),
+    S(U((4, 1, 12)), U((12, 3)), U((12,)), U((1, 3)), U((1, 3)), reverse=False, nc=True)],
+   np_lstm_layer, once_differentiable=_RNN_ONCE)
+op("gru_layer", lambda *a, **kw: tuple(ember.ops.rnn.gru_layer(*a, **kw)),
+   [S(U((3, 2, 6)), U((6, 2)), U((6,)), U((2, 2)), reverse=False),
+    S(U((3, 2, 6)), U((6, 2)), None, U((2, 2)), reverse=True)],
+   np_gru_layer, once_differentiable=_RNN_ONCE)
+op("rnn_layer", lambda *a, **kw: tuple(ember.ops.rnn.rnn_layer(*a, **kw)),
+   [S(U((3, 2, 2)), U((2, 2)), U((2,)), U((2, 2)), reverse=False, relu=False),
+    S(U((3, 2, 2), kinks=(0.0,)), U((2, 2), 0.2, 0.6), None, U((2, 2), 0.2, 1.0), reverse=True,
+      relu=True)],
+   np_rnn_layer, once_differentiable=_RNN_ONCE)
 
 # ---- normalisation and embedding
 op("layer_norm", lambda x, w, b, shape: F.layer_norm(x, shape, w, b),
@@ -1035,17 +1094,17 @@ for _red in ("mean", "sum", "none"):
     op(f"l1_loss_{_red}", (lambda r: lambda a, b: F.l1_loss(a, b, reduction=r))(_red),
        [S(U((4, 3), kinks=(0,)), np.zeros((4, 3)))],
        (lambda r: lambda a, b: np_reduce(np.abs(a - b), r))(_red),
-       (lambda r: lambda a, b: TF.l1_loss(a, b, reduction=r))(_red), gradgrad=False)
+       (lambda r: lambda a, b: TF.l1_loss(a, b, reduction=r))(_red))
 op("huber_loss", lambda a, b, delta: F.huber_loss(a, b, delta=delta),
    [S(U((4, 3), -1, 1, kinks=(0.5, -0.5)), np.zeros((4, 3)), delta=0.5),
     S(U((4, 3), -1, 1, kinks=(0.7, -0.7)), np.zeros((4, 3)), delta=0.7)],
    lambda a, b, delta: np_huber(a, b, delta=delta),
-   lambda a, b, delta: TF.huber_loss(a, b, delta=delta), gradgrad=False)
+   lambda a, b, delta: TF.huber_loss(a, b, delta=delta))
 op("smooth_l1_loss", lambda a, b, beta: F.smooth_l1_loss(a, b, reduction="none", beta=beta),
    [S(U((4, 3), -2, 2, kinks=(1.0, -1.0)), np.zeros((4, 3)), beta=1.0),
     S(U((4, 3), -1, 1, kinks=(0.7, -0.7)), np.zeros((4, 3)), beta=0.7)],
    lambda a, b, beta: np_smooth_l1(a, b, "none", beta),
-   lambda a, b, beta: TF.smooth_l1_loss(a, b, reduction="none", beta=beta), gradgrad=False)
+   lambda a, b, beta: TF.smooth_l1_loss(a, b, reduction="none", beta=beta))
 op("cross_entropy", lambda x, y: F.cross_entropy(x, y),
    [S(U((5, 4)), _i64([0, 3, 1, 1, 2])), S(U((5, 4), -1e4, 1e4), _i64([0, 3, 1, 1, 2]),
                                          name="huge logits", extra=True),
