@@ -19,6 +19,7 @@ import ember
 import numpy as np
 import pytest
 from ember.autograd import gradcheck, gradgradcheck
+from helpers import close_scaled as _close
 from op_table import OPS, OPS_BY_NAME, OpEntry, Sample
 
 DEVICES = ["cpu"] + (["cuda"] if ember.cuda.is_available() else [])
@@ -93,15 +94,6 @@ def _backward(outs, ws):
             total = term if total is None else total + term
     if total is not None:
         total.backward()
-
-
-def _close(what: str, got: np.ndarray, want: np.ndarray, tol: float) -> None:
-    """|got - want| <= tol * (1 + max |want|) elementwise; NaN and inf must match too."""
-    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
-    finite = np.isfinite(want)
-    scale = tol * (1.0 + (float(np.max(np.abs(want[finite]))) if finite.any() else 0.0))
-    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=0,
-                               atol=scale, err_msg=what, equal_nan=True)
 
 
 def _check_against_reference(entry: OpEntry, what: str, got: ember.Tensor, want,
