@@ -15,29 +15,7 @@ import pytest
 from ember import _C
 from ember.autograd import gradcheck, gradgradcheck
 from helpers import leaf, np_of, rand
-
-
-# ---------------------------------------------------------------------------- NumPy oracle
-def np_conv2d(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-    """Cross-correlation by summing one shifted, strided slice per kernel tap."""
-    n, c, h, wd = x.shape
-    co, cg, kh, kw = w.shape
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    ow = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    y = np.zeros((n, co, oh, ow), dtype=np.float64)
-    og = co // groups
-    for g in range(groups):
-        xg = xp[:, g * cg:(g + 1) * cg]
-        wg = w[g * og:(g + 1) * og]
-        for i in range(kh):
-            for j in range(kw):
-                patch = xg[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
-                           j * dw:j * dw + sw * (ow - 1) + 1:sw]
-                y[:, g * og:(g + 1) * og] += np.einsum("nchw,oc->nohw", patch, wg[:, :, i, j])
-    return y
-
+from op_table import np_conv2d  # the NumPy oracle
 
 # (x shape, w shape, stride, padding, dilation, groups)
 CONFIGS = [
