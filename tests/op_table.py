@@ -79,6 +79,9 @@ class Sample:
     # no finite differences: a kernel-path case too big for them, or a gradient that is not
     # the derivative by definition (embedding's padding row); forward and parity only
     extra: bool = False
+    # device -> why this sample is known to fail there (a bug to fix): the test then
+    # expects the failure and fails once it is gone, so that the mark is removed
+    xfail: dict = field(default_factory=dict)
 
     def label(self) -> str:
         if self.name:
@@ -89,8 +92,9 @@ class Sample:
         return text + (" noncontig" if self.noncontig else "")
 
 
-def S(*args, name: str = "", nc: bool = False, extra: bool = False, **kwargs) -> Sample:
-    return Sample(args, kwargs, name, nc, extra)
+def S(*args, name: str = "", nc: bool = False, extra: bool = False, xfail=None,
+      **kwargs) -> Sample:
+    return Sample(args, kwargs, name, nc, extra, xfail or {})
 
 
 @dataclass
@@ -139,7 +143,8 @@ def np_log_softmax(x, axis):
     if x.ndim == 0:  # one element: softmax 1, log_softmax 0
         return x - x
     m = x.max(axis=axis, keepdims=True, initial=-np.inf)
-    return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+    with np.errstate(divide="ignore"):  # an empty row: log(0), in an empty result
+        return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
 
 
 def np_softmax(x, axis):
@@ -479,6 +484,10 @@ def op(name: str, fn: Callable, samples: list[Sample], ref=None, twin=None, **kw
     return entry
 
 
+_EMPTY_VIEW_BUG = ("the CUDA backend rejects a view of an empty array at a nonzero offset "
+                   "(pad's backward slices its empty gradient): 'view: offset 1, shape (0, 3) "
+                   "... reach outside the array's memory of 0 elements'")
+
 # ---- arithmetic (broadcasting, scalars on both sides, non-contiguous)
 op("add", lambda a, b: a + b, binary() + [S(U((2, 3)), 2.5), S(3, U((2, 3)))],
    lambda a, b: a + b, lambda a, b: a + b)
@@ -761,7 +770,7 @@ op("pad", lambda x, pad, mode, value: ember.pad(x, pad, mode, value),
    + [S(U((3, 4)), pad=(1, 1), mode="constant", value=-2.0, nc=True),
       S(U((3, 4)), pad=(1, 2, 2, 1), mode="reflect", value=0.0, nc=True),
       S(U((3, 4)), pad=(3, 0), mode="circular", value=0.0, nc=True),
-      S(U((0, 3)), pad=(1, 1), mode="constant", value=0.5)],
+      S(U((0, 3)), pad=(1, 1), mode="constant", value=0.5, xfail={"cuda": _EMPTY_VIEW_BUG})],
    np_pad, _torch_pad)
 op("clone", ember.clone, [S(U((2, 3))), S(U((3, 4)), nc=True)], np.copy,
    lambda x: x.clone())

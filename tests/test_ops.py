@@ -146,23 +146,32 @@ def test_forward(device, name, dtype):
     entry = OPS_BY_NAME[name]
     for sample in entry.samples:
         what = f"{name}[{sample.label()}] {dtype} on {device}"
-        args, _, arrays = _inputs(entry, sample, dtype, device, grad=False)
-        outs = _flat(entry.op(*args, **sample.kwargs))
-        wants = _flat(entry.ref(*arrays, **sample.kwargs))
-        assert len(outs) == len(wants), f"{what}: {len(outs)} outputs, reference {len(wants)}"
-        for i, (o, w) in enumerate(zip(outs, wants)):
-            assert o.device.type == device, f"{what}: output on {o.device}"
-            _check_against_reference(entry, f"{what} output {i}", o, w, dtype)
-        if device != "cpu":
-            tol = PARITY_TOL.get(dtype, 0.0)
-            got_v, got_g = _run(entry, sample, dtype, device)
-            want_v, want_g = _run(entry, sample, dtype, "cpu")
-            for i, (g, w) in enumerate(zip(got_v, want_v)):
-                _close(f"{what}: output {i} vs the CPU", g, w, tol)
-            for i, (g, w) in enumerate(zip(got_g, want_g)):
-                assert (g is None) == (w is None), f"{what}: input {i}'s gradient on one device"
-                if w is not None:
-                    _close(f"{what}: gradient of input {i} vs the CPU", g, w, tol)
+        if device in sample.xfail:
+            with pytest.raises(Exception):  # noqa: B017 - a known bug (see the sample's reason)
+                _check_sample(entry, sample, dtype, device, what)
+            continue
+        _check_sample(entry, sample, dtype, device, what)
+
+
+def _check_sample(entry: OpEntry, sample: Sample, dtype: str, device: str, what: str):
+    """One sample of test_forward."""
+    args, _, arrays = _inputs(entry, sample, dtype, device, grad=False)
+    outs = _flat(entry.op(*args, **sample.kwargs))
+    wants = _flat(entry.ref(*arrays, **sample.kwargs))
+    assert len(outs) == len(wants), f"{what}: {len(outs)} outputs, reference {len(wants)}"
+    for i, (o, w) in enumerate(zip(outs, wants)):
+        assert o.device.type == device, f"{what}: output on {o.device}"
+        _check_against_reference(entry, f"{what} output {i}", o, w, dtype)
+    if device != "cpu":
+        tol = PARITY_TOL.get(dtype, 0.0)
+        got_v, got_g = _run(entry, sample, dtype, device)
+        want_v, want_g = _run(entry, sample, dtype, "cpu")
+        for i, (g, w) in enumerate(zip(got_v, want_v)):
+            _close(f"{what}: output {i} vs the CPU", g, w, tol)
+        for i, (g, w) in enumerate(zip(got_g, want_g)):
+            assert (g is None) == (w is None), f"{what}: input {i}'s gradient on one device"
+            if w is not None:
+                _close(f"{what}: gradient of input {i} vs the CPU", g, w, tol)
 
 
 @pytest.mark.parametrize("name", [e.name for e in OPS if e.ref is None])
