@@ -618,7 +618,7 @@ for _name in ("var", "std"):
                                                                correction=correction))(
         getattr(ember, _name)),
        [S(U((3, 3, 3)), dim=d, keepdim=k, correction=c) for d in (None, 0, -1, (0, 2))
-        for k in (False, True) for c in (0, 1, 2)]
+        for k, c in ((False, 0), (True, 1), (False, 1), (False, 2))]
        + [S(U((3, 4)), dim=1, keepdim=False, correction=1, nc=True)],
        (lambda f: lambda x, dim, keepdim, correction: f(x, axis=_np_dim(dim), keepdims=keepdim,
                                                         ddof=correction))(getattr(np, _name)),
@@ -911,15 +911,24 @@ op("conv2d", lambda x, w, b, **kw: F.conv2d(x, w, b, **kw),
     S(U((2, 3, 5, 5)), U((2, 3, 3, 3)), None, padding=1, nc=True),
     S(U((1, 2, 4, 4)), U((3, 2, 4, 4)), None),
     S(U((1, 2, 4, 4)), U((2, 2, 2, 2)), U((2,)), stride=1, padding=1),
-    S(U((1, 2, 5, 5)), U((2, 1, 3, 3)), None, stride=2, padding=1, dilation=2, groups=2)],
+    S(U((1, 2, 5, 5)), U((2, 1, 3, 3)), None, stride=2, padding=1, dilation=2, groups=2),
+    S(U((1, 4, 4, 5)), U((4, 4, 3, 2)), U((4,))),
+    S(U((1, 4, 4, 5)), U((4, 2, 3, 2)), U((4,)), stride=2, padding=1, groups=2),
+    S(U((1, 4, 5, 5)), U((4, 4, 3, 2)), U((4,)), stride=(1, 2), padding=(2, 1), dilation=(2, 1)),
+    S(U((1, 2, 4, 4)), U((4, 1, 2, 3)), U((4,)), stride=(2, 1), padding=1, dilation=(1, 2),
+      groups=2)],
    np_conv2d_op, lambda x, w, b, **kw: TF.conv2d(x, w, b, **kw), grad_atol=1e-4)
 op("conv1d", lambda x, w, b, **kw: F.conv1d(x, w, b, **kw),
    [S(U((2, 3, 11)), U((4, 3, 3)), U((4,)), stride=2, padding=1),
-    S(U((1, 4, 9)), U((2, 2, 2)), None, dilation=2, groups=2)],
+    S(U((1, 4, 9)), U((2, 2, 2)), None, dilation=2, groups=2),
+    S(U((2, 4, 9)), U((6, 2, 3)), U((6,)), stride=2, padding=1, dilation=2, groups=2)],
    np_conv1d_op, lambda x, w, b, **kw: TF.conv1d(x, w, b, **kw))
 op("conv_transpose2d", lambda x, w, b, **kw: F.conv_transpose2d(x, w, b, **kw),
    [S(U((2, 3, 4, 5)), U((3, 2, 3, 3)), U((2,)), stride=2, padding=1, output_padding=1),
-    S(U((1, 2, 3, 3)), U((2, 3, 2, 2)), None)],
+    S(U((1, 2, 3, 3)), U((2, 3, 2, 2)), None),
+    S(U((2, 4, 3, 3)), U((4, 1, 3, 2)), U((2,)), stride=2, padding=1, output_padding=(1, 0),
+      groups=2, dilation=(1, 2)),
+    S(U((1, 4, 3, 3)), U((4, 1, 3, 2)), None, stride=(1, 2))],
    None, lambda x, w, b, **kw: TF.conv_transpose2d(x, w, b, **kw))
 
 # ---- pooling and resampling

@@ -200,8 +200,8 @@ def _grad_fn(entry: OpEntry, sample: Sample, args, leaves):
 
 # Finite differences cost one (gradcheck) or two (gradgradcheck) evaluations per input
 # element, so each runs on the samples up to a size; every entry has small ones.
-GRADCHECK_MAX_ELEMENTS = 300
-GRADGRADCHECK_MAX_ELEMENTS = 100
+GRADCHECK_MAX_ELEMENTS = 200
+GRADGRADCHECK_MAX_ELEMENTS = 60
 
 
 def _grad_samples(entry: OpEntry, max_elements: int):
