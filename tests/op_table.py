@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import ember
 import ember.nn.functional as F
+import ember.ops
 import ember.ops.rnn
 import numpy as np
 
@@ -1233,6 +1234,37 @@ for _name in ("isnan", "isinf", "isfinite"):
        [S(np.array([[0.0, np.nan, np.inf], [-np.inf, -1.5, 1e30]]))],
        getattr(np, _name), (lambda n: lambda *a: getattr(torch, n)(*a))(_name),
        differentiable=False)
+
+# ---- flat almost everywhere: values only (no gradient by definition)
+for _name in ("ceil", "floor", "round", "sign"):
+    op(_name, getattr(ember, _name), unary(-3, 3) + [S(np.array([-1.5, -0.5, 0.0, 0.5, 2.5]),
+                                                        name="halves")],
+       getattr(np, _name), (lambda n: lambda *a: getattr(torch, n)(*a))(_name),
+       differentiable=False)
+op("floor_divide", ember.floor_divide, binary(-5, 5, bkinks=(0.0,), bgap=0.5), np.floor_divide,
+   lambda a, b: torch.floor_divide(a, b), differentiable=False)
+for _name in ("all", "any"):
+    op(_name, (lambda n: lambda x, dim, keepdim: getattr(ember, n)(x, dim, keepdim))(_name),
+       [S(np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 0.0], [1.0, 2.0, 3.0]]), dim=d, keepdim=k,
+          name=f"dim={d} keepdim={k}") for d in (None, 0, 1, -1) for k in (False, True)]
+       + [S(np.array([[0, 2], [0, 0]]), dim=1, keepdim=False, name="int64"),
+          S(np.array([True, False]), dim=None, keepdim=False, name="bool")],
+       (lambda n: lambda x, dim, keepdim: getattr(np, n)(x, axis=dim, keepdims=keepdim))(_name),
+       (lambda n: lambda x, dim, keepdim: getattr(torch, n)(x) if dim is None and not keepdim
+        else getattr(torch, n)(x, _torch_dims(x, dim), keepdim))(_name),
+       differentiable=False)
+
+# ---- the materialising attention (the fused kernels' reference, written with ember ops)
+op("attention_reference", lambda q, k, v, mask=None, is_causal=False: ember.ops.attention_reference(
+    q, k, v, attn_mask=mask, is_causal=is_causal),
+   [S(U((2, 2, 5, 4)), U((2, 2, 6, 4)), U((2, 2, 6, 3))),
+    S(U((1, 1, 3, 2)), U((1, 1, 3, 2)), U((1, 1, 3, 2)), is_causal=True),
+    S(U((1, 2, 5, 4)), U((1, 2, 5, 4)), U((1, 2, 5, 4)), is_causal=True),
+    S(U((1, 2, 5, 4)), U((1, 2, 6, 4)), U((1, 2, 6, 4)),
+      np.random.default_rng(90).random((5, 6)) > 0.3, name="bool mask")],
+   lambda q, k, v, mask=None, is_causal=False: np_attention(q, k, v, mask, is_causal),
+   lambda q, k, v, mask=None, is_causal=False: TF.scaled_dot_product_attention(
+       q, k, v, attn_mask=mask, is_causal=is_causal))
 
 OPS_BY_NAME = {e.name: e for e in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
