@@ -119,6 +119,7 @@ def test_implicit_gemm_paths_match_reference_on_every_kernel(cfg, dtype):
             err_msg=kernel, **tol)
 
 
+@pytest.mark.slow  # big enough to need several chunks of images
 def test_backward_weight_chunks_of_images_add_up():
     # Backward-weight's channels-last copy holds at most 2**21 elements: a 16 x 258 x 258
     # padded image is one chunk on its own, so a batch of 3 takes three accumulating GEMMs.
