@@ -77,3 +77,14 @@ def grad_of(fn, *tensors):
         t.grad = None
     fn(*tensors).sum().backward()
     return tuple(np_of(t.grad) for t in tensors)
+
+
+def close_scaled(what: str, got: np.ndarray, want: np.ndarray, tol: float) -> None:
+    """|got - want| <= tol * (1 + max |want|) elementwise (one scale for the whole array, as
+    float rounding of a sum or a product scales with its largest terms); NaN and inf must
+    match too. The comparison of a device with the CPU and of ember with PyTorch."""
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    finite = np.isfinite(want)
+    scale = tol * (1.0 + (float(np.max(np.abs(want[finite]))) if finite.any() else 0.0))
+    np.testing.assert_allclose(np.asarray(got, np.float64), np.asarray(want, np.float64), rtol=0,
+                               atol=scale, err_msg=what, equal_nan=True)

@@ -8,25 +8,10 @@ import pytest
 from ember import _C
 from ember.autograd import gradcheck
 from ember.ops import attention_reference, scaled_dot_product_attention
+from op_table import np_attention
 
 F = ember.nn.functional
 KERNELS = _C.attention_kernels()
-
-
-def np_attention(q, k, v, mask=None, causal=False, scale=None):
-    """softmax(q k^T * scale + mask) v in float64 NumPy; fully masked rows give 0."""
-    q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
-    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
-    s = q @ np.swapaxes(k, -1, -2) * scale
-    if mask is not None:
-        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
-    if causal:
-        s = np.where(np.tril(np.ones(s.shape[-2:], bool)), s, -np.inf)
-    m = s.max(-1, keepdims=True)
-    e = np.exp(s - np.where(np.isinf(m), 0, m))
-    total = e.sum(-1, keepdims=True)
-    p = np.where(total > 0, e / np.where(total > 0, total, 1), 0)
-    return p @ v
 
 
 def qkv(shape_q, lk, dv, dtype=np.float64, seed=0):

@@ -1,13 +1,16 @@
 """The CUDA kernels on the CPU: ember._cuda built against the CUDA emulator (tests/cuda_emulator).
 
 csrc/cuda is compiled with g++ against an emulated CUDA runtime in which every GPU thread is
-a fiber, and tests/test_cuda.py and tests/test_device_parity.py run on that module, in a
-separate process: the real GEMM, conv2d, flash-attention, Adam, elementwise, reduction,
-indexing, random and pooling kernels, launched by the real bindings through
-``ember/backend/cuda.py``, compared with the CPU backend. So a wrong index, a missing barrier
+a fiber, and the device half of the op table (tests/test_ops.py's "cuda" cases: every op
+and kernel-path sample against NumPy and the CPU), tests/test_cuda.py and
+tests/test_device_parity.py run on that module, in a separate process: the real GEMM,
+conv2d, flash-attention, Adam, elementwise, reduction, indexing, random and pooling
+kernels, launched by the real bindings through ``ember/backend/cuda.py``, compared with the
+CPU backend. So a wrong index, a missing barrier
 or a launch-configuration error in a kernel fails CI, which has no GPU. (Timing and
 GPU-specific behaviour still need a GPU; where one is present the real suites run there and
-this file's suite steps aside.)
+this file's suite steps aside.) Everything that builds or runs the emulator is marked
+``slow``: ``pytest -m "not slow"`` leaves it out.
 
 The emulator's own checks come first: it must run CUDA's execution model (barriers, warp
 shuffles, shared memory, atomics, 3-D indexing) faithfully and report misuse.
@@ -77,6 +80,7 @@ def test_deduced_template_kernels_have_no_address():
     assert '::cuda_emu::launch("unary_kernel", nullptr,' in out
 
 
+@pytest.mark.slow
 def test_barrier_orders_shared_memory(selftest):
     x = np.arange(512, dtype=np.float32)
     out = selftest.run("reverse", x.tolist(), blocks=2, threads=256)
@@ -84,6 +88,7 @@ def test_barrier_orders_shared_memory(selftest):
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.slow
 def test_missing_barrier_shows_up_as_wrong_results(selftest):
     # Each fiber runs until it waits, so thread 0 reads the tile before the others wrote it:
     # the race a GPU may or may not expose, the emulator exposes every time.
@@ -92,29 +97,34 @@ def test_missing_barrier_shows_up_as_wrong_results(selftest):
     assert not np.array_equal(out, x[::-1])
 
 
+@pytest.mark.slow
 def test_warp_shuffles_and_shared_partials_sum_a_block(selftest):
     x = np.random.default_rng(0).standard_normal(256).astype(np.float32)
     out = selftest.run("block_sum", x.tolist(), blocks=1, threads=256)
     assert out[0] == pytest.approx(float(x.astype(np.float64).sum()), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_shuffle_width_keeps_segments_apart(selftest):
     x = np.arange(32, dtype=np.float32)
     out = np.array(selftest.run("segment_shuffle", x.tolist(), threads=32))
     np.testing.assert_array_equal(out, x.reshape(-1, 2)[:, ::-1].reshape(-1))
 
 
+@pytest.mark.slow
 def test_atomics_count_every_thread_of_every_block(selftest):
     out = selftest.run("atomic_count", [0.0], blocks=3, threads=100)
     assert out[0] == 300
 
 
+@pytest.mark.slow
 def test_three_dimensional_grids_and_blocks(selftest):
     n = 2 * 2 * 3 * 4 * 2 * 2  # grid (2, 2, 3), block (4, 2, 2)
     out = selftest.run("index_3d", [0.0] * n, blocks=2, threads=4)
     np.testing.assert_array_equal(out, np.arange(n, dtype=np.float32))
 
 
+@pytest.mark.slow
 def test_threads_that_return_early_do_not_block_barriers(selftest):
     x = np.arange(32, dtype=np.float32)
     out = np.array(selftest.run("early_exit", x.tolist(), threads=32))
@@ -122,6 +132,7 @@ def test_threads_that_return_early_do_not_block_barriers(selftest):
     np.testing.assert_array_equal(out[8:], x[8:])
 
 
+@pytest.mark.slow
 def test_dynamic_shared_memory_and_its_limit(selftest):
     x = np.arange(64, dtype=np.float32)
     out = selftest.run("dynamic_shared", x.tolist(), threads=64, smem=64 * 4)
@@ -133,6 +144,7 @@ def test_dynamic_shared_memory_and_its_limit(selftest):
     np.testing.assert_array_equal(out, np.roll(x, -1))
 
 
+@pytest.mark.slow
 def test_shared_memory_is_fresh_garbage_for_every_block(selftest):
     # the second block must not see what the first one left (a static would keep it)
     x = np.zeros(2 * 64, dtype=np.float32)
@@ -140,17 +152,20 @@ def test_shared_memory_is_fresh_garbage_for_every_block(selftest):
     assert np.isnan(out).all()
 
 
+@pytest.mark.slow
 def test_static_shared_memory_over_48_kib_is_an_error(selftest):
     with pytest.raises(RuntimeError, match="over the 48 KiB limit"):
         selftest.run("too_much_shared", [0.0] * 32, threads=32)
 
 
+@pytest.mark.slow
 def test_launch_bounds_are_enforced(selftest):
     assert selftest.run("bounded", [0.0] * 64, threads=64) == [1.0] * 64
     with pytest.raises(RuntimeError, match=r"128 threads per block, over its __launch_bounds__"):
         selftest.run("bounded", [0.0] * 128, threads=128)
 
 
+@pytest.mark.slow
 def test_invalid_launch_configuration_fails_the_launch(selftest):
     with pytest.raises(RuntimeError, match="cudaErrorInvalidConfiguration"):
         selftest.run("atomic_count", [0.0], threads=2048)
@@ -158,6 +173,7 @@ def test_invalid_launch_configuration_fails_the_launch(selftest):
         selftest.run("atomic_count", [0.0], blocks=0)
 
 
+@pytest.mark.slow
 def test_divergent_barriers_are_reported_not_hung(selftest):
     with pytest.raises(RuntimeError, match="divergent_barrier_kernel.*deadlock"):
         selftest.run("divergent_barrier", [0.0] * 32, threads=32)
@@ -175,9 +191,18 @@ def _libasan() -> str | None:
     return path if os.path.isabs(path) and os.path.exists(path) else None
 
 
+# The suites the emulated module runs: the op table on the "cuda" device parameter, and
+# the CUDA and device-parity files (whose tests all match -k cuda: the module's name, or
+# their device parameter).
+SUITES = [str(HERE / "test_ops.py"), str(HERE / "test_cuda.py"),
+          str(HERE / "test_device_parity.py"), "-k", "cuda"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["plain", "asan", "shuffled"])
 def test_cuda_suites_pass_on_the_emulated_kernels(emulated_cuda, mode, tmp_path):
-    """test_cuda.py and test_device_parity.py on the emulated module. asan: under
+    """The op table's "cuda" cases, test_cuda.py and test_device_parity.py on the emulated
+    module. asan: under
     AddressSanitizer (the allocator's blocks poisoned past each array's end and after
     release), an out-of-bounds or use-after-free access in a kernel stops the run with a
     report. shuffled: the threads of each block scheduled in a shuffled order instead of
@@ -201,9 +226,9 @@ def test_cuda_suites_pass_on_the_emulated_kernels(emulated_cuda, mode, tmp_path)
         env["ASAN_OPTIONS"] = f"detect_leaks=0:halt_on_error=1:log_path={tmp_path / 'asan'}"
         env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
     env["EMBER_EMULATED_CUDA"] = str(module)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-           str(HERE / "test_cuda.py"), str(HERE / "test_device_parity.py")]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITES]
+    # (a guard against a hang: under AddressSanitizer on 2 busy cores the suites took ~20 min)
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=2400)
     tail = "\n".join((run.stdout + run.stderr).splitlines()[-40:])
     reports = "".join(p.read_text()[:6000] for p in tmp_path.glob("asan*"))
     assert run.returncode == 0, tail + "\n" + reports
@@ -220,6 +245,7 @@ def run_script(emulated_cuda: Path, script: Path, *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_demo_trains_on_the_emulated_gpu_like_on_the_cpu(emulated_cuda, tmp_path):
     """The README's demo with --device cuda: the model, data and optimizer moved to the
     device, every kernel of a training run -- and the same learning curve as on the CPU."""
@@ -250,6 +276,7 @@ BENCHMARKS = {  # each benchmark's --device cuda mode at a size the emulator run
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
 def test_benchmark_cuda_mode_runs_on_the_emulated_gpu(emulated_cuda, name):
     script = HERE.parent / "benchmarks" / (name.removesuffix("_tf32") + ".py")
@@ -257,6 +284,7 @@ def test_benchmark_cuda_mode_runs_on_the_emulated_gpu(emulated_cuda, name):
     assert "ember" in stdout and "nothing to benchmark" not in stdout, stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mnist_mlp", "mnist_keras_mlp", "mnist_cnn"])
 def test_mnist_examples_train_on_the_emulated_gpu(emulated_cuda, name, tmp_path):
     """The MNIST examples with --device cuda, one epoch on a tiny synthetic MNIST (the CNN's

@@ -15,6 +15,7 @@ def load(name: str):
     return module
 
 
+@pytest.mark.slow  # an example's smoke run
 def test_demo_learns_the_digits(tmp_path, capsys):
     pytest.importorskip("sklearn")
     accuracy = load("demo").main(["--epochs", "10", "--out", str(tmp_path)])

@@ -58,6 +58,7 @@ def write_tiny_mnist(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow  # an example's smoke run
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_example_runs_end_to_end(name: str, tiny_mnist: Path, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:

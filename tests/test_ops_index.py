@@ -1,28 +1,16 @@
-"""Indexing: basic and advanced getitem, gather, scatter_add, index_select, masked_fill,
-take, and ``x[idx] = v``."""
+"""Indexing beyond the op table (tests/op_table.py checks basic, advanced and mixed
+getitem, gather, scatter_add, index_select, take and masked_fill values and gradients):
+views, repeated indices, the error messages, and ``x[idx] = v``."""
 
 import ember
 import numpy as np
 import pytest
 from ember.autograd import gradcheck, gradgradcheck
 from helpers import assert_close, check_op, grad_of, leaf, noncontig_leaf, np_of, rand
+from op_table import np_gather
+
 
 # ---------------------------------------------------------------------------- basic indexing
-BASIC = [
-    1, -1, (0, 2), (-2, -1), slice(1, 3), slice(None, None, 2), slice(None, None, -1),
-    (slice(None), 1), (slice(None), slice(3, 0, -2)), (1, slice(None), -1),
-    (None, 0), (Ellipsis, 1), (Ellipsis, None), (slice(None), None, slice(1, None)),
-    (0, Ellipsis, slice(None, None, 3)), (slice(-2, None), slice(None, -1)),
-    (slice(5, 10),),  # an empty slice is fine
-]
-
-
-@pytest.mark.parametrize("index", BASIC, ids=[repr(i) for i in BASIC])
-def test_basic_indexing(index):
-    a = rand((3, 4, 2), 1)
-    check_op(lambda x: x[index], lambda x: x[index], a)
-
-
 def test_basic_indexing_gradgradcheck_and_view():
     a = rand((3, 4), 2)
     check_op(lambda x: x[1:, ::2] * x[:2, 1::2], lambda x: x[1:, ::2] * x[:2, 1::2], a,
@@ -32,15 +20,6 @@ def test_basic_indexing_gradgradcheck_and_view():
     row = x[1]
     x[1, 0] = 42.0
     assert row[0].item() == 42.0
-
-
-def test_indexing_non_contiguous():
-    a = rand((4, 3), 3)
-    x = noncontig_leaf(a)
-    assert_close(x[1:, ::2], a[1:, ::2])
-    assert gradcheck(lambda t: t[::-1, 1], (x,))
-    assert gradcheck(lambda t: t.T[[0, 2, 2]], (x,))
-    assert_close(x.T[[0, 2, 2]], a.T[[0, 2, 2]])
 
 
 @pytest.mark.parametrize("index", [3, -4, (0, 4), (0, 0, 0), (slice(None), -5)])
@@ -63,48 +42,6 @@ def test_unsupported_index_types():
 
 
 # ---------------------------------------------------------------------------- advanced indexing
-ADVANCED = [
-    [0, 2], [2, 0, 2, 2], [-1, 0], ([0, 1], [2, 3]), (slice(None), [3, 0, 3]),
-    ([[0, 1], [2, 2]],), (Ellipsis, [1, 1, 0]), (1, [0, 0, 3]), ([0, 2], slice(1, 3)),
-]
-
-
-@pytest.mark.parametrize("index", ADVANCED, ids=[repr(i) for i in ADVANCED])
-@pytest.mark.parametrize("as_tensor", [False, True])
-def test_advanced_indexing(index, as_tensor):
-    a = rand((3, 4, 2), 4)
-
-    def conv(i):
-        if isinstance(i, list):
-            return ember.tensor(i) if as_tensor else i
-        return tuple(conv(j) for j in i) if isinstance(i, tuple) else i
-
-    eidx = conv(index)
-    np_idx = index if not isinstance(index, list) else np.array(index)
-    check_op(lambda x: x[eidx], lambda x: x[np_idx], a)
-
-
-_MASK = np.array([True, False, True])
-MIXED = [
-    (None, [0, 1]), ([0, 2], None), (_MASK, slice(1, None)), (slice(None), [1, 3], 0),
-    (_MASK, [0, 3]), ([[0], [2]], [1, 3]), (Ellipsis, None, [1]),
-    (0, [[1, 1], [3, 0]], slice(None, None, -1)), (1, 2, [1, 1]),
-]
-
-
-@pytest.mark.parametrize("index", MIXED, ids=[repr(i) for i in MIXED])
-def test_mixed_basic_and_advanced_indexing(index):
-    a = rand((3, 4, 2), 8)
-    eidx = tuple(ember.tensor(i) if isinstance(i, np.ndarray) else i for i in index)
-    check_op(lambda x: x[eidx], lambda x: x[index], a)
-
-
-def test_0d_int_tensor_index():
-    a = rand((3, 4), 9)
-    check_op(lambda x: x[ember.tensor(1)], lambda x: x[1], a)
-    check_op(lambda x: x[2, ember.tensor(-1)], lambda x: x[2, -1], a)
-
-
 def test_repeated_indices_accumulate_gradients():
     x = leaf([1.0, 2.0, 3.0])
     (g,) = grad_of(lambda t: t[[0, 2, 0, 0]], x)
@@ -115,40 +52,12 @@ def test_repeated_indices_accumulate_gradients():
     assert gradgradcheck(lambda t: t[[0, 2, 0]] ** 2, (leaf([1.0, 2.0, 3.0]),))
 
 
-@pytest.mark.parametrize("mask_shape", [(3, 4), (3,)])
-def test_boolean_mask_indexing(mask_shape):
-    a = rand((3, 4), 6)
-    mask = np.random.default_rng(7).random(mask_shape) > 0.4
-    m = ember.tensor(mask)
-    check_op(lambda x: x[m], lambda x: x[mask], a)
-    (g,) = grad_of(lambda t: t[m], leaf(a))
-    np.testing.assert_array_equal(g, np.broadcast_to(
-        mask if mask.ndim == 2 else mask[:, None], a.shape).astype(float))
-    check_op(lambda x: x[x > 0], lambda x: x[x > 0], a)  # a mask made from x itself
-
-
 def test_mask_with_wrong_shape_raises():
     with pytest.raises(IndexError, match=r"getitem: .*\(3, 4\)"):
         ember.zeros(3, 4)[ember.tensor([True, False])]
 
 
 # ---------------------------------------------------------------------------- gather / scatter_add
-def _np_gather(a, dim, idx):
-    dim %= a.ndim
-    a = a[tuple(slice(0, n) if d != dim else slice(None) for d, n in enumerate(idx.shape))]
-    return np.take_along_axis(a, idx, axis=dim)
-
-
-@pytest.mark.parametrize("dim,idx_shape", [(0, (2, 3)), (1, (3, 5)), (-1, (2, 2)), (1, (1, 1))])
-def test_gather(dim, idx_shape):
-    a = rand((3, 4), 10)
-    idx = np.random.default_rng(11).integers(0, a.shape[dim], size=idx_shape)
-    it = ember.tensor(idx)
-    check_op(lambda x: ember.gather(x, dim, it), lambda x: _np_gather(x, dim, idx), a,
-             gradgrad=True)
-    check_op(lambda x: x.gather(dim, it), lambda x: _np_gather(x, dim, idx), a)
-
-
 def test_gather_repeated_index_accumulates_and_non_contiguous():
     x = leaf([[1.0, 2.0], [3.0, 4.0]])
     (g,) = grad_of(lambda t: t.gather(1, ember.tensor([[0, 0, 0], [1, 0, 1]])), x)
@@ -156,7 +65,7 @@ def test_gather_repeated_index_accumulates_and_non_contiguous():
     a = rand((4, 3), 12)
     y = noncontig_leaf(a)
     idx = np.array([[0, 2, 1], [3, 3, 0]])
-    assert_close(y.gather(0, ember.tensor(idx)), _np_gather(a, 0, idx))
+    assert_close(y.gather(0, ember.tensor(idx)), np_gather(a, 0, idx))
     assert gradcheck(lambda t: t.gather(0, ember.tensor(idx)), (y,))
 
 
@@ -178,28 +87,6 @@ def test_gather_bad_index():
         x.gather(1, ember.zeros(4, 1).long())
 
 
-def _np_scatter_add(a, dim, idx, src):
-    out = a.copy()
-    for pos in np.ndindex(*idx.shape):
-        tgt = list(pos)
-        tgt[dim] = idx[pos]
-        out[tuple(tgt)] += src[pos]
-    return out
-
-
-@pytest.mark.parametrize("dim,idx_shape,src_shape", [
-    (0, (2, 3), (2, 3)), (1, (3, 4), (3, 4)), (1, (2, 2), (3, 4)), (-1, (1, 3), (2, 5)),
-])
-def test_scatter_add(dim, idx_shape, src_shape):
-    a, src = rand((3, 4), 20), rand(src_shape, 21)
-    idx = np.random.default_rng(22).integers(0, a.shape[dim], size=idx_shape)  # with repeats
-    it = ember.tensor(idx)
-    check_op(lambda x, s: ember.scatter_add(x, dim, it, s),
-             lambda x, s: _np_scatter_add(x, dim, idx, s), a, src, gradgrad=True)
-    check_op(lambda x, s: x.scatter_add(dim, it, s),
-             lambda x, s: _np_scatter_add(x, dim, idx, s), a, src)
-
-
 def test_scatter_add_bad_arguments():
     x = ember.zeros(3, 4)
     with pytest.raises(TypeError, match="scatter_add: index must be an int64 tensor"):
@@ -212,14 +99,6 @@ def test_scatter_add_bad_arguments():
 
 
 # ---------------------------------------------------------------------------- index_select / take
-@pytest.mark.parametrize("dim,idx", [(0, [2, 0, 2]), (1, [3]), (-1, [1, 1, 0, 3]), (1, [-1, 0])])
-def test_index_select(dim, idx):
-    a = rand((3, 4), 30)
-    it = ember.tensor(idx)
-    check_op(lambda x: ember.index_select(x, dim, it), lambda x: np.take(x, idx, axis=dim), a)
-    check_op(lambda x: x.index_select(dim, idx), lambda x: np.take(x, idx, axis=dim), a)
-
-
 def test_index_select_non_contiguous_and_errors():
     a = rand((3, 4), 31)
     x = noncontig_leaf(a)
@@ -235,31 +114,12 @@ def test_index_select_non_contiguous_and_errors():
         x.index_select(1, ember.tensor([0.0]))
 
 
-@pytest.mark.parametrize("idx", [[0, 5, 5, 11], [[-1, 3], [2, 2]], 7])
-def test_take(idx):
-    a = rand((3, 4), 32)
-    it = ember.tensor(idx)
-    check_op(lambda x: ember.take(x, it), lambda x: np.take(x, idx), a)
-    check_op(lambda x: x.take(it), lambda x: np.take(x, idx), a)
-
-
 def test_take_out_of_range():
     with pytest.raises(IndexError, match=r"getitem: index .* out of range"):
         ember.zeros(3, 4).take(ember.tensor([12]))
 
 
 # ---------------------------------------------------------------------------- masked_fill
-@pytest.mark.parametrize("mask_shape", [(3, 4), (4,), (3, 1)])
-def test_masked_fill(mask_shape):
-    a = rand((3, 4), 40)
-    mask = np.random.default_rng(41).random(mask_shape) > 0.5
-    m = ember.tensor(mask)
-    check_op(lambda x: x.masked_fill(m, -3.5), lambda x: np.where(mask, -3.5, x), a)
-    # a 0-d tensor value gets the gradient of every filled position
-    check_op(lambda x, v: ember.masked_fill(x, m, v), lambda x, v: np.where(mask, v, x), a,
-             np.array(0.25))
-
-
 def test_masked_fill_with_inf_and_errors():
     a = rand((2, 3), 42)
     x = leaf(a)

@@ -11,51 +11,7 @@ import numpy as np
 import pytest
 from ember.autograd import gradcheck, gradgradcheck
 from helpers import leaf, np_of, rand
-
-
-# ---------------------------------------------------------------------------- NumPy oracles
-def np_pool2d(x, k, s, p, reduce, d=(1, 1), ceil_mode=False):
-    """Max or sum-and-count over each window, one output at a time (the definition)."""
-    n, c, h, w = x.shape
-
-    def out_size(size, k, s, p, d):
-        span = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
-        o = span // s + 1
-        if ceil_mode and (o - 1) * s >= size + p:
-            o -= 1
-        return o
-
-    oh, ow = out_size(h, k[0], s[0], p[0], d[0]), out_size(w, k[1], s[1], p[1], d[1])
-    y = np.zeros((n, c, oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            rows = [i * s[0] - p[0] + a * d[0] for a in range(k[0])]
-            cols = [j * s[1] - p[1] + b * d[1] for b in range(k[1])]
-            y[:, :, i, j] = reduce(x, rows, cols, h, w)
-    return y
-
-
-def np_max(x, rows, cols, h, w):
-    rows = [r for r in rows if 0 <= r < h]
-    cols = [c for c in cols if 0 <= c < w]
-    return x[:, :, rows][:, :, :, cols].max(axis=(2, 3))
-
-
-def np_avg_include_pad(p, k):
-    def reduce(x, rows, cols, h, w):
-        # the divisor counts padding but not the part of a ceil-mode window past it
-        nr = len([r for r in rows if r < h + p[0]])
-        nc = len([c for c in cols if c < w + p[1]])
-        inside = x[:, :, [r for r in rows if 0 <= r < h]][:, :, :, [c for c in cols
-                                                                      if 0 <= c < w]]
-        return inside.sum(axis=(2, 3)) / (nr * nc)
-    return reduce
-
-
-def np_avg_exclude_pad(x, rows, cols, h, w):
-    inside = x[:, :, [r for r in rows if 0 <= r < h]][:, :, :, [c for c in cols if 0 <= c < w]]
-    return inside.mean(axis=(2, 3))
-
+from op_table import np_avg_exclude_pad, np_avg_include_pad, np_max, np_pool2d
 
 MAX_CONFIGS = [
     dict(kernel_size=2),
@@ -109,7 +65,7 @@ def test_max_pool_gradgradcheck_and_overlap_accumulates():
 def test_avg_pool2d_forward_and_gradcheck(kw):
     x = rand((2, 3, 7, 6), seed=4)
     k, s, p, _ = _pairs(kw)
-    reduce = np_avg_include_pad(p, k) if kw.get("count_include_pad", True) else \
+    reduce = np_avg_include_pad(p) if kw.get("count_include_pad", True) else \
         np_avg_exclude_pad
     ref = np_pool2d(x, k, s, p, reduce, ceil_mode=kw.get("ceil_mode", False))
     np.testing.assert_allclose(np_of(F.avg_pool2d(leaf(x), **kw)), ref, rtol=1e-12)

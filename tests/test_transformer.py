@@ -191,6 +191,7 @@ class Reverser(nn.Module):
         return self.head(self.encoder(self.embed(tokens) + self.pos(positions)))
 
 
+@pytest.mark.slow
 def test_transformer_learns_to_reverse_sequences():
     """Reversal needs attention by position (output i reads input L-1-i): a bag of tokens
     cannot do it. Bar: > 95% token accuracy on fresh sequences within ~400 steps."""
