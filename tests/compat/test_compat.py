@@ -20,21 +20,24 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-# program module, steps, relative tolerance, absolute tolerance
+# program module, steps, dtype, relative tolerance, absolute tolerance
 PROGRAMS = [
-    ("mlp_quickstart", 3, 1e-9, 1e-12),
+    ("mlp_quickstart", 3, "float64", 1e-9, 1e-12),
+    ("nanogpt", 30, "float64", 1e-9, 1e-12),
+    ("nanogpt", 30, "float32", 2e-4, 1e-5),
 ]
 
 
-def _run(name: str, lib, steps: int) -> list[float]:
+def _run(name: str, lib, steps: int, dtype: str) -> list[float]:
     program = importlib.import_module(f"tests.compat.{name}")
-    return [float(v) for v in program.run(lib, steps, log=lambda *a, **k: None)]
+    return [float(v) for v in program.run(lib, steps, log=lambda *a, **k: None, dtype=dtype)]
 
 
-@pytest.mark.parametrize("name,steps,rtol,atol", PROGRAMS, ids=[p[0] for p in PROGRAMS])
-def test_program_reaches_pytorchs_losses(name, steps, rtol, atol):
-    expected = _run(name, torch, steps)
-    got = _run(name, ember, steps)
+@pytest.mark.parametrize("name,steps,dtype,rtol,atol", PROGRAMS,
+                         ids=[f"{p[0]}-{p[2]}" for p in PROGRAMS])
+def test_program_reaches_pytorchs_losses(name, steps, dtype, rtol, atol):
+    expected = _run(name, torch, steps, dtype)
+    got = _run(name, ember, steps, dtype)
     assert len(got) == len(expected)
     assert np.all(np.isfinite(got))
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=name)
