@@ -25,6 +25,7 @@ PROGRAMS = [
     ("mlp_quickstart", 3, "float64", 1e-9, 1e-12),
     ("nanogpt", 30, "float64", 1e-9, 1e-12),
     ("nanogpt", 30, "float32", 2e-4, 1e-5),
+    ("char_rnn", 30, "float64", 1e-9, 1e-12),
 ]
 
 
