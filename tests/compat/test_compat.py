@@ -26,7 +26,8 @@ PROGRAMS = [
     ("nanogpt", 30, "float64", 1e-9, 1e-12),
     ("nanogpt", 30, "float32", 2e-4, 1e-5),
     ("char_rnn", 30, "float64", 1e-9, 1e-12),
-    ("seq2seq", 30, "float64", 1e-9, 1e-12),
+    ("seq2seq", 20, "float64", 1e-9, 1e-12),
+    ("transformer_lm", 3, "float64", 1e-9, 1e-12),
 ]
 
 
