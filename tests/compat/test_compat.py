@@ -28,6 +28,7 @@ PROGRAMS = [
     ("char_rnn", 30, "float64", 1e-9, 1e-12),
     ("seq2seq", 20, "float64", 1e-9, 1e-12),
     ("transformer_lm", 3, "float64", 1e-9, 1e-12),
+    ("vae", 4, "float64", 1e-9, 1e-12),
 ]
 
 
