@@ -1,0 +1,141 @@
+"""nn layers and functions added for issue 11 (point 3), against PyTorch: values and input
+gradients in float64, on ordinary, empty and non-contiguous inputs, plus their bad-input errors."""
+
+from __future__ import annotations
+
+import ember
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+eF, tF = ember.nn.functional, torch.nn.functional
+
+
+def _both(arr, transposed=False):
+    e, t = ember.tensor(arr, requires_grad=True), torch.tensor(arr, requires_grad=True)
+    return e, t, ((e.transpose(0, 1), t.transpose(0, 1)) if transposed else (e, t))
+
+
+def _compare(out_e, out_t, leaves, rtol=1e-10):
+    assert tuple(out_e.shape) == tuple(out_t.shape)
+    np.testing.assert_allclose(out_e.detach().numpy(), out_t.detach().numpy(), rtol=rtol,
+                               atol=1e-12)
+    if out_t.numel():
+        w = np.random.default_rng(1).normal(size=tuple(out_t.shape))
+        (out_e * ember.tensor(w)).sum().backward()
+        (out_t * torch.tensor(w)).sum().backward()
+        for e, t in leaves:
+            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=1e-12)
+
+
+UNARY = [
+    ("hardtanh", {}), ("hardtanh", {"min_val": -0.5, "max_val": 2.0}), ("relu6", {}),
+    ("hardsigmoid", {}), ("hardswish", {}), ("celu", {}), ("celu", {"alpha": 0.5}),
+    ("selu", {}), ("logsigmoid", {}), ("mish", {}), ("softsign", {}), ("tanhshrink", {}),
+    ("threshold", {"threshold": 0.3, "value": -2.0}), ("softmin", {"dim": 1}),
+    ("glu", {"dim": 0}), ("normalize", {}), ("normalize", {"p": 1.0, "dim": 0}),
+]
+SHAPES = [(4, 6), (0, 6), (4, 0)]
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["contiguous", "transposed"])
+@pytest.mark.parametrize("shape", SHAPES, ids=[str(s) for s in SHAPES])
+@pytest.mark.parametrize("name,kw", UNARY, ids=[f"{n}{kw}" for n, kw in UNARY])
+def test_functional_matches_pytorch(name, kw, shape, transposed):
+    arr = np.random.default_rng(0).normal(size=shape) * 4
+    if name == "glu" and (shape[1 if transposed else 0] % 2):
+        pytest.skip("glu needs an even dim")
+    e, t, (xe, xt) = _both(arr, transposed)
+    # PyTorch's hardsigmoid backward multiplies by a float32 1/6 even in float64
+    rtol = 1e-7 if name == "hardsigmoid" else 1e-10
+    _compare(getattr(eF, name)(xe, **kw), getattr(tF, name)(xt, **kw), [(e, t)], rtol)
+
+
+LAYERS = [("ReLU6", ()), ("SELU", ()), ("CELU", (0.5,)), ("Mish", ()), ("Softsign", ()),
+          ("Hardswish", ()), ("Hardsigmoid", ()), ("Hardtanh", (-2.0, 3.0)), ("Tanhshrink", ()),
+          ("LogSigmoid", ()), ("Threshold", (0.1, 20.0)), ("GLU", ()), ("Softmin", (1,))]
+
+
+@pytest.mark.parametrize("name,args", LAYERS, ids=[n for n, _ in LAYERS])
+def test_layers_match_pytorch(name, args):
+    arr = np.random.default_rng(0).normal(size=(3, 4)) * 4
+    e, t, (xe, xt) = _both(arr)
+    rtol = 1e-7 if name == "Hardsigmoid" else 1e-10  # as in test_functional_matches_pytorch
+    _compare(getattr(ember.nn, name)(*args)(xe), getattr(torch.nn, name)(*args)(xt), [(e, t)],
+             rtol)
+    assert repr(getattr(ember.nn, name)(*args)).startswith(name)
+
+
+@pytest.mark.parametrize("num", [1, 3])
+def test_prelu_learns_the_same_slope_gradient(num):
+    arr = np.random.default_rng(0).normal(size=(2, 3, 5))
+    e, t, _ = _both(arr)
+    me, mt = ember.nn.PReLU(num).double(), torch.nn.PReLU(num).double()
+    _compare(me(e), mt(t), [(e, t), (me.weight, mt.weight)])
+
+
+def test_rms_norm_matches_pytorch():
+    arr = np.random.default_rng(0).normal(size=(2, 3, 4))
+    for eps in (None, 1e-5):
+        e, t, _ = _both(arr)
+        me = ember.nn.RMSNorm([3, 4], eps=eps).double()
+        mt = torch.nn.RMSNorm([3, 4], eps=eps).double()
+        with torch.no_grad():
+            mt.weight.copy_(torch.linspace(0.5, 2, 12).reshape(3, 4))
+        with ember.no_grad():
+            me.weight.copy_(ember.tensor(mt.weight.detach().numpy()))
+        _compare(me(e), mt(t), [(e, t), (me.weight, mt.weight)])
+    with pytest.raises(RuntimeError, match="rms_norm"):
+        eF.rms_norm(ember.zeros(2, 3), [4])
+
+
+def test_similarity_distance_and_losses_match_pytorch():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    a[0] = 0.0  # a zero vector: the eps clamp decides, as in PyTorch
+    for name, args in (("cosine_similarity", ()), ("cosine_similarity", (0,)),
+                       ("pairwise_distance", ()), ("pairwise_distance", (1.0, 1e-6, True))):
+        e1, t1, _ = _both(a)
+        e2, t2, _ = _both(b)
+        _compare(getattr(eF, name)(e1, e2, *args), getattr(tF, name)(t1, t2, *args),
+                 [(e1, t1), (e2, t2)])
+    e1, t1, _ = _both(a[:, 0])
+    e2, t2, _ = _both(b[:, 0])
+    y = np.sign(rng.normal(size=5))
+    for reduction in ("mean", "sum", "none"):
+        e1.grad = t1.grad = e2.grad = t2.grad = None
+        _compare(eF.margin_ranking_loss(e1, e2, ember.tensor(y), 0.3, reduction=reduction),
+                 tF.margin_ranking_loss(t1, t2, torch.tensor(y), 0.3, reduction=reduction),
+                 [(e1, t1), (e2, t2)])
+    x = rng.normal(size=(2, 8, 3, 3))
+    e, t, _ = _both(x)
+    _compare(eF.pixel_shuffle(e, 2), tF.pixel_shuffle(t, 2), [(e, t)])
+    m = ember.nn.CosineSimilarity(dim=1)(ember.tensor(a), ember.tensor(b))
+    np.testing.assert_allclose(m.numpy(), torch.nn.CosineSimilarity(dim=1)(
+        torch.tensor(a), torch.tensor(b)).numpy())
+    d = ember.nn.PairwiseDistance()(ember.tensor(a), ember.tensor(b))
+    np.testing.assert_allclose(d.numpy(), torch.nn.PairwiseDistance()(
+        torch.tensor(a), torch.tensor(b)).numpy())
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_sequence_matches_pytorch(batch_first, side):
+    rng = np.random.default_rng(0)
+    arrs = [rng.normal(size=(n, 3)) for n in (4, 1, 0, 2)]
+    pe = [ember.tensor(a, requires_grad=True) for a in arrs]
+    pt = [torch.tensor(a, requires_grad=True) for a in arrs]
+    out_e = ember.nn.utils.rnn.pad_sequence(pe, batch_first, -1.0, side)
+    out_t = torch.nn.utils.rnn.pad_sequence(pt, batch_first, -1.0, side)
+    _compare(out_e, out_t, [(e, t) for e, t in zip(pe, pt) if t.numel()])
+
+
+@pytest.mark.parametrize("call", [
+    lambda: eF.glu(ember.zeros(3, 5)),
+    lambda: eF.pixel_shuffle(ember.zeros(1, 3, 2, 2), 2),
+    lambda: ember.nn.utils.rnn.pad_sequence([]),
+    lambda: ember.nn.utils.rnn.pad_sequence([ember.zeros(2, 3), ember.zeros(2, 4)]),
+])
+def test_bad_inputs_raise_naming_the_op(call):
+    with pytest.raises(RuntimeError, match="glu|pixel_shuffle|pad_sequence"):
+        call()
