@@ -139,3 +139,36 @@ def test_pad_sequence_matches_pytorch(batch_first, side):
 def test_bad_inputs_raise_naming_the_op(call):
     with pytest.raises(RuntimeError, match="glu|pixel_shuffle|pad_sequence"):
         call()
+
+
+@pytest.mark.parametrize("name,args", [
+    ("ZeroPad2d", (1,)), ("ZeroPad2d", ((1, 0, 2, 1),)), ("ConstantPad1d", (2, 3.5)),
+    ("ConstantPad2d", ((0, 1, 1, 0), -1.0)), ("ReflectionPad2d", (1,)),
+    ("ReplicationPad1d", ((2, 1),)), ("ReflectionPad1d", (1,)), ("ReplicationPad2d", (2,)),
+])
+def test_padding_layers_match_pytorch(name, args):
+    arr = np.random.default_rng(0).normal(size=(2, 3, 4, 5) if "2d" in name else (2, 3, 5))
+    e, t, _ = _both(arr)
+    _compare(getattr(ember.nn, name)(*args)(e), getattr(torch.nn, name)(*args)(t), [(e, t)])
+    with pytest.raises(ValueError, match=name):
+        getattr(ember.nn, name)((1, 2, 3))
+
+
+def test_parameter_containers_register_like_pytorch():
+    def build(lib):
+        class M(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.ps = lib.nn.ParameterList([lib.zeros(2), lib.nn.Parameter(lib.ones(3))])
+                self.ps.append(lib.ones(1))
+                self.pd = lib.nn.ParameterDict({"b": lib.zeros(1), "a": lib.ones(2)})
+                self.po = lib.nn.ParameterDict([("d", lib.zeros(1)), ("c", lib.ones(2))])
+        return M()
+
+    ours, theirs = build(ember), build(torch)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert all(p.requires_grad for p in ours.parameters()) and len(ours.ps) == 3
+    assert isinstance(ours.ps[0], ember.nn.Parameter) and "a" in ours.pd
+    with pytest.raises(TypeError, match="ParameterList"):
+        ember.nn.ParameterList([3.0])

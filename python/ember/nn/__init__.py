@@ -1,7 +1,7 @@
 """``ember.nn``: modules (layers, models), losses, initialisation and the functional API."""
 
 from . import functional, init, utils
-from .containers import ModuleDict, ModuleList, Sequential
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .layers.activation import (
     CELU,
     ELU,
@@ -37,6 +37,18 @@ from .layers.dropout import Dropout
 from .layers.embedding import Embedding
 from .layers.linear import Flatten, Identity, Linear, Unflatten
 from .layers.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .layers.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
 from .layers.pool import (
     AdaptiveAvgPool2d,
     AvgPool1d,
@@ -70,6 +82,9 @@ from .parameter import Parameter
 
 __all__ = [
     "functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
+    "ParameterList", "ParameterDict", "ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d",
+    "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
+    "CircularPad2d",
     "Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Embedding",
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
     "AdaptiveAvgPool2d", "Upsample",
