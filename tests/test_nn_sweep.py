@@ -172,3 +172,31 @@ def test_parameter_containers_register_like_pytorch():
     assert isinstance(ours.ps[0], ember.nn.Parameter) and "a" in ours.pd
     with pytest.raises(TypeError, match="ParameterList"):
         ember.nn.ParameterList([3.0])
+
+
+def test_margin_ranking_loss_and_pixel_shuffle_layers_match_pytorch():
+    rng = np.random.default_rng(0)
+    a, b, y = rng.normal(size=6), rng.normal(size=6), np.sign(rng.normal(size=6))
+    e1, t1, _ = _both(a)
+    e2, t2, _ = _both(b)
+    _compare(ember.nn.MarginRankingLoss(0.2)(e1, e2, ember.tensor(y)),
+             torch.nn.MarginRankingLoss(0.2)(t1, t2, torch.tensor(y)), [(e1, t1), (e2, t2)])
+    e, t, _ = _both(rng.normal(size=(1, 9, 2, 2)))
+    _compare(ember.nn.PixelShuffle(3)(e), torch.nn.PixelShuffle(3)(t), [(e, t)])
+
+
+@pytest.mark.parametrize("name,shape", [("Dropout1d", (4, 8, 5)), ("Dropout2d", (4, 8, 3, 3)),
+                                        ("Dropout2d", (8, 3, 3))])
+def test_channel_dropout_zeroes_whole_channels(name, shape):
+    x = ember.ones(shape, dtype=ember.float64)
+    layer = getattr(ember.nn, name)(0.5)
+    y = layer(x).numpy()
+    spatial = 1 if name == "Dropout1d" else 2
+    per_channel = y.reshape(*shape[:-spatial], -1)
+    # each channel is all zeros or all 1/(1-p), and both kinds occur
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))
+    assert (per_channel == 0).any() and (per_channel == 2.0).any()
+    layer.eval()
+    assert np.array_equal(layer(x).numpy(), x.numpy())
+    with pytest.raises(RuntimeError, match=name.lower()):
+        getattr(ember.nn.functional, name.lower())(ember.ones(3), 0.5)

@@ -17,6 +17,7 @@ from .layers.activation import (
     LogSoftmax,
     Mish,
     PairwiseDistance,
+    PixelShuffle,
     PReLU,
     ReLU,
     ReLU6,
@@ -33,7 +34,7 @@ from .layers.activation import (
 )
 from .layers.attention import MultiheadAttention
 from .layers.conv import Conv1d, Conv2d, ConvTranspose2d
-from .layers.dropout import Dropout
+from .layers.dropout import Dropout, Dropout1d, Dropout2d
 from .layers.embedding import Embedding
 from .layers.linear import Flatten, Identity, Linear, Unflatten
 from .layers.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
@@ -73,6 +74,7 @@ from .losses import (
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
@@ -84,7 +86,7 @@ __all__ = [
     "functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "ParameterList", "ParameterDict", "ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d",
     "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
-    "CircularPad2d",
+    "CircularPad2d", "Dropout1d", "Dropout2d", "PixelShuffle", "MarginRankingLoss",
     "Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Embedding",
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
     "AdaptiveAvgPool2d", "Upsample",

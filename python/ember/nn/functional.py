@@ -482,3 +482,28 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     n, c, h, w = input.shape
     x = input.reshape(n, c // (r * r), r, r, h, w).permute(0, 1, 4, 2, 5, 3)
     return x.reshape(n, c // (r * r), h * r, w * r)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels (dim -2 of (N, C, L) or (C, L)) with probability ``p``."""
+    return _channel_dropout("dropout1d", input, p, training, 1)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels (dim -3 of (N, C, H, W) or (C, H, W)) with probability ``p``."""
+    return _channel_dropout("dropout2d", input, p, training, 2)
+
+
+def _channel_dropout(op: str, x: Tensor, p: float, training: bool, spatial: int) -> Tensor:
+    if x.ndim not in (spatial + 1, spatial + 2):
+        raise RuntimeError(f"{op}: expected a {spatial + 1}-D or {spatial + 2}-D input, got "
+                           f"shape {tuple(x.shape)}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    # one mask entry per (sample, channel), broadcast over the spatial dims
+    mask = dropout(x.new_ones(tuple(x.shape[:-spatial]) + (1,) * spatial), p, True)
+    return x * mask

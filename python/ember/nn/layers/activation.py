@@ -259,3 +259,17 @@ class RMSNorm(Module):
     def extra_repr(self) -> str:
         affine = self.weight is not None
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={affine}"
+
+
+class PixelShuffle(Module):
+    """(N, C r^2, H, W) -> (N, C, H r, W r), the sub-pixel upsampling step."""
+
+    def __init__(self, upscale_factor: int) -> None:
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
