@@ -30,6 +30,7 @@ PROGRAMS = [
     ("transformer_lm", 3, "float64", 1e-9, 1e-12),
     ("vae", 4, "float64", 1e-9, 1e-12),
     ("time_sequence", 3, "float64", 1e-9, 1e-12),
+    ("polynomial", 200, "float64", 1e-9, 1e-12),
 ]
 # what each program needs beyond what every ember has (optim.LBFGS comes from another branch)
 NEEDS = {"time_sequence": lambda: hasattr(ember.optim, "LBFGS")}
