@@ -31,6 +31,8 @@ PROGRAMS = [
     ("vae", 4, "float64", 1e-9, 1e-12),
     ("time_sequence", 3, "float64", 1e-9, 1e-12),
     ("polynomial", 200, "float64", 1e-9, 1e-12),
+    ("lenet", 3, "float64", 1e-9, 1e-12),
+    ("lenet", 3, "float32", 1e-4, 1e-5),
 ]
 # what each program needs beyond what every ember has (optim.LBFGS comes from another branch)
 NEEDS = {"time_sequence": lambda: hasattr(ember.optim, "LBFGS")}
