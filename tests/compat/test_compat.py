@@ -23,10 +23,10 @@ torch = pytest.importorskip("torch")
 # program module, steps, dtype, relative tolerance, absolute tolerance
 PROGRAMS = [
     ("mlp_quickstart", 3, "float64", 1e-9, 1e-12),
-    ("nanogpt", 30, "float64", 1e-9, 1e-12),
-    ("nanogpt", 30, "float32", 2e-4, 1e-5),
+    ("nanogpt", 20, "float64", 1e-9, 1e-12),
+    ("nanogpt", 20, "float32", 2e-4, 1e-5),
     ("char_rnn", 30, "float64", 1e-9, 1e-12),
-    ("seq2seq", 20, "float64", 1e-9, 1e-12),
+    ("seq2seq", 12, "float64", 1e-9, 1e-12),
     ("transformer_lm", 3, "float64", 1e-9, 1e-12),
     ("vae", 4, "float64", 1e-9, 1e-12),
     ("time_sequence", 3, "float64", 1e-9, 1e-12),
