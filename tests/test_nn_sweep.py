@@ -200,3 +200,28 @@ def test_channel_dropout_zeroes_whole_channels(name, shape):
     assert np.array_equal(layer(x).numpy(), x.numpy())
     with pytest.raises(RuntimeError, match=name.lower()):
         getattr(ember.nn.functional, name.lower())(ember.ones(3), 0.5)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_embedding_losses_match_pytorch(reduction):
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.normal(size=(5, 4)) for _ in range(3))
+    y = np.array([1.0, -1.0, 1.0, -1.0, -1.0])
+    e1, t1, _ = _both(a)
+    _compare(ember.nn.HingeEmbeddingLoss(0.5, reduction=reduction)(e1, ember.tensor(a * 0 + 1)),
+             torch.nn.HingeEmbeddingLoss(0.5, reduction=reduction)(t1, torch.tensor(a * 0 + 1)),
+             [(e1, t1)])
+    e1, t1, _ = _both(a[:, 0])
+    _compare(eF.hinge_embedding_loss(e1, ember.tensor(y), 0.3, reduction),
+             tF.hinge_embedding_loss(t1, torch.tensor(y), 0.3, reduction=reduction), [(e1, t1)])
+    e1, t1, _ = _both(a)
+    e2, t2, _ = _both(b)
+    _compare(ember.nn.CosineEmbeddingLoss(0.1, reduction=reduction)(e1, e2, ember.tensor(y)),
+             torch.nn.CosineEmbeddingLoss(0.1, reduction=reduction)(t1, t2, torch.tensor(y)),
+             [(e1, t1), (e2, t2)])
+    for swap in (False, True):
+        leaves = [_both(v)[:2] for v in (a, b, c)]
+        _compare(ember.nn.TripletMarginLoss(0.7, swap=swap, reduction=reduction)(
+                     *(e for e, _ in leaves)),
+                 torch.nn.TripletMarginLoss(0.7, swap=swap, reduction=reduction)(
+                     *(t for _, t in leaves)), leaves)

@@ -507,3 +507,33 @@ def _channel_dropout(op: str, x: Tensor, p: float, training: bool, spatial: int)
     # one mask entry per (sample, channel), broadcast over the spatial dims
     mask = dropout(x.new_ones(tuple(x.shape[:-spatial]) + (1,) * spatial), p, True)
     return x * mask
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         reduction: str = "mean") -> Tensor:
+    """``x`` where ``y = 1``, ``max(0, margin - x)`` where ``y = -1``, reduced."""
+    _same_shape("hinge_embedding_loss", input, target)
+    loss = where(target != 1, relu(margin - input), 0.0) + where(target != -1, input, 0.0)
+    return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          reduction: str = "mean") -> Tensor:
+    """``1 - cos(x1, x2)`` where ``y = 1``, ``max(0, cos(x1, x2) - margin)`` where ``y = -1``;
+    cos over the last dim, with PyTorch's 1e-12 added to each squared norm."""
+    dot = (input1 * input2).sum(-1)
+    cos = dot / (((input1 * input1).sum(-1) + 1e-12) * ((input2 * input2).sum(-1) + 1e-12)).sqrt()
+    loss = where(target == 1, 1.0 - cos, 0.0) + where(target == -1, relu(cos - margin), 0.0)
+    return _reduce(loss, reduction, "cosine_embedding_loss")
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                        reduction: str = "mean") -> Tensor:
+    """``max(0, margin + d(a, p) - d(a, n))`` with ``d`` the pairwise p-distance (``swap``:
+    ``d(a, n)`` becomes ``min(d(a, n), d(p, n))``)."""
+    d_ap = pairwise_distance(anchor, positive, p, eps)
+    d_an = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_an = d_an.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce(relu(margin + d_ap - d_an), reduction, "triplet_margin_loss")
