@@ -225,3 +225,27 @@ def test_embedding_losses_match_pytorch(reduction):
                      *(e for e, _ in leaves)),
                  torch.nn.TripletMarginLoss(0.7, swap=swap, reduction=reduction)(
                      *(t for _, t in leaves)), leaves)
+
+
+@pytest.mark.parametrize("name,shape", [("InstanceNorm1d", (3, 4, 6)), ("InstanceNorm2d",
+                                        (2, 4, 3, 5)), ("InstanceNorm2d", (4, 3, 5))])
+@pytest.mark.parametrize("affine,track", [(False, False), (True, False), (True, True)])
+def test_instance_norm_matches_pytorch(name, shape, affine, track):
+    arr = np.random.default_rng(0).normal(size=shape) * 3 + 1
+    me = getattr(ember.nn, name)(4, affine=affine, track_running_stats=track).double()
+    mt = getattr(torch.nn, name)(4, affine=affine, track_running_stats=track).double()
+    for _ in range(2):  # train mode twice: the running statistics move the same way
+        e, t, _ = _both(arr)
+        leaves = [(e, t)] + ([(me.weight, mt.weight), (me.bias, mt.bias)] if affine else [])
+        for a, b in leaves[1:]:
+            a.grad, b.grad = None, None
+        _compare(me(e), mt(t), leaves)
+    if track:
+        np.testing.assert_allclose(me.running_mean.numpy(), mt.running_mean.numpy())
+        np.testing.assert_allclose(me.running_var.numpy(), mt.running_var.numpy())
+    me.eval()
+    mt.eval()
+    e, t, _ = _both(arr)
+    _compare(me(e), mt(t), [(e, t)])
+    with pytest.raises(ValueError, match=name):
+        me(ember.zeros(2, 5, *shape[-1:]) if name == "InstanceNorm1d" else ember.zeros(2, 3))

@@ -37,7 +37,14 @@ from .layers.conv import Conv1d, Conv2d, ConvTranspose2d
 from .layers.dropout import Dropout, Dropout1d, Dropout2d
 from .layers.embedding import Embedding
 from .layers.linear import Flatten, Identity, Linear, Unflatten
-from .layers.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .layers.norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
 from .layers.padding import (
     CircularPad1d,
     CircularPad2d,
@@ -90,7 +97,8 @@ __all__ = [
     "ParameterList", "ParameterDict", "ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d",
     "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
     "CircularPad2d", "Dropout1d", "Dropout2d", "PixelShuffle", "MarginRankingLoss",
-    "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
+    "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "InstanceNorm1d",
+    "InstanceNorm2d",
     "Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Embedding",
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
     "AdaptiveAvgPool2d", "Upsample",

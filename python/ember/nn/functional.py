@@ -537,3 +537,28 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     if swap:
         d_an = d_an.minimum(pairwise_distance(positive, negative, p, eps))
     return _reduce(relu(margin + d_ap - d_an), reduction, "triplet_margin_loss")
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each (sample, channel) over its spatial positions: a group norm with one
+    channel per group. With ``use_input_stats=False`` the running statistics are used; with
+    them given and ``use_input_stats``, they are updated (batch mean of the instances'
+    means and unbiased variances), as PyTorch."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected (N, C, *spatial) input, got shape "
+                         f"{tuple(input.shape)}")
+    c = input.shape[1]
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if not use_input_stats:
+        y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
+        y = y if weight is None else y * weight.reshape(shape)
+        return y if bias is None else y + bias.reshape(shape)
+    if running_mean is not None and running_var is not None:
+        with no_grad():
+            flat = input.detach().reshape(input.shape[0], c, -1)
+            running_mean.mul_(1 - momentum).add_(flat.mean(-1).mean(0) * momentum)
+            running_var.mul_(1 - momentum).add_(flat.var(-1, correction=1).mean(0) * momentum)
+    return group_norm(input, c, weight, bias, eps)
