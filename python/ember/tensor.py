@@ -95,6 +95,11 @@ class Tensor(InPlaceMethods):
         return self._device
 
     @property
+    def is_cuda(self) -> bool:
+        """True when the tensor lives on a CUDA device."""
+        return self._device.type == "cuda"
+
+    @property
     def is_leaf(self) -> bool:
         """True for tensors not made by a recorded op (user-made tensors, parameters)."""
         return self.grad_fn is None
@@ -483,6 +488,8 @@ def _install_methods() -> None:
     """
     for name in ember.ops.TENSOR_METHODS:
         setattr(Tensor, name, getattr(ember.ops, name))
+    Tensor.where = ember.ops.composite.where_method  # x.where(cond, y), self in the middle
+    Tensor.nelement = Tensor.numel
     for name in ember.ops.INPLACE_METHODS:  # x.exp_(), x.masked_fill_(m, v), ...
         if not hasattr(Tensor, name + "_"):
             setattr(Tensor, name + "_", inplace_method(name))

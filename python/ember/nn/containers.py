@@ -1,4 +1,4 @@
-"""Containers: Sequential, ModuleList, ModuleDict."""
+"""Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..tensor import Tensor
 from .module import Module
+from .parameter import Parameter
 
 
 class Sequential(Module):
@@ -115,3 +117,84 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+
+class ParameterList(Module):
+    """A list of parameters, registered under the names '0', '1', ... (plain tensors are
+    wrapped in ``Parameter``, as PyTorch does)."""
+
+    def __init__(self, values: Iterable | None = None) -> None:
+        super().__init__()
+        for v in values or ():
+            self.append(v)
+
+    def append(self, value) -> ParameterList:
+        self.register_parameter(str(len(self._parameters)), _as_parameter(value))
+        return self
+
+    def extend(self, values: Iterable) -> ParameterList:
+        for v in values:
+            self.append(v)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def __getitem__(self, idx: int) -> Parameter:
+        return list(self._parameters.values())[idx]
+
+    def __setitem__(self, idx: int, value) -> None:
+        self.register_parameter(list(self._parameters)[idx], _as_parameter(value))
+
+
+class ParameterDict(Module):
+    """A dict of parameters whose entries are registered under their keys (a plain dict's
+    keys in sorted order, an OrderedDict's or a list of pairs' in theirs, as PyTorch)."""
+
+    def __init__(self, parameters=None) -> None:
+        super().__init__()
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            parameters = parameters.items()
+        elif isinstance(parameters, dict):
+            parameters = sorted(parameters.items())
+        for k, v in parameters or ():
+            self[k] = v
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self.register_parameter(key, _as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+
+def _as_parameter(value) -> Parameter:
+    if isinstance(value, Parameter):
+        return value
+    if not isinstance(value, Tensor):
+        raise TypeError(f"ParameterList/ParameterDict: expected a Tensor or Parameter, got "
+                        f"{type(value).__name__}")
+    return Parameter(value)

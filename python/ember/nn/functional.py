@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import dtypes as _dt
 from ..autograd.grad_mode import no_grad
 from ..backend import backend_for
@@ -351,3 +353,212 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean",
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction, "kl_div")
+
+
+# --- more of torch.nn.functional, each composed from the ops above (issue 11, point 3) -------
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """``clamp(input, min_val, max_val)``."""
+    return input.clamp(min_val, max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """``min(max(input, 0), 6)``."""
+    return input.clamp(0.0, 6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(input + 3) / 6``."""
+    return relu6(input + 3.0) / 6.0
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``input * relu6(input + 3) / 6``."""
+    return input * hardsigmoid(input)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``max(0, x) + min(0, alpha (exp(x / alpha) - 1))``."""
+    return elu(input / alpha) * alpha if alpha != 1.0 else elu(input)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``scale * elu(input, alpha)`` with the self-normalising constants."""
+    return elu(input, 1.6732632423543772848170429916717) * 1.0507009873554804934193349852946
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x)) = -softplus(-x)``, stable for large |x|."""
+    return -softplus(-input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))``."""
+    return input * tanh(softplus(input))
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    return input / (input.abs() + 1.0)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``x - tanh(x)``."""
+    return input - tanh(input)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``x`` where ``x > threshold``, else ``value``."""
+    return where(input > threshold, input, value)
+
+
+def softmin(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """``softmax(-input, dim)``."""
+    return softmax(-input if dtype is None else -input.to(dtype), dim)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """The gated linear unit: ``a * sigmoid(b)`` for the two halves ``a, b`` along ``dim``."""
+    if input.shape[dim] % 2:
+        raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim} is size "
+                           f"{input.shape[dim]}")
+    half = input.shape[dim] // 2
+    return input.narrow(dim, 0, half) * sigmoid(input.narrow(dim, half, half))
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``x`` if positive, else ``weight * x`` (one weight, or one per channel of dim 1)."""
+    if weight.numel() != 1 and input.ndim >= 2:
+        weight = weight.reshape([-1] + [1] * (input.ndim - 2))
+    return where(input > 0, input, weight * input)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``x1 . x2 / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim``, as PyTorch (each norm
+    clamped on its own)."""
+    n1 = x1.norm(2, dim, keepdim=True).clamp(min=eps)
+    n2 = x2.norm(2, dim, keepdim=True).clamp(min=eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """``||x1 - x2 + eps||_p`` over the last dimension."""
+    return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """``input / sqrt(mean(input^2) + eps) * weight`` over the last ``normalized_shape`` dims
+    (``eps=None``: the dtype's machine epsilon, as PyTorch)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise RuntimeError(f"rms_norm: normalized_shape {list(shape)} does not match the end of "
+                           f"the input's shape {tuple(input.shape)}")
+    eps = float(np.finfo(input.dtype.np).eps) if eps is None else eps
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        reduction: str = "mean") -> Tensor:
+    """``max(0, -target * (input1 - input2) + margin)``, reduced."""
+    return _reduce(relu(-target * (input1 - input2) + margin), reduction, "margin_ranking_loss")
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(N, C r^2, H, W) -> (N, C, H r, W r)."""
+    r = upscale_factor
+    if input.ndim != 4 or input.shape[1] % (r * r):
+        raise RuntimeError(f"pixel_shuffle: expected (N, C*{r}^2, H, W) input, got shape "
+                           f"{tuple(input.shape)}")
+    n, c, h, w = input.shape
+    x = input.reshape(n, c // (r * r), r, r, h, w).permute(0, 1, 4, 2, 5, 3)
+    return x.reshape(n, c // (r * r), h * r, w * r)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels (dim -2 of (N, C, L) or (C, L)) with probability ``p``."""
+    return _channel_dropout("dropout1d", input, p, training, 1)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels (dim -3 of (N, C, H, W) or (C, H, W)) with probability ``p``."""
+    return _channel_dropout("dropout2d", input, p, training, 2)
+
+
+def _channel_dropout(op: str, x: Tensor, p: float, training: bool, spatial: int) -> Tensor:
+    if x.ndim not in (spatial + 1, spatial + 2):
+        raise RuntimeError(f"{op}: expected a {spatial + 1}-D or {spatial + 2}-D input, got "
+                           f"shape {tuple(x.shape)}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    # one mask entry per (sample, channel), broadcast over the spatial dims
+    mask = dropout(x.new_ones(tuple(x.shape[:-spatial]) + (1,) * spatial), p, True)
+    return x * mask
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         reduction: str = "mean") -> Tensor:
+    """``x`` where ``y = 1``, ``max(0, margin - x)`` where ``y = -1``, reduced."""
+    _same_shape("hinge_embedding_loss", input, target)
+    loss = where(target != 1, relu(margin - input), 0.0) + where(target != -1, input, 0.0)
+    return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          reduction: str = "mean") -> Tensor:
+    """``1 - cos(x1, x2)`` where ``y = 1``, ``max(0, cos(x1, x2) - margin)`` where ``y = -1``;
+    cos over the last dim, with PyTorch's 1e-12 added to each squared norm."""
+    dot = (input1 * input2).sum(-1)
+    cos = dot / (((input1 * input1).sum(-1) + 1e-12) * ((input2 * input2).sum(-1) + 1e-12)).sqrt()
+    loss = where(target == 1, 1.0 - cos, 0.0) + where(target == -1, relu(cos - margin), 0.0)
+    return _reduce(loss, reduction, "cosine_embedding_loss")
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                        reduction: str = "mean") -> Tensor:
+    """``max(0, margin + d(a, p) - d(a, n))`` with ``d`` the pairwise p-distance (``swap``:
+    ``d(a, n)`` becomes ``min(d(a, n), d(p, n))``)."""
+    d_ap = pairwise_distance(anchor, positive, p, eps)
+    d_an = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_an = d_an.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce(relu(margin + d_ap - d_an), reduction, "triplet_margin_loss")
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each (sample, channel) over its spatial positions: a group norm with one
+    channel per group. With ``use_input_stats=False`` the running statistics are used; with
+    them given and ``use_input_stats``, they are updated (batch mean of the instances'
+    means and unbiased variances), as PyTorch."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected (N, C, *spatial) input, got shape "
+                         f"{tuple(input.shape)}")
+    c = input.shape[1]
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if not use_input_stats:
+        y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
+        y = y if weight is None else y * weight.reshape(shape)
+        return y if bias is None else y + bias.reshape(shape)
+    if running_mean is not None and running_var is not None:
+        with no_grad():
+            flat = input.detach().reshape(input.shape[0], c, -1)
+            running_mean.mul_(1 - momentum).add_(flat.mean(-1).mean(0) * momentum)
+            running_var.mul_(1 - momentum).add_(flat.var(-1, correction=1).mean(0) * momentum)
+    return group_norm(input, c, weight, bias, eps)

@@ -191,3 +191,10 @@ __all__ = sorted(
      "sorting",
      "prepare_setitem", "index_put", "cast", "to_device", "sum_to")}
 )
+
+# PyTorch API composed from the ops above (flip, roll, cumsum, diag, ...; see composite.py)
+from . import composite as _composite  # noqa: E402
+from .composite import *  # noqa: E402,F401,F403
+
+TENSOR_METHODS += _composite.TENSOR_METHODS
+__all__ = sorted({*__all__, *_composite.__all__})

@@ -148,3 +148,56 @@ class GroupNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(Module):
+    """Normalise each (sample, channel) over its spatial positions (affine and running
+    statistics off by default, as PyTorch's)."""
+
+    spatial = 1
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        dt = _dt.as_dtype(dtype) if dtype is not None else None
+        self.weight = Parameter(ones(num_features, dtype=dt, device=device)) if affine else None
+        self.bias = Parameter(zeros(num_features, dtype=dt, device=device)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dt, device=device))
+            self.register_buffer("running_var", ones(num_features, dtype=dt, device=device))
+        else:
+            self.running_mean = self.running_var = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        name = type(self).__name__
+        if x.ndim not in (self.spatial + 1, self.spatial + 2):
+            raise ValueError(f"{name}: expected a {self.spatial + 1}-D or {self.spatial + 2}-D "
+                             f"input, got shape {tuple(x.shape)}")
+        unbatched = x.ndim == self.spatial + 1
+        x = x.unsqueeze(0) if unbatched else x
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{name}: expected {self.num_features} channels, got input of "
+                             f"shape {tuple(x.shape)}")
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats, self.momentum,
+                            self.eps)
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) input."""
+
+    spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) input (the style-transfer tutorials' norm)."""
+
+    spatial = 2

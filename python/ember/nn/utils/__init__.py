@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from ..autograd.grad_mode import no_grad
-from ..creation import tensor
-from ..ops import cat, stack
-from ..tensor import Tensor
+from ...autograd.grad_mode import no_grad
+from ...creation import tensor
+from ...ops import cat, stack
+from ...tensor import Tensor
 
 
 def _with_grads(parameters) -> list[Tensor]:
@@ -73,3 +73,4 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
             n = p.numel()
             p.copy_(vec[start:start + n].reshape(p.shape))
             start += n
+from . import rnn  # noqa: E402,F401 - torch.nn.utils.rnn.pad_sequence
