@@ -980,7 +980,7 @@ op("interpolate", lambda x, **kw: F.interpolate(x, **kw),
    None, lambda x, **kw: TF.interpolate(x, **kw))
 
 # ---- attention (the fused kernels on both devices: first derivatives only)
-_SDPA_ONCE = "the fused attention kernel has first derivatives only (create_graph raises)"
+_SDPA_ONCE = "the fused attention kernel has first derivatives only (once_differentiable)"
 
 
 def _sdpa(q, k, v, mask=None, is_causal=False, strided=False, scale=None):
@@ -1034,7 +1034,7 @@ op("scaled_dot_product_attention_mask_grad", lambda q, k, v, m: F.scaled_dot_pro
    once_differentiable=_SDPA_ONCE)
 
 # ---- recurrent layers (the fused time loops: first derivatives only)
-_RNN_ONCE = "the fused recurrent op has first derivatives only (create_graph raises)"
+_RNN_ONCE = "the fused recurrent op has first derivatives only (once_differentiable)"
 
 
 def np_lstm_layer(x_proj, w_hh, b_hh, h0, c0, reverse=False):
@@ -1265,5 +1265,114 @@ op("attention_reference", lambda q, k, v, mask=None, is_causal=False: ember.ops.
    lambda q, k, v, mask=None, is_causal=False: TF.scaled_dot_product_attention(
        q, k, v, attn_mask=mask, is_causal=is_causal))
 
+
+# ---- added with issue 11: sorting, selection, triangles, windows, fused products
+def _np_sort(x, dim=-1, descending=False):
+    """Stable sort with PyTorch's order (NaN largest), values and indices."""
+    if descending:
+        n = x.shape[dim]
+        idx = n - 1 - np.flip(np.argsort(np.flip(x, dim), axis=dim, kind="stable"), dim)
+    else:
+        idx = np.argsort(x, axis=dim, kind="stable")
+    return np.take_along_axis(x, idx, dim), idx
+
+
+def _np_unfold(x, dimension, size, step):
+    dimension %= x.ndim
+    n = x.shape[dimension]
+    starts = range(0, n - size + 1, step)
+    windows = [np.moveaxis(np.take(x, range(s, s + size), axis=dimension), dimension, -1)
+               for s in starts]
+    return np.stack(windows, axis=dimension)
+
+
+def _np_scatter(x, dim, idx, src):
+    out = x.copy()
+    grids = np.indices(idx.shape, sparse=True)
+    key = tuple(idx if a == dim else np.broadcast_to(g, idx.shape) for a, g in enumerate(grids))
+    out[key] = src[tuple(slice(0, n) for n in idx.shape)] if np.ndim(src) else src
+    return out
+
+
+op("sort", lambda x, dim, descending: ember.sort(x, dim, descending).values,
+   [S(U((3, 5), distinct=True), dim=d, descending=desc) for d in (0, 1, -1)
+    for desc in (False, True)]
+   + [S(U((4, 3), distinct=True), dim=0, descending=True, nc=True),
+      S(U((0, 3)), dim=1, descending=False), S(U((6,), distinct=True), dim=0, descending=True)],
+   lambda x, dim, descending: _np_sort(x, dim, descending)[0],
+   lambda x, dim, descending: torch.sort(x, dim=dim, descending=descending, stable=True).values)
+op("argsort", lambda x, dim, descending: ember.argsort(x, dim, descending),
+   [S(U((3, 5), distinct=True), dim=1, descending=False),
+    S(_i64([[3, 1, 3, 0], [2, 2, 2, 1]]), dim=1, descending=True, name="ties keep order"),
+    S(np.array([[0.5, np.nan, -1.0, np.nan, 2.0]]), dim=1, descending=False, name="nan last"),
+    S(np.array([[0.5, np.nan, -1.0, np.nan, 2.0]]), dim=1, descending=True, name="nan first")],
+   lambda x, dim, descending: _np_sort(x, dim, descending)[1],
+   lambda x, dim, descending: torch.argsort(x, dim=dim, descending=descending, stable=True),
+   differentiable=False, dtypes=("float64", "int64"))
+op("topk", lambda x, k, dim, largest: ember.topk(x, k, dim, largest).values,
+   [S(U((3, 6), distinct=True), k=k, dim=d, largest=lg) for k, d in ((2, 1), (3, 0), (1, -1))
+    for lg in (True, False)]
+   + [S(U((5, 4), distinct=True), k=2, dim=0, largest=True, nc=True),
+      S(U((4, 3)), k=0, dim=0, largest=True)],
+   lambda x, k, dim, largest: np.take(_np_sort(x, dim, largest)[0], range(k), axis=dim),
+   lambda x, k, dim, largest: torch.topk(x, k, dim, largest).values)
+op("narrow", lambda x, dim, start, length: ember.narrow(x, dim, start, length),
+   [S(U((4, 5)), dim=d, start=s, length=n) for d, s, n in ((0, 1, 2), (1, 0, 5), (-1, 3, 2),
+                                                            (1, -2, 1), (0, 4, 0))]
+   + [S(U((4, 5)), dim=1, start=1, length=3, nc=True)],
+   lambda x, dim, start, length: np.take(x, range(start % x.shape[dim],
+                                                 start % x.shape[dim] + length), axis=dim),
+   lambda x, dim, start, length: torch.narrow(x, dim, start, length))
+op("scatter", lambda x, i, s, dim: ember.scatter(x, dim, i, s),
+   [S(U((3, 4)), _i64([[0, 1, 2, 0]]), U((1, 4)), dim=0),
+    S(U((3, 4)), _i64([[3, 0], [1, 2], [0, 3]]), U((3, 3)), dim=1, name="src larger"),
+    S(U((4, 3)), _i64([[1, 0, 3]]), U((2, 3)), dim=0, nc=True)],
+   lambda x, i, s, dim: _np_scatter(x, dim, i, s),
+   # PyTorch's backward needs src cut to the index's shape (the rest gets no gradient)
+   lambda x, i, s, dim: torch.scatter(x, dim, i, s[tuple(slice(0, n) for n in i.shape)]))
+op("scatter_value", lambda x, i, dim, value: ember.scatter(x, dim, i, value=value),
+   [S(U((3, 4)), _i64([[2, 0, 1, 2]]), dim=0, value=-1.5)],
+   lambda x, i, dim, value: _np_scatter(x, dim, i, value),
+   lambda x, i, dim, value: torch.scatter(x, dim, i, value))
+op("index_add", lambda x, i, s, dim, alpha: ember.index_add(x, dim, i, s, alpha=alpha),
+   [S(U((4, 3)), _i64([0, 2, 0]), U((3, 3)), dim=0, alpha=1),
+    S(U((3, 5)), _i64([4, 4, 1]), U((3, 3)), dim=1, alpha=-2.0, name="repeats add up"),
+    S(U((4, 3)), _i64([3]), U((1, 3)), dim=0, alpha=1, nc=True)],
+   lambda x, i, s, dim, alpha: (lambda out: (np.add.at(out, (slice(None),) * dim + (i,),
+                                                      alpha * s), out)[1])(x.copy()),
+   lambda x, i, s, dim, alpha: torch.index_add(x, dim, i, s, alpha=alpha))
+_TRI_SAMPLES = ([S(U((4, 5)), diagonal=k) for k in (0, 1, -2)]
+                + [S(U((2, 3, 3)), diagonal=0), S(U((5, 4)), diagonal=1, nc=True),
+                   S(U((0, 3)), diagonal=0)])
+op("tril", lambda x, diagonal: ember.tril(x, diagonal), _TRI_SAMPLES,
+   lambda x, diagonal: np.tril(x, diagonal), lambda x, diagonal: torch.tril(x, diagonal))
+op("triu", lambda x, diagonal: ember.triu(x, diagonal), _TRI_SAMPLES,
+   lambda x, diagonal: np.triu(x, diagonal), lambda x, diagonal: torch.triu(x, diagonal))
+op("unfold", lambda x, dimension, size, step: x.unfold(dimension, size, step),
+   [S(U((3, 7)), dimension=1, size=3, step=2), S(U((6, 2)), dimension=0, size=2, step=1),
+    S(U((2, 5, 3)), dimension=1, size=5, step=1), S(U((4, 6)), dimension=-1, size=2, step=3,
+                                                    nc=True)],
+   _np_unfold, lambda x, dimension, size, step: x.unfold(dimension, size, step))
+op("addmm", lambda c, a, b, beta, alpha: ember.addmm(c, a, b, beta=beta, alpha=alpha),
+   [S(U((3, 2)), U((3, 4)), U((4, 2)), beta=1, alpha=1),
+    S(U((2,)), U((3, 4)), U((4, 2)), beta=0.5, alpha=-2.0, name="broadcast input"),
+    S(U((3, 2)), U((3, 4)), U((4, 2)), beta=0, alpha=1, name="beta 0")],
+   lambda c, a, b, beta, alpha: (beta * c if beta else 0) + alpha * (a @ b),
+   # with beta = 0 PyTorch gives input a zero gradient, ember none (input is not used)
+   lambda c, a, b, beta, alpha: NotImplemented if beta == 0 else
+   torch.addmm(c, a, b, beta=beta, alpha=alpha))
+op("baddbmm", lambda c, a, b, beta, alpha: ember.baddbmm(c, a, b, beta=beta, alpha=alpha),
+   [S(U((2, 3, 2)), U((2, 3, 4)), U((2, 4, 2)), beta=1, alpha=1),
+    S(U((2, 3, 2)), U((2, 3, 4)), U((2, 4, 2)), beta=2.0, alpha=0.5, nc=True)],
+   lambda c, a, b, beta, alpha: beta * c + alpha * (a @ b),
+   lambda c, a, b, beta, alpha: torch.baddbmm(c, a, b, beta=beta, alpha=alpha))
+op("logaddexp", ember.logaddexp, binary(-3.0, 3.0)
+   + [S(np.array([1000.0, -1000.0, 0.5]), np.array([1000.0, 3.0, -0.5]), name="large"),
+      S(np.array([-np.inf, np.inf, 0.0]), np.array([-np.inf, np.inf, -np.inf]), name="inf",
+        extra=True)],
+   np.logaddexp, lambda a, b: torch.logaddexp(a, b))
+
+
 OPS_BY_NAME = {e.name: e for e in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
+
