@@ -171,7 +171,10 @@ def _call_backward(fn: Function, grads: list) -> tuple:
     """Run one node's backward (timed when a profiler is on) and check what it returns."""
     if fn._out_meta is not None:  # a multi-output op gets a gradient for every float output
         grads = _materialize(fn, grads)
-    in_grads = profiler.record(fn.name(), fn.backward, fn, *grads)
+    if profiler.is_active():
+        in_grads = profiler.record(fn.name(), fn.backward, fn, *grads)
+    else:  # the hot path: no extra call per node
+        in_grads = fn.backward(fn, *grads)
     if not isinstance(in_grads, tuple):
         in_grads = (in_grads,)
     if len(in_grads) != len(fn.next_functions):

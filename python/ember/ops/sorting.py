@@ -8,13 +8,10 @@ scatter-add of the incoming gradient at the indices). The indices carry no gradi
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from .._broadcast import normalize_dim
 from ..tensor import Tensor
 from .index import gather, getitem
-
-values_indices = namedtuple("values_indices", ["values", "indices"])
+from .reduce import values_indices  # the (values, indices) pair max(dim) returns
 
 
 def argsort(x: Tensor, dim: int = -1, descending: bool = False, *,
