@@ -273,3 +273,70 @@ def test_matches_pytorch(causal, mask):
     np.testing.assert_allclose(eout.detach().numpy(), tout.detach().numpy(), atol=2e-5)
     for a, b in zip(et, tt):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-4)
+
+
+# ---------------------------------------------------------------------------- NaN
+def _nan_cases():
+    """(name, q, k, v, mask): NaN where a query row can see it, next to a fully masked row.
+    Lk = 150 spans three of the CPU kernel's key blocks (and the GPU's 64-key tiles), so a NaN
+    arrives both before and after a row's first finite block."""
+    q, k, v = qkv((2, 2, 9, 8), 150, 5)
+    mask = np.zeros((9, 150))
+    mask[4] = -np.inf                         # row 4: fully masked -> 0, never NaN
+    cases = []
+    qn = q.copy()
+    qn[0, 1, 2, 3] = np.nan                   # one query row: every score of it NaN
+    cases.append(("q", qn, k, v, mask))
+    kn = k.copy()
+    kn[1, 0, 140, 0] = np.nan                 # a key in the last block: every row of (1, 0)
+    cases.append(("k", q, kn, v, mask))
+    vn = v.copy()
+    vn[0, 0, 70, 2] = np.nan                  # a value: column 2 of every row of (0, 0)
+    cases.append(("v", q, k, vn, np.zeros_like(mask)))  # (row 4 would get 0 * NaN)
+    mn = mask.copy()
+    mn[6, 100] = np.nan                       # the additive mask: row 6 everywhere
+    mn[7, :64] = -np.inf                      # row 7: its first tile masked, then a NaN
+    mn[7, 90] = np.nan
+    cases.append(("mask", q, k, v, mn))
+    return cases
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("path", ["fused", "reference_kernel", "composite"])
+@pytest.mark.parametrize("case", range(4))
+def test_nan_propagates_and_fully_masked_rows_stay_zero(dtype, path, case):
+    """A NaN score or value makes exactly the outputs it reaches NaN (as in PyTorch and the
+    NumPy softmax), never 0; a fully masked row stays 0 where no NaN reaches it, and every
+    other value is right."""
+    name, q, k, v, mask = _nan_cases()[case]
+    q, k, v, mask = (a.astype(dtype) for a in (q, k, v, mask))
+    want = np_attention(q, k, v, mask)
+    assert np.isnan(want).any(), name
+    if name in ("q", "mask"):  # a NaN that row 4 cannot reach (NaN + -inf is NaN for k)
+        assert (want[:, :, 4] == 0).all(), name
+    if path == "reference_kernel":
+        got = _C.attention_reference(q, k, v, mask, False, None)[0]
+    else:
+        fn = scaled_dot_product_attention if path == "fused" else attention_reference
+        got = fn(*(ember.tensor(a) for a in (q, k, v)), attn_mask=ember.tensor(mask)).numpy()
+    outs = {path: got}
+    if path == "fused":  # and each instruction set's kernel this CPU runs
+        outs.update({kernel: _C.attention_forward(q, k, v, mask, False, None, kernel=kernel)[0]
+                     for kernel in KERNELS})
+    for label, got in outs.items():
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{name} {label}")
+        np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-10,
+                                   atol=1e-5 if dtype == np.float32 else 1e-12, equal_nan=True,
+                                   err_msg=f"{name} {label}")
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_nan_pattern_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    name, q, k, v, mask = _nan_cases()[case]
+    want = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.tensor(a) for a in (q, k, v)), attn_mask=torch.tensor(mask)).numpy()
+    got = scaled_dot_product_attention(*(ember.tensor(a) for a in (q, k, v)),
+                                       attn_mask=ember.tensor(mask)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, equal_nan=True,
+                               err_msg=name)

@@ -226,6 +226,23 @@ def test_tf32_precision_rounds_matmul_inputs_on_the_gpu():
 
 
 @needs_gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])  # the flash and the fallback kernels
+def test_attention_propagates_nan_as_on_the_cpu(dtype):
+    """A NaN score or value reaches exactly the outputs it reaches on the CPU (NaN, never 0),
+    next to a fully masked row that stays 0 (tests/test_attention.py's cases)."""
+    from test_attention import _nan_cases
+
+    for name, *arrays in _nan_cases():
+        q, k, v, mask = (ember.tensor(a.astype(dtype)) for a in arrays)
+        want = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask).numpy()
+        got = nn.functional.scaled_dot_product_attention(
+            q.cuda(), k.cuda(), v.cuda(), attn_mask=mask.cuda()).cpu().numpy()
+        assert np.isnan(want).any(), name
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, equal_nan=True,
+                                   err_msg=name)
+
+
+@needs_gpu
 def test_tiny_mlp_training_step_matches_cpu():
     ember.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))

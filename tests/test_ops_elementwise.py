@@ -205,6 +205,19 @@ def test_maximum_minimum_ties_split_gradient_evenly(fn):
     assert gs == (2.0 if fn is ember.maximum else 1.0)
 
 
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_minimum_send_the_gradient_to_both_inputs_at_a_nan(name):
+    """A NaN leaves the comparison undecided: PyTorch gives both inputs the gradient."""
+    torch = pytest.importorskip("torch")
+    a, b = [np.nan, 1.0, 2.0, np.nan, 3.0], [1.0, np.nan, 2.0, np.nan, -1.0]
+    ga, gb = grad_of(getattr(ember, name), leaf(a), leaf(b))
+    ta, tb = (torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (a, b))
+    getattr(torch, name)(ta, tb).sum().backward()
+    np.testing.assert_array_equal(ga, ta.grad.numpy())
+    np.testing.assert_array_equal(gb, tb.grad.numpy())
+    assert ga[0] == gb[0] == 1.0
+
+
 def test_max_min_of_two_tensors_is_elementwise():
     a, b = rand((2, 3), 55), rand((2, 3), 56)
     assert_close(ember.max(leaf(a), leaf(b)), np.maximum(a, b))

@@ -79,7 +79,7 @@ void reference_probabilities(const AttentionParams<T>& p, int64_t bh, std::vecto
       for (int64_t c = 0; c < p.d; ++c)
         s += static_cast<double>(Q[i * p.d + c]) * static_cast<double>(K[j * p.d + c]);
       row[j] = s * static_cast<double>(p.scale) + bias;
-      if (row[j] > mx) mx = row[j];
+      if (row[j] > mx || row[j] != row[j]) mx = row[j];  // a NaN score: the row is NaN
     }
     if (mx == ninf) {  // fully masked: zero probabilities (see attention.h)
       for (int64_t j = 0; j < p.lk; ++j) row[j] = 0;

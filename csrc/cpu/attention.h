@@ -17,7 +17,8 @@
 // of -inf. This is a deliberate choice: a padded query row then contributes nothing instead
 // of poisoning the loss with NaN. It agrees with PyTorch's fused SDPA kernels (2.5+);
 // PyTorch's explicit-softmax paths (older math backend, MultiheadAttention with
-// need_weights=True) give NaN there.
+// need_weights=True) give NaN there. A NaN score, on the other hand, is propagated, as in
+// PyTorch: its row's output and logsumexp are NaN (never quietly 0).
 #pragma once
 #include <cstdint>
 

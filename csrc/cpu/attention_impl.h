@@ -321,8 +321,11 @@ void forward_block(const AttentionParams<T>& p, int64_t bh, int64_t i0, T* work,
       scale_and_mask(p, b, h, i0 + r, j0, n, s);
       const T mx = row_max(s, n);
       const T m_new = mx > row_m[r] ? mx : row_m[r];
-      if (m_new == neg_inf<T>()) {  // every key so far masked: this block adds nothing
-        for (int64_t c = 0; c < n; ++c) s[c] = 0;
+      if (m_new == neg_inf<T>()) {  // every key so far masked: this block adds nothing,
+        for (int64_t c = 0; c < n; ++c) {  // unless a score is NaN (the max skips NaN):
+          if (s[c] != s[c]) row_l[r] = s[c];  // then the row's sum, and so its output, is NaN
+          s[c] = 0;
+        }
         continue;
       }
       const T alpha = exp_fast(row_m[r] - m_new);  // rescales the old sum and O; 0 at start
@@ -339,10 +342,11 @@ void forward_block(const AttentionParams<T>& p, int64_t bh, int64_t i0, T* work,
   for (int64_t r = 0; r < m; ++r) {
     T* o = O + r * Dv;
     const T l = row_l[r];
-    const T inv = l > 0 ? T(1) / l : T(0);  // fully masked row: 0, not 0/0
+    // A fully masked row (l = 0) gives 0, not 0/0; a NaN score made l NaN, and the row NaN.
+    const T inv = l == T(0) ? T(0) : T(1) / l;
 #pragma omp simd
     for (int64_t c = 0; c < Dv; ++c) o[c] *= inv;
-    lse[bh * p.lq + i0 + r] = l > 0 ? row_m[r] + log_of(l) : neg_inf<T>();
+    lse[bh * p.lq + i0 + r] = l == T(0) ? neg_inf<T>() : row_m[r] + log_of(l);
   }
 }
 

@@ -38,7 +38,9 @@ inline float expm1_parts(float x, float* scale, bool* under) {
   poly = poly * r + 1.0f;
   int32_t bits;
   __builtin_memcpy(&bits, &t, sizeof bits);
-  bits = (bits - 0x4B400000 + 127) * (1 << 23);  // (n + bias) << 23
+  // (n + bias) << 23, shifted as unsigned: a NaN x gives a garbage scale (and a NaN result)
+  // without signed overflow
+  bits = static_cast<int32_t>(static_cast<uint32_t>(bits - 0x4B400000 + 127) << 23);
   __builtin_memcpy(scale, &bits, sizeof bits);
   return poly * r;
 }
@@ -66,7 +68,7 @@ inline double expm1_parts(double x, double* scale, bool* under) {
   poly = poly * r + 1.0;
   int64_t bits;
   __builtin_memcpy(&bits, &t, sizeof bits);
-  bits = (bits - 0x4338000000000000LL + 1023) * (int64_t{1} << 52);
+  bits = static_cast<int64_t>(static_cast<uint64_t>(bits - 0x4338000000000000LL + 1023) << 52);
   __builtin_memcpy(scale, &bits, sizeof bits);
   return poly * r;
 }

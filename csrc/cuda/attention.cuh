@@ -5,8 +5,8 @@
 //   out = softmax(q k^T * scale + mask) v,  q (B, H, Lq, D), k (B, H, Lk, D), v (B, H, Lk, Dv)
 //   mask: None, bool (True = attend) or additive (q's dtype), broadcastable to (B, H, Lq, Lk)
 //   is_causal: query i sees keys j <= i (top-left aligned, as PyTorch). scale: 1/sqrt(D).
-//   Fully masked rows: out = 0, lse = -inf, gradient 0 (never NaN).
-// q, k, v, dout, out and lse may be any strided views (no copies); outputs are contiguous.
+//   Fully masked rows: out = 0, lse = -inf, gradient 0 (never NaN); a NaN score makes its
+//   row's out and lse NaN (propagated, as PyTorch does, never turned into 0).
 // q, k, v, dout, out and lse may be any strided views (no copies); outputs are contiguous.
 //
 //   attention_flash.cu     the float32 flash kernels (D, Dv <= 128), tiled in shared memory

@@ -84,7 +84,7 @@ __global__ void __launch_bounds__(128) simple_forward_kernel(const AttnArgs<T> a
     if (!visible(a, b, h, i, j, &bias)) continue;
     load_row(a.k.ptr + b * a.k.s0 + h * a.k.s1 + j * a.k.s2, a.k.s3, a.D, lane, kr);
     const T s = warp_dot(q, kr) * a.scale + bias;
-    const T m_new = s > m ? s : m;
+    const T m_new = (s > m || s != s) ? s : m;  // a NaN score makes m, l and the row NaN
     if (m_new == neg_inf<T>()) continue;  // -inf additive mask so far
     const T alpha = fast_exp(m - m_new), p = fast_exp(s - m_new);
     load_row(a.v.ptr + b * a.v.s0 + h * a.v.s1 + j * a.v.s2, a.v.s3, a.Dv, lane, vr);
@@ -93,13 +93,13 @@ __global__ void __launch_bounds__(128) simple_forward_kernel(const AttnArgs<T> a
     for (int u = 0; u < kLanesPer; ++u) o[u] = o[u] * alpha + p * vr[u];
     m = m_new;
   }
-  const T inv = l > 0 ? T(1) / l : T(0);
+  const T inv = l == T(0) ? T(0) : T(1) / l;  // fully masked: 0, not 0/0
 #pragma unroll
   for (int u = 0; u < kLanesPer; ++u) {
     const int64_t c = lane + 32 * u;
     if (c < a.Dv) a.out[row * a.Dv + c] = o[u] * inv;
   }
-  if (lane == 0) a.lse[row] = l > 0 ? m + log(l) : neg_inf<T>();
+  if (lane == 0) a.lse[row] = l == T(0) ? neg_inf<T>() : m + log(l);
 }
 
 // p_ij and ds_ij of one (query i, key j) pair, given q_i, k_j, dO_i, v_j in registers.

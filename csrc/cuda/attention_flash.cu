@@ -165,9 +165,9 @@ __global__ void __launch_bounds__(kThreads)
       for (int off = 1; off < 16; off <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
       const float m_new = fmaxf(row_m[i], mx);
       float alpha = 1.f;
-      if (m_new == neg_inf<float>()) {  // nothing visible yet: this tile adds nothing
-#pragma unroll
-        for (int j = 0; j < 4; ++j) s[i][j] = 0.f;
+      if (m_new == neg_inf<float>()) {  // nothing visible yet: this tile adds nothing,
+#pragma unroll                            // unless a score is NaN (fmaxf skips NaN): kept,
+        for (int j = 0; j < 4; ++j) s[i][j] = s[i][j] != s[i][j] ? s[i][j] : 0.f;  // NaN sum
       } else {
         alpha = fast_exp(row_m[i] - m_new);  // 0 when row_m was -inf
 #pragma unroll
@@ -211,12 +211,12 @@ __global__ void __launch_bounds__(kThreads)
     for (int off = 1; off < 16; off <<= 1) l += __shfl_xor_sync(0xffffffffu, l, off);
     const int64_t qi = q0 + ty * 4 + i;
     if (qi >= a.Lq) continue;
-    const float inv = l > 0.f ? 1.f / l : 0.f;
+    const float inv = l == 0.f ? 0.f : 1.f / l;  // fully masked: 0; a NaN score: NaN
     float* orow = a.out + (bh_rows + qi) * Dv;
 #pragma unroll
     for (int c = 0; c < NC; ++c)
       if (tx + 16 * c < Dv) orow[tx + 16 * c] = o[i][c] * inv;
-    if (tx == 0) a.lse[bh_rows + qi] = l > 0.f ? row_m[i] + logf(l) : neg_inf<float>();
+    if (tx == 0) a.lse[bh_rows + qi] = l == 0.f ? neg_inf<float>() : row_m[i] + logf(l);
   }
 }
 

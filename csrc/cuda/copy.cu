@@ -104,6 +104,9 @@ DeviceArray make_view(const DeviceArray& x, int64_t offset, const Shape& shape,
       (span < 0 ? lo : hi) += span;
     }
   }
+  // An empty view reads nothing, wherever its offset points (slicing an empty array gives
+  // such offsets): it gets the storage's start, so no pointer is formed past the end.
+  if (n == 0 && offset >= 0) offset = 0;
   if (offset < 0 || offset > capacity || (n > 0 && (lo < 0 || hi >= capacity)))
     throw std::out_of_range("view: offset " + std::to_string(offset) + ", shape " +
                             shape_str(shape) + ", strides " + shape_str(strides) +

@@ -20,6 +20,8 @@ A query row whose keys are *all* masked gives an output of 0 and a gradient of 0
 both paths -- deliberately: a padded position then contributes nothing instead of turning
 the loss into NaN. PyTorch's fused SDPA kernels (2.5+) give 0 as well; its explicit-softmax
 paths (the older math backend, MultiheadAttention with need_weights=True) give NaN.
+A NaN score, on the other hand, is propagated as in PyTorch: its row's output is NaN, on
+both paths (never quietly 0).
 Unlike PyTorch, ``attn_mask`` and ``is_causal=True`` may be combined (both apply).
 """
 

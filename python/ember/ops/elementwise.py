@@ -405,7 +405,8 @@ def _host_round(x: Tensor, fn) -> Tensor:
 
 # ---------------------------------------------------------------------------- max/min/where/clamp
 class Maximum(Function):
-    # z = max(a, b)  ->  the gradient goes to the larger input (split evenly on ties)
+    # z = max(a, b)  ->  the gradient goes to the larger input, split evenly on ties; where a
+    # NaN leaves the comparison undecided, both inputs get it (as in PyTorch)
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -414,11 +415,11 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return _split_grad(g, a, b, (a > b), (a == b))
+        return _split_grad(g, a, b, a_loses=(a < b), b_loses=(a > b))
 
 
 class Minimum(Function):
-    # z = min(a, b)  ->  the gradient goes to the smaller input (split evenly on ties)
+    # z = min(a, b)  ->  the gradient goes to the smaller input (ties and NaN as for max)
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -427,12 +428,14 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return _split_grad(g, a, b, (a < b), (a == b))
+        return _split_grad(g, a, b, a_loses=(a > b), b_loses=(a < b))
 
 
-def _split_grad(g, a, b, wins, tie):
-    share = wins.to(g.dtype) + tie.to(g.dtype) * 0.5
-    return sum_to(g * share, a.shape), sum_to(g * (1 - share), b.shape)
+def _split_grad(g, a, b, a_loses, b_loses):
+    """g to each input that did not lose the comparison, halved where a == b."""
+    half = (a == b).to(g.dtype) * 0.5
+    return (sum_to(g * (1 - a_loses.to(g.dtype) - half), a.shape),
+            sum_to(g * (1 - b_loses.to(g.dtype) - half), b.shape))
 
 
 def maximum(a, b) -> Tensor:
