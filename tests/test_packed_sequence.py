@@ -238,3 +238,6 @@ def test_packed_input_errors_name_the_layer_and_shapes():
         lstm(packed, (ember.zeros(1, 3, 4), ember.zeros(1, 3, 4)))
     with pytest.raises(ValueError, match=r"LSTM: expected a PackedSequence of \(S, 3\) data"):
         lstm(pack_sequence([ember.randn(4, 5), ember.randn(2, 5)]))
+    with pytest.raises(ValueError, match=r"LSTM: batch_sizes \[2, 3\] must be positive and "
+                                         "non-increasing"):
+        lstm(PackedSequence(ember.randn(5, 3), ember.tensor([2, 3])))

@@ -30,9 +30,23 @@ from .. import functional as F
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
-from ..utils.rnn import PackedSequence
+from ..utils.rnn import PackedSequence, batch_sizes_of
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _runs(batch_sizes: list[int]) -> list[tuple[int, int, int]]:
+    """A packed sequence's steps grouped into runs of one batch size: (first row, steps,
+    batch) each; e.g. batch sizes [3, 3, 2, 1, 1] -> [(0, 2, 3), (6, 1, 2), (8, 2, 1)]."""
+    runs: list[list[int]] = []
+    row = 0
+    for b in batch_sizes:
+        if runs and runs[-1][2] == b:
+            runs[-1][1] += 1
+        else:
+            runs.append([row, 1, b])
+        row += b
+    return [tuple(r) for r in runs]
 
 
 class RNNBase(Module):
@@ -103,6 +117,14 @@ class RNNBase(Module):
                              f"last dimension, got shape {x.shape}")
         return x.ndim == 3
 
+    def _check_packed(self, x: PackedSequence) -> tuple[Tensor, list[int]]:
+        """The packed data (S, input) and its batch sizes, checked."""
+        data, name = x.data, type(self).__name__
+        if data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected a PackedSequence of (S, {self.input_size}) "
+                             f"data, got data of shape {data.shape}")
+        return data, batch_sizes_of(x, name).tolist()
+
     def _initial_state(self, h0: Tensor | None, x: Tensor, batch: int, what: str) -> Tensor:
         dirs = 2 if self.bidirectional else 1
         shape = (self.num_layers * dirs, batch, self.hidden_size)
@@ -114,7 +136,7 @@ class RNNBase(Module):
         return h0
 
     def _run(self, x: Tensor, states: list, runs: list | None = None) -> tuple:
-        """x: (L, N, input), or packed rows (S, input) with their ``runs`` (``_runs``).
+        """x: (L, N, input), or packed rows (S, input) with their ``runs`` (see ``_runs``).
         states: per layer*direction, a tuple (h,) or (h, c). Returns the last layer's
         outputs ((L, N, dirs*H) or (S, dirs*H)) and the final states."""
         dirs = 2 if self.bidirectional else 1
@@ -196,51 +218,33 @@ class RNNBase(Module):
             return (gru_cell(x_proj, state[0], w_hh, b_hh),)
         return (rnn_cell(x_proj, state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
 
-    def _forward_packed(self, x: PackedSequence, hx):
-        """The recurrence over a PackedSequence: a PackedSequence of outputs (same batch
-        sizes and order) and each sequence's state at its own last step. ``hx`` and the
-        returned states are in the caller's batch order, as in PyTorch."""
-        data, name = x.data, type(self).__name__
-        if data.ndim != 2 or data.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: expected a PackedSequence of (S, {self.input_size}) data, "
-                             f"got data of shape {data.shape}")
-        sizes = x.batch_sizes.tolist()
-        runs, row = [], 0  # (first row, steps, batch) per run of one batch size
-        for b in sizes:
-            if runs and runs[-1][2] == b:
-                runs[-1][1] += 1
-            else:
-                runs.append([row, 1, b])
-            row += b
-        if hx is not None and x.sorted_indices is not None:
-            hx = tuple(h.index_select(1, x.sorted_indices) for h in hx)
+    def _forward(self, x: Tensor | PackedSequence, hx):
+        packed = isinstance(x, PackedSequence)
+        if packed:  # packed rows (S, input) and their runs; hx in the caller's batch order
+            data, sizes = self._check_packed(x)
+            runs = _runs(sizes)
+            if hx is not None and x.sorted_indices is not None:
+                hx = tuple(h.index_select(1, x.sorted_indices) for h in hx)
+            batch = runs[0][2]
+        else:
+            batched, runs = self._check_input(x), None
+            if not batched:
+                x = x.unsqueeze(1)
+                hx = None if hx is None else tuple(h.unsqueeze(1) for h in hx)
+            elif self.batch_first:
+                x = x.transpose(0, 1)
+            data, batch = x, x.shape[1]
         names = ("h0", "c0") if self.mode == "LSTM" else ("h0",)
-        init_states = [self._initial_state(None if hx is None else hx[i], data, sizes[0], n)
-                       for i, n in enumerate(names)]
-        states = [tuple(s[i] for s in init_states) for i in range(init_states[0].shape[0])]
-        out, finals = self._run(data, states, runs)
-        final = tuple(stack([f[i] for f in finals], 0) for i in range(len(names)))
-        if x.unsorted_indices is not None:
-            final = tuple(f.index_select(1, x.unsorted_indices) for f in final)
-        return PackedSequence(out, x.batch_sizes, x.sorted_indices, x.unsorted_indices), final
-
-    def _forward(self, x: Tensor, hx):
-        if isinstance(x, PackedSequence):
-            return self._forward_packed(x, hx)
-        batched = self._check_input(x)
-        if not batched:
-            x = x.unsqueeze(1)
-            hx = None if hx is None else tuple(h.unsqueeze(1) for h in hx)
-        elif self.batch_first:
-            x = x.transpose(0, 1)
-        batch = x.shape[1]
-        names = ("h0", "c0") if self.mode == "LSTM" else ("h0",)
-        init_states = [self._initial_state(None if hx is None else hx[i], x, batch, n)
+        init_states = [self._initial_state(None if hx is None else hx[i], data, batch, n)
                        for i, n in enumerate(names)]
         n_slots = init_states[0].shape[0]
         states = [tuple(s[i] for s in init_states) for i in range(n_slots)]
-        out, finals = self._run(x, states)
+        out, finals = self._run(data, states, runs)
         final = tuple(stack([f[i] for f in finals], 0) for i in range(len(names)))
+        if packed:
+            if x.unsorted_indices is not None:
+                final = tuple(f.index_select(1, x.unsorted_indices) for f in final)
+            return PackedSequence(out, x.batch_sizes, x.sorted_indices, x.unsorted_indices), final
         if not batched:
             out = out.squeeze(1)
             final = tuple(f.squeeze(1) for f in final)

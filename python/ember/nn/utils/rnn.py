@@ -183,8 +183,9 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
     return PackedSequence(data, tensor(batch_sizes), sorted_indices, None)
 
 
-def _batch_sizes_array(sequence: PackedSequence, name: str) -> np.ndarray:
-    """The checked ``batch_sizes`` of a packed sequence, as NumPy."""
+def batch_sizes_of(sequence: PackedSequence, name: str) -> np.ndarray:
+    """The ``batch_sizes`` of a packed sequence as NumPy, checked (positive, non-increasing,
+    summing to the rows of ``data``); errors name the caller ``name``."""
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"{name}: expected a PackedSequence, got {type(sequence).__name__}")
     sizes = sequence.batch_sizes.numpy().astype(np.int64)
@@ -202,7 +203,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     """Undo ``pack_padded_sequence``: ``(padded, lengths)``, padded (T, B, *) (or (B, T, *))
     in the original batch order, T = the longest length or ``total_length``; ``lengths`` an
     int64 CPU tensor."""
-    sizes = _batch_sizes_array(sequence, "pad_packed_sequence")
+    sizes = batch_sizes_of(sequence, "pad_packed_sequence")
     steps, batch = len(sizes), int(sizes[0])
     if total_length is not None:
         if total_length < steps:
