@@ -129,9 +129,9 @@ def _lengths_array(lengths, batch: int, name: str) -> np.ndarray:
         if lengths.device.type != "cpu":
             raise RuntimeError(f"{name}: 'lengths' must be a list or a CPU tensor, got a "
                                f"tensor on {lengths.device}")
-        lengths = lengths.numpy()
+        lengths = lengths.detach().numpy()
     arr = np.asarray(lengths)
-    if arr.ndim != 1 or not (arr.dtype.kind in "iub" or (arr.dtype.kind == "f" and np.all(
+    if arr.ndim != 1 or not (arr.dtype.kind in "iu" or (arr.dtype.kind == "f" and np.all(
             arr == np.round(arr)))):
         raise RuntimeError(f"{name}: 'lengths' must be a 1-D list or tensor of integers, got "
                            f"{arr.dtype} of shape {arr.shape}")
@@ -188,12 +188,13 @@ def batch_sizes_of(sequence: PackedSequence, name: str) -> np.ndarray:
     summing to the rows of ``data``); errors name the caller ``name``."""
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"{name}: expected a PackedSequence, got {type(sequence).__name__}")
-    sizes = sequence.batch_sizes.numpy().astype(np.int64)
+    sizes = sequence.batch_sizes.detach().numpy().astype(np.int64)
+    rows = sequence.data.shape[0] if sequence.data.ndim else None
     if (sizes.ndim != 1 or len(sizes) == 0 or sizes[-1] < 1 or np.any(sizes[1:] > sizes[:-1])
-            or sequence.data.ndim < 1 or sequence.data.shape[0] != sizes.sum()):
+            or rows != sizes.sum()):
         raise ValueError(f"{name}: batch_sizes {sizes.tolist()} must be positive and "
-                         f"non-increasing and sum to data's {sequence.data.shape[0]} rows "
-                         f"(data shape {tuple(sequence.data.shape)})")
+                         f"non-increasing and sum to data's {rows} rows (data shape "
+                         f"{tuple(sequence.data.shape)})")
     return sizes
 
 
