@@ -241,3 +241,33 @@ def test_packed_input_errors_name_the_layer_and_shapes():
     with pytest.raises(ValueError, match=r"LSTM: batch_sizes \[2, 3\] must be positive and "
                                          "non-increasing"):
         lstm(PackedSequence(ember.randn(5, 3), ember.tensor([2, 3])))
+
+
+@pytest.mark.slow
+def test_gru_on_packed_batches_learns_a_task_that_needs_each_sequences_own_last_step():
+    # label = the sign of a sequence's last value, lengths 1..8: with packing, h_n is the
+    # state at each sequence's own last step; a padded run would read the padding instead
+    ember.manual_seed(0)
+    data = np.random.default_rng(0)
+    gru, head = nn.GRU(1, 8, batch_first=True), nn.Linear(8, 1)
+    opt = ember.optim.Adam([*gru.parameters(), *head.parameters()], lr=0.03)
+    loss_fn = nn.BCEWithLogitsLoss()
+
+    def batch(n=32):
+        lengths = data.integers(1, 9, size=n)
+        x = data.normal(size=(n, 8, 1)).astype(np.float32)
+        y = (x[np.arange(n), lengths - 1, 0] > 0).astype(np.float32)[:, None]
+        return pack_padded_sequence(ember.tensor(x), lengths.tolist(), batch_first=True,
+                                    enforce_sorted=False), ember.tensor(y)
+
+    for _ in range(150):
+        packed, y = batch()
+        _, h = gru(packed)
+        loss = loss_fn(head(h[-1]), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    packed, y = batch(500)
+    with ember.no_grad():
+        correct = ((head(gru(packed)[1][-1]) > 0).float() == y).float().mean().item()
+    assert correct > 0.95
