@@ -163,7 +163,12 @@ def test_resuming_needs_initial_lr():
         g["initial_lr"] = g["lr"]
     sched = lr_scheduler.CosineAnnealingLR(opt, T_max=10, last_epoch=4)
     assert sched.last_epoch == 5
-    assert sched.get_last_lr()[0] == pytest.approx(0.05 * (1 + math.cos(math.pi / 2)))
+    # as PyTorch: resuming keeps the lr the (loaded) optimizer has, and the next step goes
+    # on along the curve from it
+    assert sched.get_last_lr() == list(BASE_LRS)
+    sched.step()
+    ratio = (1 + math.cos(math.pi * 6 / 10)) / (1 + math.cos(math.pi * 5 / 10))
+    assert sched.get_last_lr()[0] == pytest.approx(BASE_LRS[0] * ratio, rel=1e-15)
 
 
 def test_step_with_epoch_is_deprecated_and_uses_the_closed_form():

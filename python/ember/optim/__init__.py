@@ -16,11 +16,17 @@ from . import lr_scheduler
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
+from .asgd import ASGD
 from .lbfgs import LBFGS
+from .nadam import NAdam
 from .optimizer import Optimizer
+from .radam import RAdam
 from .regularization import l1_penalty, l2_penalty
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "LBFGS",
-           "lr_scheduler", "l1_penalty", "l2_penalty"]
+           "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "lr_scheduler", "l1_penalty",
+           "l2_penalty"]

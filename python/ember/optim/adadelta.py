@@ -55,15 +55,11 @@ class Adadelta(Optimizer):
     def _update_param(self, p: Tensor, grad: Tensor, state: dict[str, Any],
                       group: dict[str, Any]) -> None:
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
-        weight_decay = group["weight_decay"]
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         state["step"] += 1
 
-        if group["maximize"]:
-            grad = -grad
-        # g = g + λθ
-        if weight_decay != 0:
-            grad = grad + p * weight_decay
+        # g = -g if maximizing;  g = g + λθ
+        grad = self._signed_decayed_grad(p, grad, group)
 
         # v = ρ v + (1 - ρ) g²
         square_avg.mul_(rho).add_(grad * grad, alpha=1 - rho)

@@ -56,15 +56,11 @@ class Adagrad(Optimizer):
     def _update_param(self, p: Tensor, grad: Tensor, state: dict[str, Any],
                       group: dict[str, Any]) -> None:
         lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-        weight_decay = group["weight_decay"]
         state["step"] += 1
         step = state["step"]
 
-        if group["maximize"]:
-            grad = -grad
-        # g = g + λθ
-        if weight_decay != 0:
-            grad = grad + p * weight_decay
+        # g = -g if maximizing;  g = g + λθ
+        grad = self._signed_decayed_grad(p, grad, group)
         # γ̃ = γ / (1 + (t - 1) η)
         clr = lr / (1 + (step - 1) * lr_decay)
         # s = s + g²;   θ = θ - γ̃ g / (√s + ε)

@@ -90,20 +90,12 @@ class Adam(Optimizer):
     def _reference_update(self, p: Tensor, grad: Tensor, state: dict[str, Any],
                           group: dict[str, Any]) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay = group["weight_decay"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         state["step"] += 1
         step = state["step"]
 
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                # AdamW: θ = θ (1 - γλ), independent of the gradient's scale
-                p.mul_(1 - lr * weight_decay)
-            else:
-                # Adam's L2: g = g + λθ
-                grad = grad + p * weight_decay
+        # g = -g if maximizing;  g = g + λθ (or θ = θ(1 - γλ) if decoupled)
+        grad = self._signed_decayed_grad(p, grad, group)
 
         # m = β1 m + (1 - β1) g;   v = β2 v + (1 - β2) g²
         exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)

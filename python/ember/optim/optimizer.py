@@ -11,7 +11,8 @@ A new optimizer usually only writes two methods:
 - ``_init_state(p, state, group)``: fill the empty ``state`` dict the first time ``p`` is
   updated (buffers live on ``p``'s device and dtype);
 - ``_update_param(p, grad, state, group)``: one update of one parameter, with the math in a
-  comment above the code.
+  comment above the code (``_signed_decayed_grad`` does the ``maximize`` and weight-decay
+  lines most rules start with).
 
 The state dict format is PyTorch's: ``{'state': {index: {...}}, 'param_groups':
 [{..., 'params': [indices]}]}``, where parameters are numbered in group order.
@@ -85,6 +86,22 @@ class Optimizer:
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {b} "
                                  "(expected 0 <= beta < 1)")
+
+    @staticmethod
+    def _signed_decayed_grad(p: Tensor, grad: Tensor, group: dict[str, Any]) -> Tensor:
+        """The first lines of every update rule (PyTorch's order): ``g ← -g`` if the group
+        maximizes, then weight decay λ -- the L2 term ``g ← g + λθ``, or with the group's
+        ``decoupled_weight_decay`` (AdamW's) ``θ ← θ (1 - γλ)`` in place, independent of
+        the gradient."""
+        if group.get("maximize", False):
+            grad = -grad
+        weight_decay = group.get("weight_decay", 0)
+        if weight_decay != 0:
+            if group.get("decoupled_weight_decay", False):
+                p.mul_(1 - group["lr"] * weight_decay)
+            else:
+                grad = grad + p * weight_decay
+        return grad
 
     # ------------------------------------------------------------------ groups
     def add_param_group(self, param_group: dict[str, Any]) -> None:

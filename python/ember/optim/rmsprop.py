@@ -56,15 +56,12 @@ class RMSprop(Optimizer):
     def _update_param(self, p: Tensor, grad: Tensor, state: dict[str, Any],
                       group: dict[str, Any]) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        weight_decay, momentum = group["weight_decay"], group["momentum"]
+        momentum = group["momentum"]
         square_avg = state["square_avg"]
         state["step"] += 1
 
-        if group["maximize"]:
-            grad = -grad
-        # g = g + λθ
-        if weight_decay != 0:
-            grad = grad + p * weight_decay
+        # g = -g if maximizing;  g = g + λθ
+        grad = self._signed_decayed_grad(p, grad, group)
 
         # v = α v + (1 - α) g²
         square_avg.mul_(alpha).add_(grad * grad, alpha=1 - alpha)

@@ -48,14 +48,8 @@ class SGD(Optimizer):
     def _update_param(self, p: Tensor, grad: Tensor, state: dict[str, Any],
                       group: dict[str, Any]) -> None:
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-        weight_decay = group["weight_decay"]
-
-        # g = -g when maximizing
-        if group["maximize"]:
-            grad = -grad
-        # g = g + λθ
-        if weight_decay != 0:
-            grad = grad + p * weight_decay
+        # g = -g if maximizing;  g = g + λθ
+        grad = self._signed_decayed_grad(p, grad, group)
         if momentum != 0:
             buf = state.get("momentum_buffer")  # made on the first update, from that gradient
             if buf is None:

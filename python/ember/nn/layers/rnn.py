@@ -11,6 +11,10 @@ backprop through time in native code); otherwise it is a Python loop over the co
 cells (``ember.ops.rnn.lstm_cell`` ...: the step formulas are there), and autograd
 backpropagates through time step by step. ``RNNCell``/``LSTMCell``/``GRUCell`` are single
 steps, for loops written by hand.
+
+The layers take a ``PackedSequence`` (``nn.utils.rnn``) as well as a padded tensor: then the
+output is packed too and h_n/c_n hold each sequence's state at its own last step (the
+reverse direction starting there); see ``RNNBase._packed``.
 """
 
 from __future__ import annotations
@@ -26,8 +30,23 @@ from .. import functional as F
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence, batch_sizes_of
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _runs(batch_sizes: list[int]) -> list[tuple[int, int, int]]:
+    """A packed sequence's steps grouped into runs of one batch size: (first row, steps,
+    batch) each; e.g. batch sizes [3, 3, 2, 1, 1] -> [(0, 2, 3), (6, 1, 2), (8, 2, 1)]."""
+    runs: list[list[int]] = []
+    row = 0
+    for b in batch_sizes:
+        if runs and runs[-1][2] == b:
+            runs[-1][1] += 1
+        else:
+            runs.append([row, 1, b])
+        row += b
+    return [tuple(r) for r in runs]
 
 
 class RNNBase(Module):
@@ -98,6 +117,14 @@ class RNNBase(Module):
                              f"last dimension, got shape {x.shape}")
         return x.ndim == 3
 
+    def _check_packed(self, x: PackedSequence) -> tuple[Tensor, list[int]]:
+        """The packed data (S, input) and its batch sizes, checked."""
+        data, name = x.data, type(self).__name__
+        if data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected a PackedSequence of (S, {self.input_size}) "
+                             f"data, got data of shape {data.shape}")
+        return data, batch_sizes_of(x, name).tolist()
+
     def _initial_state(self, h0: Tensor | None, x: Tensor, batch: int, what: str) -> Tensor:
         dirs = 2 if self.bidirectional else 1
         shape = (self.num_layers * dirs, batch, self.hidden_size)
@@ -108,9 +135,10 @@ class RNNBase(Module):
                              f"{h0.shape}")
         return h0
 
-    def _run(self, x: Tensor, states: list) -> tuple:
-        """x: (L, N, input). states: per layer*direction, a tuple (h,) or (h, c).
-        Returns the last layer's outputs (L, N, dirs*H) and the final states."""
+    def _run(self, x: Tensor, states: list, runs: list | None = None) -> tuple:
+        """x: (L, N, input), or packed rows (S, input) with their ``runs`` (see ``_runs``).
+        states: per layer*direction, a tuple (h,) or (h, c). Returns the last layer's
+        outputs ((L, N, dirs*H) or (S, dirs*H)) and the final states."""
         dirs = 2 if self.bidirectional else 1
         finals = []
         layer_in = x
@@ -121,23 +149,58 @@ class RNNBase(Module):
                 # the input projection of all time steps in one product
                 x_proj = F.linear(layer_in, w_ih, b_ih)
                 state = states[layer * dirs + d]
-                if self.use_fused_cells:  # the whole recurrence as one node
-                    hs, *final = self._fused_layer(x_proj, state, w_hh, b_hh, bool(d))
-                    outs.append(hs)
-                    finals.append(tuple(final))
-                    continue
-                x_proj = x_proj.unbind(0)  # the reference: a Python loop over time
-                steps = range(x.shape[0] - 1, -1, -1) if d else range(x.shape[0])
-                hs = [None] * x.shape[0]
-                for t in steps:
-                    state = self._step(x_proj[t], state, w_hh, b_hh)
-                    hs[t] = state[0]
-                outs.append(stack(hs, 0))
-                finals.append(state)
+                if runs is None:
+                    hs, final = self._sequence(x_proj, state, w_hh, b_hh, bool(d))
+                else:
+                    hs, final = self._packed(x_proj, state, w_hh, b_hh, bool(d), runs)
+                outs.append(hs)
+                finals.append(final)
             layer_in = outs[0] if dirs == 1 else cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_in = F.dropout(layer_in, self.dropout, True)
         return layer_in, finals
+
+    def _sequence(self, x_proj, state, w_hh, b_hh, reverse: bool):
+        """One layer direction over x_proj (L, N, G*H) from ``state``: (hs (L, N, H), final
+        state)."""
+        if self.use_fused_cells:  # the whole recurrence as one node
+            hs, *final = self._fused_layer(x_proj, state, w_hh, b_hh, reverse)
+            return hs, tuple(final)
+        x_proj = x_proj.unbind(0)  # the reference: a Python loop over time
+        steps = range(len(x_proj) - 1, -1, -1) if reverse else range(len(x_proj))
+        hs = [None] * len(x_proj)
+        for t in steps:
+            state = self._step(x_proj[t], state, w_hh, b_hh)
+            hs[t] = state[0]
+        return stack(hs, 0), state
+
+    def _packed(self, x_proj, state, w_hh, b_hh, reverse: bool, runs: list):
+        """One layer direction over packed rows x_proj (S, G*H): (hs (S, H), final state).
+
+        The sequences are sorted by decreasing length, so those running at a step are a
+        prefix of the batch, and the steps fall into runs of one batch size: each run is a
+        plain (steps, batch) sequence (its rows are contiguous). Between runs the state
+        drops the rows of the sequences that ended (their final states) or, going in
+        reverse, takes in the initial states of those that start -- each sequence's reverse
+        pass begins at its own last step. As cuDNN does: no step is computed for padding.
+        """
+        outs, ended = [], []
+        cur = tuple(s[:runs[-1][2]] for s in state) if reverse else state
+        for row, steps, batch in (reversed(runs) if reverse else runs):
+            alive = cur[0].shape[0]
+            if batch > alive:
+                cur = tuple(cat([c, s[alive:batch]], 0) for c, s in zip(cur, state))
+            elif batch < alive:
+                ended.append(tuple(c[batch:] for c in cur))
+                cur = tuple(c[:batch] for c in cur)
+            seq = x_proj[row:row + steps * batch].reshape(steps, batch, x_proj.shape[-1])
+            hs, cur = self._sequence(seq, cur, w_hh, b_hh, reverse)
+            outs.append(hs.reshape(steps * batch, hs.shape[-1]))
+        if reverse:
+            outs.reverse()
+        if ended:  # the batch's final states in order: the longest (still running) first
+            cur = tuple(cat([c, *(e[i] for e in reversed(ended))], 0) for i, c in enumerate(cur))
+        return (outs[0] if len(outs) == 1 else cat(outs, 0)), cur
 
     def _fused_layer(self, x_proj, state, w_hh, b_hh, reverse: bool):
         """(hs, h_n) or (hs, h_n, c_n) of one layer direction, by one fused op."""
@@ -155,21 +218,33 @@ class RNNBase(Module):
             return (gru_cell(x_proj, state[0], w_hh, b_hh),)
         return (rnn_cell(x_proj, state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
 
-    def _forward(self, x: Tensor, hx):
-        batched = self._check_input(x)
-        if not batched:
-            x = x.unsqueeze(1)
-            hx = None if hx is None else tuple(h.unsqueeze(1) for h in hx)
-        elif self.batch_first:
-            x = x.transpose(0, 1)
-        batch = x.shape[1]
+    def _forward(self, x: Tensor | PackedSequence, hx):
+        packed = isinstance(x, PackedSequence)
+        if packed:  # packed rows (S, input) and their runs; hx in the caller's batch order
+            data, sizes = self._check_packed(x)
+            runs = _runs(sizes)
+            if hx is not None and x.sorted_indices is not None:
+                hx = tuple(h.index_select(1, x.sorted_indices) for h in hx)
+            batch = runs[0][2]
+        else:
+            batched, runs = self._check_input(x), None
+            if not batched:
+                x = x.unsqueeze(1)
+                hx = None if hx is None else tuple(h.unsqueeze(1) for h in hx)
+            elif self.batch_first:
+                x = x.transpose(0, 1)
+            data, batch = x, x.shape[1]
         names = ("h0", "c0") if self.mode == "LSTM" else ("h0",)
-        init_states = [self._initial_state(None if hx is None else hx[i], x, batch, n)
+        init_states = [self._initial_state(None if hx is None else hx[i], data, batch, n)
                        for i, n in enumerate(names)]
         n_slots = init_states[0].shape[0]
         states = [tuple(s[i] for s in init_states) for i in range(n_slots)]
-        out, finals = self._run(x, states)
+        out, finals = self._run(data, states, runs)
         final = tuple(stack([f[i] for f in finals], 0) for i in range(len(names)))
+        if packed:
+            if x.unsorted_indices is not None:
+                final = tuple(f.index_select(1, x.unsorted_indices) for f in final)
+            return PackedSequence(out, x.batch_sizes, x.sorted_indices, x.unsorted_indices), final
         if not batched:
             out = out.squeeze(1)
             final = tuple(f.squeeze(1) for f in final)
@@ -209,7 +284,7 @@ class RNN(RNNBase):
                          device, dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, input: Tensor, hx: Tensor | None = None):
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None):
         out, (h,) = self._forward(input, None if hx is None else (hx,))
         return out, h
 
@@ -223,7 +298,7 @@ class LSTM(RNNBase):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, device, dtype)
 
-    def forward(self, input: Tensor, hx: tuple | None = None):
+    def forward(self, input: Tensor | PackedSequence, hx: tuple | None = None):
         out, (h, c) = self._forward(input, hx)
         return out, (h, c)
 
@@ -237,7 +312,7 @@ class GRU(RNNBase):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, device, dtype)
 
-    def forward(self, input: Tensor, hx: Tensor | None = None):
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None):
         out, (h,) = self._forward(input, None if hx is None else (hx,))
         return out, h
 

@@ -1,27 +1,4 @@
-"""Learning-rate schedulers, as ``torch.optim.lr_scheduler``.
-
-A scheduler rewrites ``group['lr']`` of its optimizer's parameter groups each time its
-``step()`` is called (once per epoch, or per batch for OneCycleLR), *after*
-``optimizer.step()``::
-
-    opt = ember.optim.SGD(params, lr=0.1)
-    sched = ember.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1)
-    for epoch in range(100):
-        train_one_epoch(opt)
-        sched.step()
-
-Constructing a scheduler performs its first step (``last_epoch`` goes from -1 to 0), so
-the optimizer's lr is already the epoch-0 value of the schedule, and every group gets an
-``initial_lr`` entry (the schedule's base learning rate).
-
-Two kinds of schedule:
-
-- multiplicative ones (StepLR, MultiStepLR, ExponentialLR, ReduceLROnPlateau) multiply the
-  *current* lr, exactly as PyTorch does, so they compose with each other and with manual
-  changes to ``group['lr']``;
-- the others (LambdaLR, CosineAnnealingLR, LinearLR, OneCycleLR) compute the lr from a
-  closed form of ``last_epoch`` and the base lr, so they overwrite other changes.
-"""
+"""The schedules of one rule each: closed forms of the epoch, and multiplicative ones."""
 
 from __future__ import annotations
 
@@ -34,112 +11,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, SupportsFloat
 
-from .optimizer import Optimizer
-
-__all__ = [
-    "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-    "LinearLR", "OneCycleLR", "ReduceLROnPlateau",
-]
+from ..optimizer import Optimizer
+from .base import LRScheduler, _per_group
 
 
-class LRScheduler:
-    """Base class of the learning-rate schedulers.
-
-    Subclasses implement ``get_lr()``: the lrs of the param groups at ``self.last_epoch``
-    (which ``step()`` has just advanced).
-
-    Args:
-        optimizer: the optimizer whose learning rates are scheduled.
-        last_epoch: index of the last epoch seen; ``-1`` (default) starts a new schedule.
-            A value >= 0 resumes one and needs ``initial_lr`` in every group (prefer
-            ``load_state_dict`` for resuming).
-    """
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
-        if last_epoch == -1:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
-        else:
-            for i, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(
-                        f"param 'initial_lr' is not specified in param_groups[{i}] when "
-                        f"resuming a scheduler with last_epoch={last_epoch}: load the "
-                        "optimizer's state dict first, or start with last_epoch=-1"
-                    )
-        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._initial_step()
-
-    def _initial_step(self) -> None:
-        """The step done by the constructor: sets the epoch-0 (or resumed) lr."""
-        self._step_count = 0
-        self._is_initial = True
-        try:
-            self.step()
-        finally:
-            self._is_initial = False
-
-    def get_lr(self) -> list[float]:
-        """The learning rate of each param group at ``self.last_epoch``."""
-        raise NotImplementedError
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rates set by the last ``step()`` (one per param group)."""
-        return self._last_lr
-
-    def step(self, epoch: int | None = None) -> None:
-        """Advance the schedule by one epoch and set the new learning rates.
-
-        Args:
-            epoch: deprecated (as in PyTorch): jump to this epoch using the closed form.
-        """
-        self._step_count += 1
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            warnings.warn("The epoch parameter in `scheduler.step()` is deprecated; call "
-                          "`scheduler.step()` without it", UserWarning, stacklevel=2)
-            self.last_epoch = epoch
-            values = self._get_closed_form_lr()
-        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def _get_closed_form_lr(self) -> list[float]:
-        """The lrs at ``last_epoch`` computed from the base lrs (closed-form schedules
-        return ``get_lr()``)."""
-        return self.get_lr()
-
-    def state_dict(self) -> dict[str, Any]:
-        """The scheduler's state: every attribute except the optimizer."""
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state from ``state_dict()`` (values are copied). Load the optimizer's
-        state too: the current lrs live in its param groups."""
-        self.__dict__.update(copy.deepcopy(state_dict))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(last_epoch={self.last_epoch}, lrs={self.get_last_lr()})"
-
-
-def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
-    """``value`` for each param group: a list of one per group, or one value for all."""
-    n = len(optimizer.param_groups)
-    if isinstance(value, (list, tuple)):
-        if len(value) != n:
-            raise ValueError(f"{name} must have one value per param group: got {len(value)} "
-                             f"values for {n} param group(s)")
-        return list(value)
-    return [value] * n
-
-
-# ---------------------------------------------------------------------- closed-form schedules
+# ---------------------------------------------------------------------- schedules of the epoch
 class LambdaLR(LRScheduler):
     """``lr = base_lr · lr_lambda(epoch)``, with one function or one per param group.
 
@@ -181,8 +57,10 @@ class CosineAnnealingLR(LRScheduler):
         lr_t = eta_min + (base_lr - eta_min) · (1 + cos(π t / T_max)) / 2
 
     Past ``T_max`` the cosine goes on (back up to base_lr at ``2·T_max``), as in PyTorch.
-    (PyTorch updates the lr recursively; the closed form gives the same values up to
-    rounding, and does not drift.)
+    Like PyTorch's, each step applies the ratio of consecutive values of that curve to the
+    current lr, ``lr_t - eta_min = (lr_{t-1} - eta_min)·(1 + cos(π t/T))/(1 + cos(π(t-1)/T))``
+    (adding the step at the bottom of the curve, where the ratio is 0/0), so it composes
+    with other schedulers in a ChainedScheduler; ``step(epoch)`` uses the closed form.
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
@@ -194,6 +72,19 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        t, T, eta_min = self.last_epoch, self.T_max, self.eta_min  # noqa: N806
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if self._is_initial:
+            return lrs
+        if self._step_count == 1 and t > 0:  # resumed with last_epoch: start from the curve
+            return self._get_closed_form_lr()
+        if (t - 1 - T) % (2 * T) == 0:  # leaving the bottom of the curve
+            return [lr + (base_lr - eta_min) * (1 - math.cos(math.pi / T)) / 2
+                    for lr, base_lr in zip(lrs, self.base_lrs, strict=True)]
+        ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
+        return [ratio * (lr - eta_min) + eta_min for lr in lrs]
+
+    def _get_closed_form_lr(self) -> list[float]:
         t, eta_min = self.last_epoch, self.eta_min
         return [eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
                 for base_lr in self.base_lrs]
@@ -204,6 +95,9 @@ class LinearLR(LRScheduler):
     ``end_factor`` over ``total_iters`` epochs, then constant (a common warm-up)::
 
         lr_t = base_lr · (start + (end - start) · min(t, total_iters) / total_iters)
+
+    Like PyTorch's, each step multiplies the current lr by the ratio of consecutive factors
+    (so it composes in a ChainedScheduler); ``step(epoch)`` uses the closed form.
     """
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
@@ -221,9 +115,83 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        t, start, end, n = self.last_epoch, self.start_factor, self.end_factor, self.total_iters
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if t == 0:
+            return [lr * start for lr in lrs]
+        if self._is_initial or t > n:
+            return lrs
+        # factor_t / factor_{t-1} = 1 + (end - start) / (n·start + (t - 1)(end - start))
+        return [lr * (1.0 + (end - start) / (n * start + (t - 1) * (end - start)))
+                for lr in lrs]
+
+    def _get_closed_form_lr(self) -> list[float]:
         progress = min(self.total_iters, self.last_epoch) / self.total_iters
         factor = self.start_factor + (self.end_factor - self.start_factor) * progress
         return [base_lr * factor for base_lr in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    r"""Scale the lr by ``factor`` for the first ``total_iters`` epochs, then restore it
+    (a constant warm-up)::
+
+        lr_t = base_lr · factor  (t < total_iters),   base_lr  (after)
+
+    Multiplicative, as PyTorch's: epoch 0 multiplies the current lr by ``factor``, epoch
+    ``total_iters`` divides it back out.
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        if not 0 < factor <= 1.0:  # PyTorch allows 0, and then divides by it at total_iters
+            raise ValueError(f"ConstantLR: factor must be in (0, 1], got {factor}")
+        if total_iters < 0:
+            raise ValueError(f"ConstantLR: total_iters must be >= 0, got {total_iters}")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in lrs]
+        if self.last_epoch != self.total_iters:
+            return lrs
+        return [lr * (1.0 / self.factor) for lr in lrs]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        done = self.last_epoch >= self.total_iters
+        return [base_lr * (self.factor + done * (1 - self.factor)) for base_lr in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    r"""Decay the lr polynomially to 0 over ``total_iters`` epochs, then keep it there::
+
+        lr_t = base_lr · (1 - min(t, total_iters) / total_iters)^power
+
+    Multiplicative, as PyTorch's: each step multiplies the current lr by the ratio of
+    consecutive values, ``((1 - t/n) / (1 - (t-1)/n))^power``.
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
+        if total_iters <= 0:
+            raise ValueError(f"PolynomialLR: total_iters must be positive, got {total_iters}")
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        t, n = self.last_epoch, self.total_iters
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if self._is_initial or t > n:
+            return lrs
+        decay = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
+        return [lr * decay for lr in lrs]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        progress = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base_lr * (1.0 - progress) ** self.power for base_lr in self.base_lrs]
 
 
 class OneCycleLR(LRScheduler):
@@ -343,7 +311,7 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-# ---------------------------------------------------------------------- multiplicative schedules
+# ---------------------------------------------------------------------- decays by a factor
 class StepLR(LRScheduler):
     """Multiply the lr by ``gamma`` every ``step_size`` epochs:
     ``lr_t = base_lr · gamma^(t // step_size)`` when nothing else changes the lr."""
