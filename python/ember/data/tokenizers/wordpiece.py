@@ -1,0 +1,237 @@
+"""BERT's WordPiece tokenizer: load a ``vocab.txt`` and get the ids of the reference
+(Hugging Face ``tokenizers``' ``BertWordPieceTokenizer``: BertNormalizer, BertPreTokenizer,
+WordPiece, and the ``[CLS] a [SEP] b [SEP]`` template).
+
+1. **Normalise** (:class:`BasicTokenizer`): drop NUL, U+FFFD and control characters, turn
+   every whitespace character into a space; put spaces around CJK ideographs (so each is a
+   word); when lower-casing, strip accents (NFD, then drop the non-spacing marks) and lower
+   each character.
+2. **Pre-tokenise**: split on whitespace, and make each punctuation character (ASCII
+   punctuation, or a Unicode ``P*`` category) a word of its own.
+3. **WordPiece**: cut each word greedily into the longest vocabulary pieces from the left,
+   the pieces after the first carrying the ``##`` prefix; a word with a part no piece covers
+   (or over 100 characters) is one ``[UNK]``.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+
+from .base import SubwordTokenizer
+
+__all__ = ["BasicTokenizer", "WordPieceTokenizer"]
+
+# CJK Unified Ideographs and their extensions and compatibility blocks, as BERT defines
+# "Chinese characters" (Hangul and kana are not among them)
+_CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+        (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+_WHITESPACE = frozenset(map(chr, [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680,
+                                  *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
+                                  0x3000]))  # the Unicode White_Space property
+_ASCII_PUNCT = frozenset('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~')
+
+
+def _is_cjk(c: str) -> bool:
+    cp = ord(c)
+    return any(lo <= cp <= hi for lo, hi in _CJK)
+
+
+def _is_control(c: str) -> bool:
+    """A C* character other than tab, newline and carriage return (those are whitespace)."""
+    return c not in "\t\n\r" and unicodedata.category(c)[0] == "C"
+
+
+def _is_punctuation(c: str) -> bool:
+    return c in _ASCII_PUNCT or unicodedata.category(c)[0] == "P"
+
+
+class BasicTokenizer:
+    """BERT's text normalisation and splitting into words (before WordPiece).
+
+    Args:
+        lowercase: lower-case every character (BERT-uncased).
+        strip_accents: remove accents (NFD + drop non-spacing marks); None follows
+            ``lowercase``, as in BERT.
+        clean_text: drop control characters, NUL and U+FFFD; whitespace becomes a space.
+        handle_chinese_chars: make every CJK ideograph a word of its own.
+    """
+
+    def __init__(self, lowercase: bool = True, strip_accents: bool | None = None,
+                 clean_text: bool = True, handle_chinese_chars: bool = True) -> None:
+        self.lowercase = lowercase
+        self.strip_accents = lowercase if strip_accents is None else strip_accents
+        self.clean_text, self.handle_chinese_chars = clean_text, handle_chinese_chars
+
+    def normalize(self, text: str) -> str:
+        """The normalised text (steps in the reference's order)."""
+        if self.clean_text:
+            text = "".join(" " if c in _WHITESPACE else c for c in text
+                           if c not in "\x00\ufffd" and not _is_control(c))
+        if self.handle_chinese_chars:
+            text = "".join(f" {c} " if _is_cjk(c) else c for c in text)
+        if self.strip_accents:
+            text = "".join(c for c in unicodedata.normalize("NFD", text)
+                           if unicodedata.category(c) != "Mn")
+        if self.lowercase:
+            # character by character, as the reference does (no final-sigma rule)
+            text = "".join(c.lower() for c in text)
+        return text
+
+    def split(self, text: str) -> list[str]:
+        """Words of normalised text: split on whitespace, each punctuation mark alone."""
+        words: list[str] = []
+        for chunk in "".join(" " if c in _WHITESPACE else c for c in text).split(" "):
+            start = 0
+            for i, c in enumerate(chunk):
+                if _is_punctuation(c):
+                    if i > start:
+                        words.append(chunk[start:i])
+                    words.append(c)
+                    start = i + 1
+            if start < len(chunk):
+                words.append(chunk[start:])
+        return words
+
+    def tokenize(self, text: str) -> list[str]:
+        """``split(normalize(text))``."""
+        return self.split(self.normalize(text))
+
+
+class WordPieceTokenizer(SubwordTokenizer):
+    """BERT's tokenizer: :class:`BasicTokenizer` + greedy longest-match-first WordPiece.
+
+    Args:
+        vocab: token -> id (``vocab.txt``: one token a line, the id is the line number).
+        lowercase, strip_accents, clean_text, handle_chinese_chars: see
+            :class:`BasicTokenizer`.
+        unk_token, cls_token, sep_token, pad_token, mask_token: BERT's special tokens (those in
+            the vocabulary are kept whole in the input; ``[UNK]``, ``[CLS]`` and ``[SEP]``
+            must be there).
+        wordpieces_prefix: the mark of a piece that continues a word.
+        max_input_chars_per_word: longer words become one ``[UNK]``.
+        padding_side: ``"right"`` or ``"left"``.
+
+    Example::
+
+        tok = WordPieceTokenizer.from_file("bert-base-uncased/vocab.txt")
+        batch = tok.encode_batch([("How old are you?", "I'm 6.")], return_tensors="ember")
+        batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
+    """
+
+    _has_segments = True
+
+    def __init__(self, vocab: dict[str, int], lowercase: bool = True,
+                 strip_accents: bool | None = None, clean_text: bool = True,
+                 handle_chinese_chars: bool = True, unk_token: str = "[UNK]",
+                 cls_token: str = "[CLS]", sep_token: str = "[SEP]", pad_token: str = "[PAD]",
+                 mask_token: str = "[MASK]", wordpieces_prefix: str = "##",
+                 max_input_chars_per_word: int = 100, padding_side: str = "right") -> None:
+        for role, tok in (("unk_token", unk_token), ("cls_token", cls_token),
+                          ("sep_token", sep_token)):
+            if tok not in vocab:
+                raise ValueError(f"WordPieceTokenizer: {role} {tok!r} is not in the vocabulary")
+        specials = [t for t in (pad_token, unk_token, cls_token, sep_token, mask_token)
+                    if t in vocab]
+        super().__init__(vocab, specials, pad_token if pad_token in vocab else None,
+                         padding_side)
+        self.basic = BasicTokenizer(lowercase, strip_accents, clean_text, handle_chinese_chars)
+        self.unk_token, self.cls_token, self.sep_token = unk_token, cls_token, sep_token
+        self.mask_token = mask_token
+        self.prefix, self.max_chars = wordpieces_prefix, max_input_chars_per_word
+
+    @classmethod
+    def from_file(cls, vocab_file: str | os.PathLike, **kwargs) -> WordPieceTokenizer:
+        """Load a BERT ``vocab.txt`` (token i on line i, counting from 0)."""
+        try:
+            with open(vocab_file, encoding="utf-8", newline="") as f:
+                lines = f.read().split("\n")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"WordPieceTokenizer: no vocab file "
+                                    f"{os.fspath(vocab_file)!r}") from None
+        if lines and lines[-1] == "":
+            lines.pop()
+        # a token listed twice keeps its last line, as the reference reads it
+        vocab = {line.rstrip(): n for n, line in enumerate(lines)}
+        return cls(vocab, **kwargs)
+
+    def save(self, folder: str | os.PathLike) -> str:
+        """Write ``vocab.txt`` into ``folder`` (made if missing); returns its path."""
+        ids = sorted(self.id_to_token_map)
+        if ids != list(range(len(ids))):
+            raise ValueError("WordPieceTokenizer.save: vocab.txt needs ids 0..n-1 without gaps")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "vocab.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(self.id_to_token_map[i] + "\n" for i in ids)
+        return path
+
+    @property
+    def unk_token_id(self) -> int:
+        return self.vocab[self.unk_token]
+
+    @property
+    def cls_token_id(self) -> int:
+        return self.vocab[self.cls_token]
+
+    @property
+    def sep_token_id(self) -> int:
+        return self.vocab[self.sep_token]
+
+    @property
+    def mask_token_id(self) -> int | None:
+        return self.vocab.get(self.mask_token)
+
+    def _encode_text(self, text: str) -> list[int]:
+        ids: list[int] = []
+        for word in self.basic.tokenize(text):
+            ids.extend(self._wordpiece(word))
+        return ids
+
+    def _wordpiece(self, word: str) -> list[int]:
+        """Greedy longest-match-first: at each position the longest piece in the vocabulary
+        (``##``-prefixed after the first); none -> the whole word is ``[UNK]``."""
+        if len(word) > self.max_chars:
+            return [self.unk_token_id]
+        out, start = [], 0
+        while start < len(word):
+            for end in range(len(word), start, -1):
+                piece = word[start:end] if start == 0 else self.prefix + word[start:end]
+                i = self.vocab.get(piece)
+                if i is not None:
+                    out.append(i)
+                    start = end
+                    break
+            else:
+                return [self.unk_token_id]
+        return out
+
+    def _wrap(self, a: list[int], b: list[int] | None) -> tuple[list[int], list[int]]:
+        """``[CLS] a [SEP]`` (type ids 0), then ``b [SEP]`` (type ids 1) for a pair."""
+        cls, sep = self.cls_token_id, self.sep_token_id
+        ids, types = [cls, *a, sep], [0] * (len(a) + 2)
+        if b is not None:
+            ids += [*b, sep]
+            types += [1] * (len(b) + 1)
+        return ids, types
+
+    def _decode_tokens(self, tokens: list[str]) -> str:
+        """Join with spaces, glue ``##`` pieces to what precedes them, and tidy the spaces
+        before punctuation and in contractions (the reference decoder's ``cleanup``)."""
+        parts = []
+        for i, tok in enumerate(tokens):
+            if i and tok.startswith(self.prefix):
+                tok = tok[len(self.prefix):]
+            elif i:
+                tok = " " + tok
+            parts.append(_cleanup(tok))
+        return "".join(parts)
+
+
+def _cleanup(s: str) -> str:
+    for a, b in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"),
+                 (" n't", "n't"), (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"),
+                 (" 've", "'ve"), (" 're", "'re")):
+        s = s.replace(a, b)
+    return s
+
