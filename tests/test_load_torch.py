@@ -284,3 +284,15 @@ def test_truncated_storage_and_cuda_without_cuda(tmp_path):
         ember.load_torch(tmp_path / "gpu.pt")
     out = ember.load_torch(tmp_path / "gpu.pt", map_location="cpu")
     np.testing.assert_array_equal(out["w"].numpy(), np.ones(4, np.float32))
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+def test_newer_pickle_protocols(tmp_path, protocol):
+    ref = {"w": torch.randn(2, 3), "s": {1, 2}, "t": (torch.tensor(True), b"\x01"),
+           "od": OrderedDict(a=torch.arange(3))}
+    torch.save(ref, tmp_path / "p.pt", pickle_protocol=protocol)
+    out = ember.load_torch(tmp_path / "p.pt")
+    np.testing.assert_array_equal(out["w"].numpy(), ref["w"].numpy())
+    assert out["s"] == {1, 2} and out["t"][1] == b"\x01" and bool(out["t"][0].item())
+    assert isinstance(out["od"], OrderedDict)
+    np.testing.assert_array_equal(out["od"]["a"].numpy(), [0, 1, 2])

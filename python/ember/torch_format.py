@@ -138,7 +138,11 @@ class _Loader:
             # read straight into a writable array (one copy, no intermediate bytes object)
             flat = np.empty(numel, dtype=dt)
             with self.zf.open(info) as f:
-                f.readinto(memoryview(flat.view(np.uint8)))
+                got = f.readinto(memoryview(flat.view(np.uint8)))
+            if got != info.file_size:
+                raise pickle.UnpicklingError(
+                    f"load_torch: {self.name}: record {record!r} ended after {got} of "
+                    f"{info.file_size} bytes")
             if not dt.isnative:
                 flat = flat.byteswap().view(dt.newbyteorder("="))
             self.storages[key] = _Storage(flat, str(location))

@@ -57,6 +57,7 @@ def bytes_to_unicode() -> dict[int, str]:
 _WHITESPACE = frozenset(map(chr, [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680,
                                   *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
                                   0x3000]))
+_CACHE_SIZE = 100_000  # words whose merges are remembered
 _CONTRACTIONS = ("'s", "'t", "'re", "'ve", "'m", "'ll", "'d")
 
 
@@ -180,6 +181,8 @@ class ByteLevelBPETokenizer(SubwordTokenizer):
             mapped = "".join(self.byte_encoder[b] for b in word.encode("utf-8"))
             cached = self._cache.get(mapped)
             if cached is None:
+                if len(self._cache) >= _CACHE_SIZE:  # bounded: a stream of new words
+                    self._cache.clear()
                 cached = self._cache[mapped] = self._merge_word(mapped)
             ids.extend(cached)
         return ids
