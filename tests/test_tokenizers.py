@@ -173,8 +173,10 @@ def test_bpe_bad_input_is_named(tmp_path):
         tok.decode([1, 300])
     with pytest.raises(ValueError, match="id -1"):
         tok.decode([-1])
-    with pytest.raises(TypeError, match="ids must be ints"):
+    with pytest.raises(TypeError, match=r"decode: ids must be ints, got float \(1.5\)"):
         tok.decode([1.5])
+    with pytest.raises(TypeError, match="decode_bytes: ids must be ints, got bool"):
+        tok.decode_bytes([True])
     with pytest.raises(TypeError, match="must be a str"):
         tok.encode(b"bytes")
     with pytest.raises(TypeError, match="got one string"):

@@ -8,11 +8,25 @@ A subclass supplies ``_encode_text`` (ordinary text -> ids, no special tokens in
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["SubwordTokenizer"]
+__all__ = ["CharMap", "SubwordTokenizer"]
+
+
+class CharMap(dict):
+    """A ``str.translate`` table that works out each character's image the first time it
+    meets it (so a text costs one C-level pass, not a Python call per character)."""
+
+    def __init__(self, image: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self.image = image
+
+    def __missing__(self, cp: int) -> str | None:
+        out = self[cp] = self.image(chr(cp))
+        return out
 
 
 class SubwordTokenizer(ABC):
@@ -42,6 +56,7 @@ class SubwordTokenizer(ABC):
         if pad_token is not None and pad_token not in self.vocab:
             raise ValueError(f"{name}: pad_token {pad_token!r} is not in the vocabulary")
         self.pad_token = pad_token
+        self._special_re: re.Pattern | None = None
         self.padding_side = padding_side
         self._check_side(padding_side)
 
@@ -78,24 +93,15 @@ class SubwordTokenizer(ABC):
     def _split_special(self, text: str) -> list[tuple[str, bool]]:
         """``text`` cut around the special tokens it holds: (piece, is_special) in order.
         At each position the longest special token wins (as the reference's leftmost-longest
-        match does)."""
+        match does: the alternatives are tried longest first)."""
         if not self.special_tokens:
             return [(text, False)] if text else []
-        specials = sorted(self.special_tokens, key=len, reverse=True)
-        out: list[tuple[str, bool]] = []
-        start = i = 0
-        while i < len(text):
-            hit = next((s for s in specials if text.startswith(s, i)), None)
-            if hit is None:
-                i += 1
-                continue
-            if i > start:
-                out.append((text[start:i], False))
-            out.append((hit, True))
-            i = start = i + len(hit)
-        if start < len(text):
-            out.append((text[start:], False))
-        return out
+        if self._special_re is None:
+            alts = sorted(self.special_tokens, key=len, reverse=True)
+            self._special_re = re.compile("(" + "|".join(map(re.escape, alts)) + ")")
+        # re.split with one group: ordinary text at even places, special tokens at odd ones
+        return [(piece, i % 2 == 1) for i, piece in enumerate(self._special_re.split(text))
+                if piece]
 
     @abstractmethod
     def _encode_text(self, text: str) -> list[int]:
@@ -234,18 +240,27 @@ class SubwordTokenizer(ABC):
     def decode(self, ids: Iterable[int] | Any, skip_special_tokens: bool = False) -> str:
         """The text of ``ids`` (a list, or a 1-d tensor); ``skip_special_tokens`` drops the
         special tokens (and padding) from it."""
+        return self._decode_tokens(self._tokens_of(ids, skip_special_tokens, "decode"))
+
+    def _tokens_of(self, ids: Iterable[int] | Any, skip_special_tokens: bool,
+                   op: str) -> list[str]:
+        """The tokens of ``ids``, checked: ints (not bools, not floats) in the vocabulary."""
         if hasattr(ids, "tolist"):
             ids = ids.tolist()
-        tokens = []
-        for i in ids:
-            if isinstance(i, bool) or not isinstance(i, int):
-                raise TypeError(f"{type(self).__name__}.decode: ids must be ints, got "
-                                f"{type(i).__name__}")
-            tok = self.id_to_token(i)
-            if skip_special_tokens and tok in self.special_tokens:
-                continue
-            tokens.append(tok)
-        return self._decode_tokens(tokens)
+        ids = list(ids)
+        bad = next((i for i in ids if type(i) is not int), None)
+        if bad is not None:
+            raise TypeError(f"{type(self).__name__}.{op}: ids must be ints, got "
+                            f"{type(bad).__name__} ({bad!r})")
+        table = self.id_to_token_map
+        missing = next((i for i in ids if i not in table), None)
+        if missing is not None:
+            self.id_to_token(missing)  # raises, naming the id and the range
+        tokens = [table[i] for i in ids]
+        if skip_special_tokens:
+            specials = set(self.special_tokens)
+            tokens = [t for t in tokens if t not in specials]
+        return tokens
 
     def decode_batch(self, rows: Iterable[Iterable[int]],
                      skip_special_tokens: bool = False) -> list[str]:

@@ -7,7 +7,8 @@ The pipeline, for each piece of text between special tokens:
    ``'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+``:
    contractions, then runs of letters, of digits, of other symbols (each taking one leading
    space), then whitespace (a run before a word leaves its last space to the word). Python's
-   ``re`` has no ``\\p{..}``, so :func:`pre_tokenize` scans with ``unicodedata`` categories.
+   ``re`` has no ``\\p{..}``, so :func:`pre_tokenize` runs the pattern over a string of
+   character classes (from ``unicodedata``) instead.
 2. **Map bytes to characters**: each word's UTF-8 bytes become printable characters
    (:func:`bytes_to_unicode`: bytes that are printable keep their character, the other 68
    take U+0100 onwards), so every byte string is a string of "visible" characters and no byte
@@ -28,12 +29,13 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
-from .base import SubwordTokenizer
+from .base import CharMap, SubwordTokenizer
 
 __all__ = ["ByteLevelBPETokenizer", "bytes_to_unicode", "pre_tokenize"]
 
@@ -52,59 +54,50 @@ def bytes_to_unicode() -> dict[int, str]:
     return dict(sorted(table.items()))
 
 
+def _byte_chars(word: str) -> str:
+    """``word``'s UTF-8 bytes, each as its character of :func:`bytes_to_unicode`."""
+    return word.encode("utf-8").decode("latin-1").translate(_BYTE_CHARS)
+
+
 # \s of the reference's regex engine: the Unicode White_Space property (not Python's
 # str.isspace, which also counts U+001C..U+001F)
 _WHITESPACE = frozenset(map(chr, [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680,
                                   *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
                                   0x3000]))
 _CACHE_SIZE = 100_000  # words whose merges are remembered
-_CONTRACTIONS = ("'s", "'t", "'re", "'ve", "'m", "'ll", "'d")
 
 
-@lru_cache(maxsize=65536)
-def _kind(c: str) -> str:
-    """'s' whitespace, 'L' letter, 'N' number, 'o' anything else."""
+def _char_class(c: str) -> str:
+    """The one-character class that stands for ``c`` in the class string: the space
+    itself; TAB for any other whitespace; the letters the contractions spell stay
+    themselves, any other letter is L; N a number; the apostrophe itself; o the rest."""
+    if c == " " or c == "'":
+        return c
     if c in _WHITESPACE:
-        return "s"
+        return "\t"
     cat = unicodedata.category(c)[0]
-    return cat if cat in "LN" else "o"
+    if cat == "L":
+        return c if c in "strevmld" else "L"
+    return "N" if cat == "N" else "o"
+
+
+_CLASSES = CharMap(_char_class)
+_BYTE_CHARS = bytes_to_unicode()  # str.translate maps code points 0..255 (the bytes here)
+# GPT-2's pattern written over the class string, one alternative for one:
+#   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+_PATTERN = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[Lstrevmld]+| ?N+| ?[o']+"
+                      r"|[ \t]+(?![^ \t])|[ \t]+")
 
 
 def pre_tokenize(text: str) -> list[str]:
-    """Split ``text`` as GPT-2's pattern does (see the module docstring); the pieces
-    concatenate back to ``text``."""
-    out: list[str] = []
-    n, i = len(text), 0
-    while i < n:
-        c = text[i]
-        if c == "'":
-            hit = next((t for t in _CONTRACTIONS if text.startswith(t, i)), None)
-            if hit:
-                out.append(hit)
-                i += len(hit)
-                continue
-        # ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: a run of one kind, with one space
-        start, j = i, i
-        if c == " " and i + 1 < n and _kind(text[i + 1]) != "s":
-            j = i + 1
-        kind = _kind(text[j])
-        if kind != "s":
-            j += 1
-            while j < n and _kind(text[j]) == kind:
-                j += 1
-            out.append(text[start:j])
-            i = j
-            continue
-        # `\s+(?!\S)` then `\s+`: a whitespace run; one followed by a non-space leaves its
-        # last character to what follows (unless it is only one character long)
-        j = i + 1
-        while j < n and _kind(text[j]) == "s":
-            j += 1
-        if j < n and j - i > 1:
-            j -= 1
-        out.append(text[i:j])
-        i = j
-    return out
+    r"""Split ``text`` as GPT-2's pattern does; the pieces concatenate back to ``text``.
+
+    Python's ``re`` has no ``\p{L}``, so each character is first replaced by its class
+    (:func:`_char_class`, one ``str.translate``: a letter becomes ``L``, a digit ``N``,
+    ...) and the pattern runs over that string of classes, whose matches have the same
+    positions as in ``text``.
+    """
+    return [text[m.start():m.end()] for m in _PATTERN.finditer(text.translate(_CLASSES))]
 
 
 class ByteLevelBPETokenizer(SubwordTokenizer):
@@ -145,6 +138,7 @@ class ByteLevelBPETokenizer(SubwordTokenizer):
         self.byte_encoder = bytes_to_unicode()
         self.byte_decoder = {c: b for b, c in self.byte_encoder.items()}
         self._cache: dict[str, list[int]] = {}
+        self._bytes_of: dict[str, bytes] = {}  # token -> its bytes, filled as met
 
     # -- files -------------------------------------------------------------------------------
     @classmethod
@@ -177,13 +171,13 @@ class ByteLevelBPETokenizer(SubwordTokenizer):
         if self.add_prefix_space and text and not text.startswith(" "):
             text = " " + text
         ids: list[int] = []
+        cache = self._cache
         for word in pre_tokenize(text):
-            mapped = "".join(self.byte_encoder[b] for b in word.encode("utf-8"))
-            cached = self._cache.get(mapped)
+            cached = cache.get(word)
             if cached is None:
-                if len(self._cache) >= _CACHE_SIZE:  # bounded: a stream of new words
-                    self._cache.clear()
-                cached = self._cache[mapped] = self._merge_word(mapped)
+                if len(cache) >= _CACHE_SIZE:  # bounded: a stream of new words
+                    cache.clear()
+                cached = cache[word] = self._merge_word(_byte_chars(word))
             ids.extend(cached)
         return ids
 
@@ -211,24 +205,25 @@ class ByteLevelBPETokenizer(SubwordTokenizer):
     # -- decoding ----------------------------------------------------------------------------
     def decode_bytes(self, ids: Iterable[int], skip_special_tokens: bool = False) -> bytes:
         """The exact bytes ``ids`` stand for (``decode`` is this, read as UTF-8)."""
-        if hasattr(ids, "tolist"):
-            ids = ids.tolist()
-        out = bytearray()
-        for i in ids:
-            tok = self.id_to_token(i)
-            if tok in self.special_tokens:
-                if not skip_special_tokens:
-                    out += tok.encode("utf-8")
-            elif all(c in self.byte_decoder for c in tok):
-                out += bytes(self.byte_decoder[c] for c in tok)
-            else:  # not a byte-level token: its own text (the reference does the same)
-                out += tok.encode("utf-8")
-        return bytes(out)
+        return self._token_bytes(self._tokens_of(ids, skip_special_tokens, "decode_bytes"))
+
+    def _token_bytes(self, tokens: list[str]) -> bytes:
+        table = self._bytes_of
+        out = []
+        for tok in tokens:
+            b = table.get(tok)
+            if b is None:
+                if tok not in self.special_tokens and all(c in self.byte_decoder for c in tok):
+                    b = bytes(self.byte_decoder[c] for c in tok)
+                else:  # a special or non-byte-level token is its own text (as the reference)
+                    b = tok.encode("utf-8")
+                table[tok] = b
+            out.append(b)
+        return b"".join(out)
 
     def _decode_tokens(self, tokens: list[str]) -> str:
-        ids = [self.vocab[t] for t in tokens]
         # an id sequence may end inside a character (generation); show U+FFFD there
-        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+        return self._token_bytes(tokens).decode("utf-8", errors="replace")
 
     # -- training ----------------------------------------------------------------------------
     @classmethod
@@ -244,15 +239,18 @@ class ByteLevelBPETokenizer(SubwordTokenizer):
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
             raise ValueError(f"ByteLevelBPETokenizer.train: vocab_size must be a positive int, "
                              f"got {vocab_size!r}")
-        enc = bytes_to_unicode()
-        words: Counter[str] = Counter()
+        counts: Counter[str] = Counter()
         for n, text in enumerate(corpus):
             if not isinstance(text, str):
                 raise TypeError(f"ByteLevelBPETokenizer.train: corpus item {n} is a "
                                 f"{type(text).__name__}, expected str")
-            words.update("".join(enc[b] for b in w.encode("utf-8")) for w in pre_tokenize(text))
+            counts.update(pre_tokenize(text))
+        words: Counter[str] = Counter()
+        for w, c in counts.items():
+            words[_byte_chars(w)] += c
         specials = list(dict.fromkeys(special_tokens))
-        vocab, merges = _learn(words, vocab_size, specials, sorted(enc.values()), min_frequency)
+        alphabet = sorted(bytes_to_unicode().values())
+        vocab, merges = _learn(words, vocab_size, specials, alphabet, min_frequency)
         return cls(vocab, merges, specials, **kwargs)
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from functools import lru_cache
 
-from .base import SubwordTokenizer
+from .base import CharMap, SubwordTokenizer
 
 __all__ = ["BasicTokenizer", "WordPieceTokenizer"]
 
@@ -46,6 +47,17 @@ def _is_punctuation(c: str) -> bool:
     return c in _ASCII_PUNCT or unicodedata.category(c)[0] == "P"
 
 
+# clean_text: drop NUL, U+FFFD and controls; every whitespace character becomes a space
+_CLEAN = CharMap(lambda c: None if c in "\x00\ufffd" or _is_control(c)
+                  else " " if c in _WHITESPACE else c)
+_CJK_APART = CharMap(lambda c: f" {c} " if _is_cjk(c) else c)
+_DROP_MN = CharMap(lambda c: None if unicodedata.category(c) == "Mn" else c)
+_LOWER = CharMap(str.lower)
+# the pre-tokenizer: whitespace separates words, a punctuation mark is a word of its own
+_SPLIT = CharMap(lambda c: " " if c in _WHITESPACE else f" {c} " if _is_punctuation(c)
+                  else c)
+
+
 class BasicTokenizer:
     """BERT's text normalisation and splitting into words (before WordPiece).
 
@@ -66,32 +78,19 @@ class BasicTokenizer:
     def normalize(self, text: str) -> str:
         """The normalised text (steps in the reference's order)."""
         if self.clean_text:
-            text = "".join(" " if c in _WHITESPACE else c for c in text
-                           if c not in "\x00\ufffd" and not _is_control(c))
+            text = text.translate(_CLEAN)
         if self.handle_chinese_chars:
-            text = "".join(f" {c} " if _is_cjk(c) else c for c in text)
+            text = text.translate(_CJK_APART)
         if self.strip_accents:
-            text = "".join(c for c in unicodedata.normalize("NFD", text)
-                           if unicodedata.category(c) != "Mn")
+            text = unicodedata.normalize("NFD", text).translate(_DROP_MN)
         if self.lowercase:
             # character by character, as the reference does (no final-sigma rule)
-            text = "".join(c.lower() for c in text)
+            text = text.translate(_LOWER)
         return text
 
     def split(self, text: str) -> list[str]:
         """Words of normalised text: split on whitespace, each punctuation mark alone."""
-        words: list[str] = []
-        for chunk in "".join(" " if c in _WHITESPACE else c for c in text).split(" "):
-            start = 0
-            for i, c in enumerate(chunk):
-                if _is_punctuation(c):
-                    if i > start:
-                        words.append(chunk[start:i])
-                    words.append(c)
-                    start = i + 1
-            if start < len(chunk):
-                words.append(chunk[start:])
-        return words
+        return [w for w in text.translate(_SPLIT).split(" ") if w]
 
     def tokenize(self, text: str) -> list[str]:
         """``split(normalize(text))``."""
@@ -139,6 +138,7 @@ class WordPieceTokenizer(SubwordTokenizer):
         self.unk_token, self.cls_token, self.sep_token = unk_token, cls_token, sep_token
         self.mask_token = mask_token
         self.prefix, self.max_chars = wordpieces_prefix, max_input_chars_per_word
+        self._cache: dict[str, list[int]] = {}  # word -> its pieces' ids
 
     @classmethod
     def from_file(cls, vocab_file: str | os.PathLike, **kwargs) -> WordPieceTokenizer:
@@ -184,8 +184,14 @@ class WordPieceTokenizer(SubwordTokenizer):
 
     def _encode_text(self, text: str) -> list[int]:
         ids: list[int] = []
+        cache = self._cache
         for word in self.basic.tokenize(text):
-            ids.extend(self._wordpiece(word))
+            pieces = cache.get(word)
+            if pieces is None:
+                if len(cache) >= 100_000:  # bounded: a stream of new words
+                    cache.clear()
+                pieces = cache[word] = self._wordpiece(word)
+            ids.extend(pieces)
         return ids
 
     def _wordpiece(self, word: str) -> list[int]:
@@ -228,6 +234,7 @@ class WordPieceTokenizer(SubwordTokenizer):
         return "".join(parts)
 
 
+@lru_cache(maxsize=65536)
 def _cleanup(s: str) -> str:
     for a, b in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"),
                  (" n't", "n't"), (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"),
