@@ -310,3 +310,32 @@ def test_wordpiece_bad_input_is_named(vocab_txt, tmp_path):
         tok.encode_batch("hello")
     path = tok.save(tmp_path / "saved")
     assert WordPieceTokenizer.from_file(path).vocab == tok.vocab
+
+
+def test_wordpiece_training_learns_the_reference_vocabulary():
+    """The reference numbers the ``##`` characters in hash order, so its choice among
+    equally frequent pairs (and its vocabulary past the first merges) changes from run to
+    run; ember's order is fixed. Where the reference is stable (the first ~100 merges here)
+    the vocabularies are the same set, hence the same tokens for every text; further on
+    they overlap as much as two runs of the reference do with each other."""
+    lines = corpus()
+    ref = tk.BertWordPieceTokenizer()
+    ref.train_from_iterator(lines, vocab_size=300, show_progress=False)
+    ours = WordPieceTokenizer.train(lines, vocab_size=300)
+    assert set(ours.vocab) == set(ref.get_vocab())
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    order = list(ours.vocab)
+    assert order[:5] == specials and ours.pad_token == "[PAD]"
+    alphabet = order[5:order.index(next(t for t in order if t.startswith("##")))]
+    assert alphabet == sorted(alphabet) and all(len(t) == 1 for t in alphabet)
+    for s in VARIED + lines[:100]:
+        assert ours.tokenize(s) == ref.encode(s, add_special_tokens=False).tokens, repr(s)
+    big_ref = tk.BertWordPieceTokenizer()
+    big_ref.train_from_iterator(lines, vocab_size=600, show_progress=False)
+    big = WordPieceTokenizer.train(lines, vocab_size=600)
+    assert len(big) == 600
+    assert len(set(big.vocab) & set(big_ref.get_vocab())) >= 0.95 * 600
+    with pytest.raises(TypeError, match="got one string"):
+        WordPieceTokenizer.train("text", 300)
+    with pytest.raises(ValueError, match="limit_alphabet must be a positive int"):
+        WordPieceTokenizer.train(["text"], 300, limit_alphabet=0)

@@ -255,15 +255,26 @@ class ByteLevelBPETokenizer(SubwordTokenizer):
 
 
 def _learn(words: Counter[str], vocab_size: int, specials: list[str], alphabet: list[str],
-           min_frequency: int) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """The BPE training loop over word counts; returns (vocab, merges in rank order)."""
+           min_frequency: int, prefix: str = "") -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """The BPE training loop over word counts; returns (vocab, merges in rank order).
+
+    ``prefix`` (WordPiece's ``##``) marks every symbol after a word's first; characters
+    outside ``alphabet`` are left out of the words, as the reference does.
+    """
     id_to_word: list[str] = []
     word_to_id: dict[str, int] = {}
-    for t in [*specials, *alphabet]:
+
+    def add(t: str) -> int:
         if t not in word_to_id:
             word_to_id[t] = len(id_to_word)
             id_to_word.append(t)
-    seqs = [[word_to_id[c] for c in w] for w in words]
+        return word_to_id[t]
+
+    for t in [*specials, *alphabet]:
+        add(t)
+    known = set(alphabet)
+    seqs = [[add(c if k == 0 or not prefix else prefix + c)
+             for k, c in enumerate(w) if c in known] for w in words]
     counts = list(words.values())
     pair_counts: Counter[tuple[int, int]] = Counter()
     where: dict[tuple[int, int], set[int]] = {}
@@ -288,7 +299,9 @@ def _learn(words: Counter[str], vocab_size: int, specials: list[str], alphabet: 
         if -neg < 1 or min_frequency > -neg:
             break
         a, b = pair
-        token = id_to_word[a] + id_to_word[b]
+        right = id_to_word[b]
+        token = id_to_word[a] + (right[len(prefix):] if prefix and right.startswith(prefix)
+                                 else right)
         new = word_to_id.get(token)
         if new is None:
             new = word_to_id[token] = len(id_to_word)

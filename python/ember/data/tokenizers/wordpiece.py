@@ -1,6 +1,6 @@
 """BERT's WordPiece tokenizer: load a ``vocab.txt`` and get the ids of the reference
 (Hugging Face ``tokenizers``' ``BertWordPieceTokenizer``: BertNormalizer, BertPreTokenizer,
-WordPiece, and the ``[CLS] a [SEP] b [SEP]`` template).
+WordPiece, and the ``[CLS] a [SEP] b [SEP]`` template), or train a vocabulary on a corpus.
 
 1. **Normalise** (:class:`BasicTokenizer`): drop NUL, U+FFFD and control characters, turn
    every whitespace character into a space; put spaces around CJK ideographs (so each is a
@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
 
 from .base import CharMap, SubwordTokenizer
+from .bpe import _learn
 
 __all__ = ["BasicTokenizer", "WordPieceTokenizer"]
 
@@ -165,6 +168,51 @@ class WordPieceTokenizer(SubwordTokenizer):
         with open(path, "w", encoding="utf-8") as f:
             f.writelines(self.id_to_token_map[i] + "\n" for i in ids)
         return path
+
+    @classmethod
+    def train(cls, corpus: Iterable[str], vocab_size: int = 30000, min_frequency: int = 2,
+              limit_alphabet: int = 1000,
+              special_tokens: Iterable[str] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"),
+              lowercase: bool = True, strip_accents: bool | None = None,
+              clean_text: bool = True, handle_chinese_chars: bool = True,
+              wordpieces_prefix: str = "##", **kwargs) -> WordPieceTokenizer:
+        """Learn a WordPiece vocabulary from ``corpus`` (an iterable of texts), as the
+        reference's ``BertWordPieceTokenizer.train`` does: BPE over the words of
+        :class:`BasicTokenizer`, every symbol after a word's first carrying ``##``, from an
+        alphabet of the ``limit_alphabet`` most frequent characters.
+
+        The vocabulary holds the special tokens, the alphabet (code point order), each
+        ``##`` character in order of first appearance, then the merges. The reference
+        numbers the ``##`` characters in hash order, which changes from run to run (and so
+        can its choice among equally frequent pairs); ember's order is fixed.
+        """
+        if isinstance(corpus, (str, bytes)):
+            raise TypeError("WordPieceTokenizer.train: corpus must be an iterable of texts, "
+                            "got one string (wrap it in a list)")
+        for name, v in (("vocab_size", vocab_size), ("limit_alphabet", limit_alphabet)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"WordPieceTokenizer.train: {name} must be a positive int, "
+                                 f"got {v!r}")
+        basic = BasicTokenizer(lowercase, strip_accents, clean_text, handle_chinese_chars)
+        words: Counter[str] = Counter()
+        for n, text in enumerate(corpus):
+            if not isinstance(text, str):
+                raise TypeError(f"WordPieceTokenizer.train: corpus item {n} is a "
+                                f"{type(text).__name__}, expected str")
+            words.update(basic.tokenize(text))
+        chars: Counter[str] = Counter()
+        for w, c in words.items():
+            for ch in w:
+                chars[ch] += c
+        # the limit drops the rarest characters (ties: the higher code point first)
+        kept = sorted(chars, key=lambda ch: (-chars[ch], ord(ch)))[:limit_alphabet]
+        specials = list(dict.fromkeys(special_tokens))
+        vocab, _ = _learn(words, vocab_size, specials, sorted(kept), min_frequency,
+                          wordpieces_prefix)
+        kwargs.update(lowercase=lowercase, strip_accents=strip_accents, clean_text=clean_text,
+                      handle_chinese_chars=handle_chinese_chars,
+                      wordpieces_prefix=wordpieces_prefix)
+        return cls(vocab, **kwargs)
 
     @property
     def unk_token_id(self) -> int:
