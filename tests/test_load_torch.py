@@ -230,6 +230,9 @@ def test_legacy_format_missing_file_and_other_zips(tmp_path):
         zf.writestr("readme.txt", "hello")
     with pytest.raises(pickle.UnpicklingError, match="not a torch.save file"):
         ember.load_torch(tmp_path / "other.zip")
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), tmp_path / "script.pt")
+    with pytest.raises(pickle.UnpicklingError, match="TorchScript archive"):
+        ember.load_torch(tmp_path / "script.pt")
 
 
 def rewrite(src, dst, change):

@@ -339,3 +339,17 @@ def test_wordpiece_training_learns_the_reference_vocabulary():
         WordPieceTokenizer.train("text", 300)
     with pytest.raises(ValueError, match="limit_alphabet must be a positive int"):
         WordPieceTokenizer.train(["text"], 300, limit_alphabet=0)
+
+
+def test_call_is_the_transformers_spelling(vocab_txt):
+    tok = WordPieceTokenizer.from_file(vocab_txt[True])
+    one = tok("Hello world!", "Second text.")
+    assert one["input_ids"] == tok.encode("Hello world!", "Second text.")
+    assert one["token_type_ids"] == tok.encode_batch(
+        [("Hello world!", "Second text.")])["token_type_ids"][0]
+    batch = tok(["a b c", "d"], padding=True, return_tensors="ember")
+    assert batch["input_ids"].shape == (2, 5)
+    assert batch["attention_mask"].numpy().tolist() == [[1] * 5, [1, 1, 1, 0, 0]]
+    assert tok("hello", return_tensors="ember")["input_ids"].shape == (1, 3)
+    with pytest.raises(ValueError, match="2 texts but 1 text_pair entries"):
+        tok(["a", "b"], ["c"])

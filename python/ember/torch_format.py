@@ -260,14 +260,15 @@ class _Loader:
 def _prefix(zf: zipfile.ZipFile, name: str) -> str:
     """The archive's top-level folder (``model/``), found from its ``data.pkl``."""
     names = zf.namelist()
+    if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+        raise pickle.UnpicklingError(
+            f"load_torch: {name} is a TorchScript archive (torch.jit.save), which holds "
+            "code; load it with torch.jit.load, or save its state_dict() with torch.save")
     pkls = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
     if not pkls:
-        hint = (" (it looks like a TorchScript archive, written by torch.jit.save: "
-                "load it with torch.jit.load)" if any(n.endswith("constants.pkl")
-                                                    for n in names) else "")
         raise pickle.UnpicklingError(
             f"load_torch: {name} is a zip archive without <folder>/data.pkl, so not a "
-            f"torch.save file{hint}")
+            "torch.save file")
     return pkls[0][: -len("data.pkl")]
 
 

@@ -231,6 +231,34 @@ class SubwordTokenizer(ABC):
 
     _has_segments = False
 
+    def __call__(self, text: str | Sequence[str], text_pair: str | Sequence[str] | None = None,
+                 padding: bool | str = False, truncation: bool = False,
+                 max_length: int | None = None, return_tensors: str | None = None,
+                 add_special_tokens: bool = True,
+                 padding_side: str | None = None) -> dict[str, Any]:
+        """The ``transformers`` spelling: ``tok(text)`` or ``tok(texts, padding=True,
+        truncation=True, max_length=..., return_tensors="ember")``.
+
+        One text gives one row (lists of ints; with ``return_tensors`` a batch of one, as
+        in ``transformers``); a list gives ``encode_batch``'s dict. ``text_pair`` is the
+        second text (or list of them) of pair tasks.
+        """
+        single = isinstance(text, str)
+        texts = [text] if single else list(text)
+        if text_pair is not None:
+            pairs = [text_pair] if isinstance(text_pair, str) else list(text_pair)
+            if len(pairs) != len(texts):
+                raise ValueError(f"{type(self).__name__}: {len(texts)} texts but "
+                                 f"{len(pairs)} text_pair entries")
+            texts = list(zip(texts, pairs))
+        out = self.encode_batch(texts, padding=padding, truncation=truncation,
+                                max_length=max_length, return_tensors=return_tensors,
+                                add_special_tokens=add_special_tokens,
+                                padding_side=padding_side)
+        if single and return_tensors is None:
+            out = {k: v[0] for k, v in out.items()}
+        return out
+
     def _check_side(self, side: str) -> None:
         if side not in ("right", "left"):
             raise ValueError(f"{type(self).__name__}: padding_side must be 'right' or 'left', "
