@@ -299,3 +299,38 @@ def test_newer_pickle_protocols(tmp_path, protocol):
     assert out["s"] == {1, 2} and out["t"][1] == b"\x01" and bool(out["t"][0].item())
     assert isinstance(out["od"], OrderedDict)
     np.testing.assert_array_equal(out["od"]["a"].numpy(), [0, 1, 2])
+
+
+def zip_with_pickle(path, pkl: bytes) -> None:
+    """A torch.save-shaped archive around a hand-written pickle."""
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", pkl)
+        zf.writestr("archive/byteorder", "little")
+        zf.writestr("archive/version", "3\n")
+
+
+def text(s: str) -> bytes:
+    """Protocol-2 BINUNICODE for ``s``."""
+    raw = s.encode()
+    return b"X" + len(raw).to_bytes(4, "little") + raw
+
+
+@pytest.mark.parametrize("target,attr", [(b"torch\nfloat32\n", "np"),
+                                         (b"torch\ndevice\n", "__eq__")])
+def test_a_pickle_cannot_rewrite_the_admitted_objects(tmp_path, target, attr):
+    # GLOBAL target; (None, {attr: 1}); BUILD -> setattr(target, attr, 1) if it were allowed
+    pkl = b"\x80\x02c" + target + b"N}" + text(attr) + b"K\x01s\x86b."
+    zip_with_pickle(tmp_path / "build.pt", pkl)
+    before = (ember.float32.np, ember.device.__eq__)
+    with pytest.raises(pickle.UnpicklingError, match="refusing to set the state of a"):
+        ember.load_torch(tmp_path / "build.pt")
+    assert (ember.float32.np, ember.device.__eq__) == before
+    assert ember.zeros(2).dtype is ember.float32 and ember.device("cpu") == "cpu"
+
+
+def test_state_dict_metadata_survives(tmp_path):
+    sd = torch.nn.Linear(2, 3).state_dict()
+    assert hasattr(sd, "_metadata")  # torch.save writes it with BUILD
+    torch.save(sd, tmp_path / "sd.pt")
+    out = ember.load_torch(tmp_path / "sd.pt")
+    assert isinstance(out, OrderedDict) and out._metadata == sd._metadata

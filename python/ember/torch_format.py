@@ -15,12 +15,13 @@ Several tensors may share one storage (a view, tied weights), each with its own 
 size and stride (in elements).
 
 **Safety.** Unpickling can run any code a file names (``os.system`` is two opcodes away).
-This loader uses a restricted :class:`pickle.Unpickler` whose ``find_class`` admits only the
-few globals a state dict needs (the tensor/parameter rebuild functions, the storage types,
-``OrderedDict``, ``set``/``frozenset``, bytes' ``_codecs.encode``, ``torch.device`` and the
-dtypes) and raises :class:`pickle.UnpicklingError` naming any other global *before* it is
-looked up, so a malicious file runs nothing. None of PyTorch is imported: the admitted names
-are mapped to ember's own functions.
+This loader uses a restricted unpickler whose ``find_class`` admits only the few globals a
+state dict needs (the tensor/parameter rebuild functions, the storage types, ``OrderedDict``,
+``set``/``frozenset``, bytes' ``_codecs.encode``, ``torch.device`` and the dtypes) and raises
+:class:`pickle.UnpicklingError` naming any other global *before* it is looked up, so a
+malicious file runs nothing; and whose ``BUILD`` (set an object's attributes) accepts only an
+``OrderedDict``'s, so a file cannot rewrite the admitted objects either. None of PyTorch is
+imported: the admitted names are mapped to ember's own functions.
 
 **Tensors** come back as ember tensors of the same dtype (float32, float64, int64, bool;
 other dtypes are refused with an error naming the dtype). A tensor whose elements are
@@ -240,21 +241,47 @@ class _Loader:
         return admitted
 
     def load(self, pkl: bytes) -> Any:
-        admitted, name = self.globals(), self.name
-
-        class Restricted(pickle.Unpickler):
-            def find_class(self, module: str, qualname: str) -> Any:
-                try:
-                    return admitted[(module, qualname)]
-                except KeyError:
-                    raise pickle.UnpicklingError(
-                        f"load_torch: {name}: refusing to load global {module}.{qualname}: "
-                        "only tensors, storages and plain containers are admitted (the file "
-                        "may hold code; nothing was run)") from None
-
-        up = Restricted(_pyio.BytesIO(pkl))
+        up = _Restricted(_pyio.BytesIO(pkl))
+        up.admitted, up.name = self.globals(), self.name
         up.persistent_load = self.storage
         return up.load()
+
+
+class _Restricted(pickle._Unpickler):
+    """An unpickler that looks up only admitted globals and builds only state dicts.
+
+    It is Python's own pure-Python unpickler (``pickle._Unpickler``) because the C one
+    cannot restrict ``BUILD``, the opcode that sets an object's attributes: left open, a file
+    could rewrite the admitted classes and objects themselves (``ember.float32``'s fields,
+    ``ember.device``'s methods) for the rest of the process. ``data.pkl`` is small (the tensor
+    bytes are in their own records), so the pure-Python speed does not matter.
+    """
+
+    admitted: dict[tuple[str, str], Any]
+    name: str
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def find_class(self, module: str, qualname: str) -> Any:
+        try:
+            return self.admitted[(module, qualname)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"load_torch: {self.name}: refusing to load global {module}.{qualname}: only "
+                "tensors, storages and plain containers are admitted (the file may hold code; "
+                "nothing was run)") from None
+
+    def load_build(self) -> None:
+        # torch.save's only BUILD: an OrderedDict's attributes (a state dict's `_metadata`)
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if type(inst) is not OrderedDict or not isinstance(state, dict) or \
+                not all(isinstance(k, str) for k in state):
+            raise pickle.UnpicklingError(
+                f"load_torch: {self.name}: refusing to set the state of a "
+                f"{type(inst).__name__} (only an OrderedDict's attributes may be set)")
+        inst.__dict__.update(state)
+
+    dispatch[pickle.BUILD[0]] = load_build
 
 
 def _prefix(zf: zipfile.ZipFile, name: str) -> str:
