@@ -334,3 +334,15 @@ def test_state_dict_metadata_survives(tmp_path):
     torch.save(sd, tmp_path / "sd.pt")
     out = ember.load_torch(tmp_path / "sd.pt")
     assert isinstance(out, OrderedDict) and out._metadata == sd._metadata
+
+
+def test_tensor_views_outside_their_storage_are_refused(tmp_path):
+    torch.save({"w": torch.ones(4)}, tmp_path / "ok.pt")
+    # the pickle spells the view as the tuple (4,) of size and (1,) of stride
+    for old, new, err in [(b"K\x04\x85", b"K\x05\x85", "reaches past its storage of 4"),
+                          (b"K\x04\x85", b"J\xff\xff\xff\xff\x85", "bad tensor view")]:
+        rewrite(tmp_path / "ok.pt", tmp_path / "bad.pt",
+                lambda n, d, old=old, new=new: d.replace(old, new, 1)
+                if n.endswith("data.pkl") else d)
+        with pytest.raises(pickle.UnpicklingError, match=err):
+            ember.load_torch(tmp_path / "bad.pt")

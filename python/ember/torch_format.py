@@ -161,16 +161,17 @@ class _Loader:
         if backward_hooks:
             raise pickle.UnpicklingError(
                 f"load_torch: {self.name}: a tensor with backward hooks (hooks are code)")
-        size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-        if len(size) != len(stride):
+        if not all(type(v) is int and v >= 0 for v in (offset, *size, *stride)) or \
+                len(size) != len(stride):
             raise pickle.UnpicklingError(
-                f"load_torch: {self.name}: tensor size {size} and stride {stride} differ "
-                "in length")
+                f"load_torch: {self.name}: bad tensor view (offset {offset!r}, size {size!r}, "
+                f"stride {stride!r}): expected non-negative ints, one stride per dimension")
+        size, stride = tuple(size), tuple(stride)
         flat = storage.array
         numel = int(np.prod(size, dtype=np.int64))
         if numel:
             last = offset + sum((n - 1) * s for n, s in zip(size, stride))
-            if offset < 0 or min(stride, default=0) < 0 or last >= flat.size:
+            if last >= flat.size:
                 raise pickle.UnpicklingError(
                     f"load_torch: {self.name}: tensor (offset {offset}, size {size}, "
                     f"stride {stride}) reaches past its storage of {flat.size} elements")
