@@ -211,6 +211,22 @@ def test_bpe_bad_input_is_named(tmp_path):
         ByteLevelBPETokenizer.from_files(tmp_path / "list.json", merges_path)
     with pytest.raises(ValueError, match="special token '<mask>' is not in the vocabulary"):
         ByteLevelBPETokenizer(tok.vocab, tok.merges, ["<mask>"])
+    with pytest.raises(ValueError, match="pad_token '<mask>' is not in the vocabulary"):
+        tok.pad_token = "<mask>"
+    with pytest.raises(TypeError, match="ids must be ints, got float"):
+        tok.id_to_token(2.0)
+
+
+def test_special_tokens_added_later_are_kept_whole():
+    tok = ByteLevelBPETokenizer.train(VARIED, 300, ["<|endoftext|>"])
+    n = len(tok)
+    before = tok.encode("a<mask>b")
+    assert tok.add_special_tokens(["<mask>", "<|endoftext|>"]) == 1
+    assert len(tok) == n + 1 and tok.token_to_id("<mask>") == n
+    assert tok.encode("a<mask>b") == [tok.encode("a")[0], n, tok.encode("b")[0]] != before
+    assert tok.decode(tok.encode("a<mask>b")) == "a<mask>b"
+    tok.pad_token = "<mask>"
+    assert tok.encode_batch(["a", "a b"])["input_ids"][0][-1] == n
 
 
 # ------------------------------------------------------------------------------ WordPiece

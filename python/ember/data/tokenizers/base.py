@@ -8,6 +8,7 @@ A subclass supplies ``_encode_text`` (ordinary text -> ids, no special tokens in
 
 from __future__ import annotations
 
+import operator
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -53,12 +54,40 @@ class SubwordTokenizer(ABC):
                 raise ValueError(f"{name}: special token {tok!r} is not in the vocabulary")
             if tok not in self.special_tokens:
                 self.special_tokens.append(tok)
-        if pad_token is not None and pad_token not in self.vocab:
-            raise ValueError(f"{name}: pad_token {pad_token!r} is not in the vocabulary")
-        self.pad_token = pad_token
         self._special_re: re.Pattern | None = None
+        self.pad_token = pad_token
         self.padding_side = padding_side
         self._check_side(padding_side)
+
+    @property
+    def pad_token(self) -> str | None:
+        """The token ``encode_batch`` pads with (None: padding is an error)."""
+        return self._pad_token
+
+    @pad_token.setter
+    def pad_token(self, token: str | None) -> None:
+        if token is not None and token not in self.vocab:
+            raise ValueError(f"{type(self).__name__}: pad_token {token!r} is not in the "
+                             "vocabulary (add it with add_special_tokens first)")
+        self._pad_token = token
+
+    def add_special_tokens(self, tokens: Iterable[str]) -> int:
+        """Make ``tokens`` special (kept whole in the input); a token not yet in the
+        vocabulary gets the next free id (a model's embedding then needs that many more
+        rows). Returns how many tokens were new to the vocabulary."""
+        added = 0
+        for tok in tokens:
+            if not isinstance(tok, str) or not tok:
+                raise ValueError(f"{type(self).__name__}.add_special_tokens: expected "
+                                 f"non-empty strings, got {tok!r}")
+            if tok not in self.vocab:
+                i = max(self.id_to_token_map, default=-1) + 1
+                self.vocab[tok], self.id_to_token_map[i] = i, tok
+                added += 1
+            if tok not in self.special_tokens:
+                self.special_tokens.append(tok)
+        self._special_re = None  # rebuilt on the next encode
+        return added
 
     # -- the vocabulary --------------------------------------------------------------------
     def __len__(self) -> int:
@@ -80,7 +109,10 @@ class SubwordTokenizer(ABC):
     def id_to_token(self, i: int) -> str:
         """The token of id ``i`` (an error naming the range when there is none)."""
         try:
-            return self.id_to_token_map[int(i)]
+            return self.id_to_token_map[operator.index(i)]
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}: ids must be ints, got "
+                            f"{type(i).__name__} ({i!r})") from None
         except KeyError:
             raise ValueError(f"{type(self).__name__}: id {i} is not in the vocabulary "
                              f"(ids run 0..{max(self.id_to_token_map, default=-1)})") from None
