@@ -104,6 +104,10 @@ def test_loading_vocab_and_merges_gives_the_reference_ids(tmp_path):
     loaded.add_special_tokens(SPECIAL)
     for s in VARIED + ["a<|endoftext|>b <pad><pad> <|endoftext|"]:
         assert ours.encode(s) == loaded.encode(s).ids == ref.encode(s).ids, repr(s)
+    # a long word (no spaces), and long runs of repeated characters
+    long_word = "".join(corpus()[:400]).replace(" ", "")[:20000]
+    for s in (long_word, "a" * 5001, "ab" * 3000):
+        assert ours.encode(s) == ref.encode(s).ids
     # and with a prefix space
     spaced = tk.ByteLevelBPETokenizer(str(tmp_path / "vocab.json"),
                                       str(tmp_path / "merges.txt"), add_prefix_space=True)

@@ -183,20 +183,33 @@ class ByteLevelBPETokenizer(SubwordTokenizer):
 
     def _merge_word(self, word: str) -> list[int]:
         """Apply the merges to one byte-mapped word: the lowest-ranked adjacent pair first,
-        the leftmost of equals, until no adjacent pair has a rank."""
+        the leftmost of equals, until no adjacent pair has a rank.
+
+        The symbols form a linked list and the candidate pairs a heap of (rank, position), so
+        a long word costs O(n log n), not a rescan per merge. A heap entry goes stale when
+        either symbol has since been merged into another; it is then skipped.
+        """
         parts = list(word)
-        ranks = self.ranks
-        while len(parts) > 1:
-            best, at = None, -1
-            for i in range(len(parts) - 1):
-                r = ranks.get((parts[i], parts[i + 1]))
-                if r is not None and (best is None or r < best):
-                    best, at = r, i
-            if best is None:
-                break
-            parts[at:at + 2] = [parts[at] + parts[at + 1]]
+        n, ranks = len(parts), self.ranks
+        nxt, prv = list(range(1, n + 1)), list(range(-1, n - 1))
+        heap = [(r, i) for i in range(n - 1)
+                if (r := ranks.get((parts[i], parts[i + 1]))) is not None]
+        heapq.heapify(heap)
+        while heap:
+            r, i = heapq.heappop(heap)
+            j = nxt[i]
+            if parts[i] is None or j >= n or ranks.get((parts[i], parts[j])) != r:
+                continue  # stale: the pair at i is no longer the one this rank was for
+            parts[i], parts[j] = parts[i] + parts[j], None
+            nxt[i] = nxt[j]
+            if nxt[i] < n:
+                prv[nxt[i]] = i
+                if (rr := ranks.get((parts[i], parts[nxt[i]]))) is not None:
+                    heapq.heappush(heap, (rr, i))
+            if prv[i] >= 0 and (rr := ranks.get((parts[prv[i]], parts[i]))) is not None:
+                heapq.heappush(heap, (rr, prv[i]))
         try:
-            return [self.vocab[p] for p in parts]
+            return [self.vocab[p] for p in parts if p is not None]
         except KeyError as e:
             raise ValueError(f"ByteLevelBPETokenizer: {e.args[0]!r} (from {word!r}) is not in "
                              "the vocabulary; a byte-level vocabulary holds all 256 byte "
