@@ -14,7 +14,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["CharMap", "SubwordTokenizer"]
+__all__ = ["WHITESPACE", "CharMap", "SubwordTokenizer"]
+
+# Whitespace as the references see it (Rust's char::is_whitespace, the regex engine's \s): the
+# Unicode White_Space property. Not Python's str.isspace, which also counts U+001C..U+001F.
+WHITESPACE = frozenset(map(chr, [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680,
+                                 *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
+                                 0x3000]))
 
 
 class CharMap(dict):

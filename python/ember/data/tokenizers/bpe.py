@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
-from .base import CharMap, SubwordTokenizer
+from .base import WHITESPACE, CharMap, SubwordTokenizer
 
 __all__ = ["ByteLevelBPETokenizer", "bytes_to_unicode", "pre_tokenize"]
 
@@ -59,11 +59,6 @@ def _byte_chars(word: str) -> str:
     return word.encode("utf-8").decode("latin-1").translate(_BYTE_CHARS)
 
 
-# \s of the reference's regex engine: the Unicode White_Space property (not Python's
-# str.isspace, which also counts U+001C..U+001F)
-_WHITESPACE = frozenset(map(chr, [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680,
-                                  *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
-                                  0x3000]))
 _CACHE_SIZE = 100_000  # words whose merges are remembered
 
 
@@ -73,7 +68,7 @@ def _char_class(c: str) -> str:
     themselves, any other letter is L; N a number; the apostrophe itself; o the rest."""
     if c == " " or c == "'":
         return c
-    if c in _WHITESPACE:
+    if c in WHITESPACE:
         return "\t"
     cat = unicodedata.category(c)[0]
     if cat == "L":
@@ -263,12 +258,13 @@ class ByteLevelBPETokenizer(SubwordTokenizer):
             words[_byte_chars(w)] += c
         specials = list(dict.fromkeys(special_tokens))
         alphabet = sorted(bytes_to_unicode().values())
-        vocab, merges = _learn(words, vocab_size, specials, alphabet, min_frequency)
+        vocab, merges = learn_merges(words, vocab_size, specials, alphabet, min_frequency)
         return cls(vocab, merges, specials, **kwargs)
 
 
-def _learn(words: Counter[str], vocab_size: int, specials: list[str], alphabet: list[str],
-           min_frequency: int, prefix: str = "") -> tuple[dict[str, int], list[tuple[str, str]]]:
+def learn_merges(words: Counter[str], vocab_size: int, specials: list[str],
+                 alphabet: list[str], min_frequency: int,
+                 prefix: str = "") -> tuple[dict[str, int], list[tuple[str, str]]]:
     """The BPE training loop over word counts; returns (vocab, merges in rank order).
 
     ``prefix`` (WordPiece's ``##``) marks every symbol after a word's first; characters

@@ -21,8 +21,8 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
-from .base import CharMap, SubwordTokenizer
-from .bpe import _learn
+from .base import WHITESPACE, CharMap, SubwordTokenizer
+from .bpe import learn_merges
 
 __all__ = ["BasicTokenizer", "WordPieceTokenizer"]
 
@@ -30,9 +30,6 @@ __all__ = ["BasicTokenizer", "WordPieceTokenizer"]
 # "Chinese characters" (Hangul and kana are not among them)
 _CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
         (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
-_WHITESPACE = frozenset(map(chr, [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680,
-                                  *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
-                                  0x3000]))  # the Unicode White_Space property
 _ASCII_PUNCT = frozenset('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~')
 
 
@@ -52,12 +49,12 @@ def _is_punctuation(c: str) -> bool:
 
 # clean_text: drop NUL, U+FFFD and controls; every whitespace character becomes a space
 _CLEAN = CharMap(lambda c: None if c in "\x00\ufffd" or _is_control(c)
-                  else " " if c in _WHITESPACE else c)
+                  else " " if c in WHITESPACE else c)
 _CJK_APART = CharMap(lambda c: f" {c} " if _is_cjk(c) else c)
 _DROP_MN = CharMap(lambda c: None if unicodedata.category(c) == "Mn" else c)
 _LOWER = CharMap(str.lower)
 # the pre-tokenizer: whitespace separates words, a punctuation mark is a word of its own
-_SPLIT = CharMap(lambda c: " " if c in _WHITESPACE else f" {c} " if _is_punctuation(c)
+_SPLIT = CharMap(lambda c: " " if c in WHITESPACE else f" {c} " if _is_punctuation(c)
                   else c)
 
 
@@ -207,7 +204,7 @@ class WordPieceTokenizer(SubwordTokenizer):
         # the limit drops the rarest characters (ties: the higher code point first)
         kept = sorted(chars, key=lambda ch: (-chars[ch], ord(ch)))[:limit_alphabet]
         specials = list(dict.fromkeys(special_tokens))
-        vocab, _ = _learn(words, vocab_size, specials, sorted(kept), min_frequency,
+        vocab, _ = learn_merges(words, vocab_size, specials, sorted(kept), min_frequency,
                           wordpieces_prefix)
         kwargs.update(lowercase=lowercase, strip_accents=strip_accents, clean_text=clean_text,
                       handle_chinese_chars=handle_chinese_chars,
