@@ -220,6 +220,12 @@ def test_unsupported_dtypes_are_named(tmp_path, dtype, name):
         ember.load_torch(tmp_path / "h.pt")
 
 
+def test_other_dtype_objects_are_named(tmp_path):
+    torch.save({"dtype": torch.float16}, tmp_path / "dt.pt")
+    with pytest.raises(TypeError, match="names the dtype torch.float16, which ember does not"):
+        ember.load_torch(tmp_path / "dt.pt")
+
+
 def test_legacy_format_missing_file_and_other_zips(tmp_path):
     torch.save({"w": torch.ones(2)}, tmp_path / "old.pt", _use_new_zipfile_serialization=False)
     with pytest.raises(pickle.UnpicklingError, match="legacy format"):

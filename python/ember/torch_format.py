@@ -62,6 +62,9 @@ _STORAGES: dict[str, tuple[str, str | None]] = {
     "QInt8Storage": ("qint8", None), "QUInt8Storage": ("quint8", None),
     "QInt32Storage": ("qint32", None), "UntypedStorage": ("an untyped byte storage", None),
 }
+_OTHER_DTYPES = {"float16", "half", "bfloat16", "int32", "int", "int16", "short", "int8",
+                 "uint8", "uint16", "uint32", "uint64", "complex64", "cfloat", "complex128",
+                 "cdouble", "qint8", "quint8", "qint32", "float8_e4m3fn", "float8_e5m2"}
 _DTYPES = {"float32": float32, "float": float32, "float64": float64, "double": float64,
            "int64": int64, "long": int64, "bool": bool_}
 
@@ -114,6 +117,9 @@ class _Loader:
                 f"load_torch: {self.name}: unsupported persistent id {pid!r} "
                 "(expected ('storage', type, key, location, numel))")
         _, stype, key, location, numel = pid
+        if type(numel) is not int or numel < 0:
+            raise pickle.UnpicklingError(
+                f"load_torch: {self.name}: storage {key!r} has a bad element count {numel!r}")
         if not isinstance(stype, _StorageType):
             raise pickle.UnpicklingError(
                 f"load_torch: {self.name}: storage {key!r} has type {stype!r}, not a storage")
@@ -266,6 +272,11 @@ class _Restricted(pickle._Unpickler):
         try:
             return self.admitted[(module, qualname)]
         except KeyError:
+            if module == "torch" and qualname in _OTHER_DTYPES:
+                raise TypeError(
+                    f"load_torch: {self.name}: the file names the dtype torch.{qualname}, "
+                    "which ember does not have (ember has float32, float64, int64, bool)"
+                ) from None
             raise pickle.UnpicklingError(
                 f"load_torch: {self.name}: refusing to load global {module}.{qualname}: only "
                 "tensors, storages and plain containers are admitted (the file may hold code; "
