@@ -167,12 +167,12 @@ class _Loader:
         if backward_hooks:
             raise pickle.UnpicklingError(
                 f"load_torch: {self.name}: a tensor with backward hooks (hooks are code)")
-        if not all(type(v) is int and v >= 0 for v in (offset, *size, *stride)) or \
-                len(size) != len(stride):
+        if not (isinstance(size, tuple) and isinstance(stride, tuple)
+                and len(size) == len(stride)
+                and all(type(v) is int and v >= 0 for v in (offset, *size, *stride))):
             raise pickle.UnpicklingError(
                 f"load_torch: {self.name}: bad tensor view (offset {offset!r}, size {size!r}, "
                 f"stride {stride!r}): expected non-negative ints, one stride per dimension")
-        size, stride = tuple(size), tuple(stride)
         flat = storage.array
         numel = int(np.prod(size, dtype=np.int64))
         if numel:
