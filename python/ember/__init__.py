@@ -81,3 +81,4 @@ from . import data, keras, metrics, nn, optim, summary, utils, viz  # noqa: E402
 from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
+from .torch_format import load_torch  # noqa: E402
