@@ -185,6 +185,9 @@ def test_a_pretrained_body_under_a_new_head(hf):
     np.testing.assert_array_equal(
         clf.bert.embeddings.word_embeddings.weight.detach().numpy(),
         N(ref.bert.embeddings.word_embeddings.weight))
+    with pytest.warns(UserWarning, match=r"classifier\.bias"):
+        clf3 = BertForSequenceClassification.from_pretrained(folder, strict=False, num_labels=3)
+    assert clf3.classifier.weight.shape == (3, 64)
     with pytest.warns(UserWarning, match=r"\['pooler\.dense\.weight', 'pooler\.dense\.bias'\]"):
         base = BertModel.from_pretrained(folder, strict=False)  # the MLM head is dropped
     assert base.embeddings.LayerNorm.weight.shape == (64,)

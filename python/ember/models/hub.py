@@ -225,7 +225,8 @@ class PreTrainedModel(Module):
         """
         config = cls.config_class.from_pretrained(folder)
         for key, value in config_overrides.items():
-            if key not in config.defaults and key not in config.attribute_map:
+            if key not in config.defaults and key not in config.attribute_map and \
+                    not isinstance(getattr(type(config), key, None), property):
                 raise TypeError(f"{cls.__name__}.from_pretrained: {key!r} is not a field of "
                                 f"{type(config).__name__} (its fields: "
                                 f"{', '.join(config.defaults)})")
