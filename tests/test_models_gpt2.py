@@ -262,3 +262,33 @@ def test_config_reads_transformers_json_and_keeps_unknown_keys(hf, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         GPT2LMHeadModel(config)
+
+
+def test_non_default_config_matches_transformers(tmp_path):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(1)
+    extra = dict(scale_attn_by_inverse_layer_idx=True, n_inner=96, activation_function="gelu",
+                 layer_norm_epsilon=1e-3, tie_word_embeddings=False)
+    ref = transformers.GPT2LMHeadModel(transformers.GPT2Config(**SMALL, **extra)).eval()
+    ref.save_pretrained(tmp_path)
+    model = GPT2LMHeadModel.from_pretrained(tmp_path)
+    assert model.lm_head.weight is not model.transformer.wte.weight
+    ids, mask = _batch(torch)
+    with torch.no_grad():
+        r = ref(ids, attention_mask=mask).logits
+    keep = N(mask).astype(bool)
+    np.testing.assert_allclose(N(model(E(ids), attention_mask=E(mask)).logits)[keep],
+                               N(r)[keep], atol=1e-4, rtol=1e-4)
+
+
+def test_kv_cache_reorder_keeps_the_chosen_rows():
+    model = GPT2LMHeadModel(GPT2Config(**SMALL)).eval()
+    ids = ember.randint(0, VOCAB, (3, 5))
+    with ember.no_grad():
+        cache = model(ids).past_key_values
+    keys = [k.numpy() for k in cache.keys]
+    cache.reorder(ember.tensor([2, 2, 0]))
+    for before, after in zip(keys, cache.keys):
+        np.testing.assert_array_equal(after.numpy(), before[[2, 2, 0]])
+    assert "seq_length=5" in repr(cache)

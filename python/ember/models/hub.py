@@ -17,7 +17,6 @@ an error naming the keys (``strict=False`` loads what fits and warns, naming the
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import warnings
@@ -314,7 +313,3 @@ class PreTrainedModel(Module):
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-
-    def num_parameters(self, trainable_only: bool = False) -> int:  # tied weights once
-        return sum(math.prod(p.shape) for p in self.parameters()
-                   if p.requires_grad or not trainable_only)
