@@ -292,3 +292,16 @@ def test_kv_cache_reorder_keeps_the_chosen_rows():
     for before, after in zip(keys, cache.keys):
         np.testing.assert_array_equal(after.numpy(), before[[2, 2, 0]])
     assert "seq_length=5" in repr(cache)
+
+
+def test_a_float16_checkpoint_loads_widened(hf, tmp_path):
+    torch = pytest.importorskip("torch")
+    ref, _ = hf
+    half = copy.deepcopy(ref).half()
+    half.save_pretrained(tmp_path)
+    model = GPT2LMHeadModel.from_pretrained(tmp_path)
+    assert model.transformer.wte.weight.dtype is ember.float32
+    ids, _ = _batch(torch)
+    with torch.no_grad():
+        r = half.float()(ids).logits  # the same float16 weights, computed in float32
+    np.testing.assert_allclose(N(model(E(ids)).logits), N(r), atol=1e-4, rtol=1e-4)

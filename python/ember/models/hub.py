@@ -23,6 +23,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
+
 from .. import dtypes as _dt
 from .._safetensors import read_safetensors, write_safetensors
 from ..autograd.grad_mode import no_grad
@@ -276,7 +278,10 @@ class PreTrainedModel(Module):
         with no_grad():
             for k, v in state.items():
                 if k in own:
-                    src = v if isinstance(v, Tensor) else from_numpy(v)
+                    # float16 (or any stored dtype) converted to the parameter's dtype in
+                    # NumPy: ember has no float16, and float16 -> float32/64 is exact
+                    src = v if isinstance(v, Tensor) else from_numpy(
+                        np.ascontiguousarray(v, dtype=own[k].dtype.np))
                     own[k].copy_(src.to(own[k].device).to(own[k].dtype))
 
     def _rename_keys(self, state: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
