@@ -175,3 +175,16 @@ def test_argument_errors_name_the_argument():
         model.generate(ember.tensor([1, 2, 3]))
     with pytest.raises(ValueError, match=r"input_ids must be in \[0, vocab_size=50\)"):
         model.generate(ember.tensor([[1, 50]]))
+
+
+def test_with_the_cache_each_new_token_costs_one_position_of_work():
+    model = GPT2LMHeadModel(GPT2Config(**SMALL)).eval()
+    seen = []
+    model.transformer.wte.register_forward_hook(lambda m, inputs, out: seen.append(
+        tuple(inputs[0].shape)))
+    ids = ember.tensor([[1, 2, 3, 4], [5, 6, 7, 8]])
+    model.generate(ids, max_new_tokens=5, eos_token_id=[])
+    assert seen == [(2, 4)] + [(2, 1)] * 4  # the prefill, then one token per step
+    seen.clear()
+    model.generate(ids, max_new_tokens=3, eos_token_id=[], use_cache=False)
+    assert seen == [(2, 4), (2, 5), (2, 6)]  # without it, the whole sequence every step
