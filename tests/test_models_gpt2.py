@@ -305,3 +305,13 @@ def test_a_float16_checkpoint_loads_widened(hf, tmp_path):
     with torch.no_grad():
         r = half.float()(ids).logits  # the same float16 weights, computed in float32
     np.testing.assert_allclose(N(model(E(ids)).logits), N(r), atol=1e-4, rtol=1e-4)
+
+
+def test_a_whole_model_saves_and_loads_with_ember_save(tmp_path):
+    model = GPT2LMHeadModel(GPT2Config(**SMALL)).eval()
+    ember.save(model, tmp_path / "m.safetensors")
+    again = ember.load(tmp_path / "m.safetensors", weights_only=False)
+    assert again.lm_head.weight is again.transformer.wte.weight  # the tie survives
+    ids = ember.randint(0, VOCAB, (1, 5))
+    np.testing.assert_array_equal(again(ids).logits.detach().numpy(),
+                                  model(ids).logits.detach().numpy())

@@ -44,10 +44,16 @@ PathLike = str | os.PathLike
 
 # The activations config.json names (transformers' ACT2FN): "gelu" is the exact erf form,
 # "gelu_new" / "gelu_pytorch_tanh" the tanh approximation GPT-2 was trained with.
+def gelu_tanh(x: Tensor) -> Tensor:
+    """GELU's tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    return F.gelu(x, approximate="tanh")
+
+
+# (module-level functions, not lambdas, so that a whole model pickles: ember.save(model))
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": F.gelu,
-    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_new": gelu_tanh,
+    "gelu_pytorch_tanh": gelu_tanh,
     "relu": F.relu,
     "silu": F.silu,
     "swish": F.silu,
