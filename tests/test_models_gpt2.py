@@ -227,6 +227,10 @@ def test_checkpoint_errors_name_the_keys(tmp_path):
         GPT2LMHeadModel.from_pretrained(tmp_path, strict=False)
     with pytest.raises(FileNotFoundError, match="config.json"):
         GPT2LMHeadModel.from_pretrained(tmp_path / "nowhere")
+    os.rename(tmp_path / "model.safetensors", tmp_path / "pytorch_model.bin")
+    with pytest.raises(FileNotFoundError, match="no model.safetensors in .*pytorch_model.bin"):
+        GPT2LMHeadModel.from_pretrained(tmp_path)
+    os.rename(tmp_path / "pytorch_model.bin", tmp_path / "model.safetensors")
     with pytest.raises(TypeError, match="not a field of GPT2Config"):
         GPT2LMHeadModel.from_pretrained(tmp_path, n_layers=3)
 

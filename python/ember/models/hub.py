@@ -244,8 +244,13 @@ class PreTrainedModel(Module):
             model.to(_dt.as_dtype(dtype))
         path = os.path.join(folder, WEIGHTS_NAME)
         if not os.path.isfile(path):
+            present = set(os.listdir(folder))
+            hint = (" (it holds a sharded checkpoint, model.safetensors.index.json, which "
+                    "ember does not read)" if f"{WEIGHTS_NAME}.index.json" in present else
+                    " (it holds pytorch_model.bin, a torch.save pickle: convert it to "
+                    "safetensors)" if "pytorch_model.bin" in present else "")
             raise FileNotFoundError(f"{cls.__name__}.from_pretrained: no {WEIGHTS_NAME} in "
-                                    f"{os.fspath(folder)!r}")
+                                    f"{os.fspath(folder)!r}{hint}")
         with open(path, "rb") as f:
             _, _, arrays = read_safetensors(f, repr(path), os.fstat(f.fileno()).st_size)
         model.load_pretrained_state(arrays, strict=strict, source=path)
