@@ -8,6 +8,7 @@ import os
 import ember
 import numpy as np
 import pytest
+from ember._safetensors import read_safetensors, write_safetensors
 from ember.models import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel
 
 VOCAB = 100
@@ -221,3 +222,28 @@ def test_shape_mismatch_is_named(tmp_path):
                                            r"the file, \(64, 64\) in the model"):
         BertForMaskedLM.from_pretrained(tmp_path)
     assert os.path.exists(tmp_path / "model.safetensors")
+
+
+def test_an_old_style_pretraining_checkpoint_loads(tmp_path):
+    """bert-base-uncased's layout: LayerNorm.gamma/beta, a persistent position_ids buffer,
+    the pooler and the next-sentence head beside the masked-LM head."""
+    ember.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(**SMALL)).eval()
+    model.save_pretrained(tmp_path)
+    path = tmp_path / "model.safetensors"
+    with open(path, "rb") as f:
+        _, _, arrays = read_safetensors(f, str(path))
+    old = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias",
+                                                                    "LayerNorm.beta"): v
+           for k, v in arrays.items()}
+    old["bert.embeddings.position_ids"] = np.arange(32)[None]
+    old["bert.pooler.dense.weight"] = np.zeros((64, 64), np.float32)
+    old["bert.pooler.dense.bias"] = np.zeros(64, np.float32)
+    old["cls.seq_relationship.weight"] = np.zeros((2, 64), np.float32)
+    old["cls.seq_relationship.bias"] = np.zeros(2, np.float32)
+    with open(path, "wb") as f:
+        write_safetensors(f, old, {"format": "pt"})
+    again = BertForMaskedLM.from_pretrained(tmp_path)
+    ids = ember.randint(1, VOCAB, (2, 6))
+    np.testing.assert_array_equal(again(ids).logits.detach().numpy(),
+                                  model(ids).logits.detach().numpy())
