@@ -77,7 +77,7 @@ _install_methods()
 
 # after Tensor's methods exist; io and summary also install Module.save/load/summary (see
 # ember.nn.module.register_workflow)
-from . import data, keras, metrics, nn, optim, summary, utils, viz  # noqa: E402
+from . import data, keras, metrics, models, nn, optim, summary, utils, viz  # noqa: E402
 from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"

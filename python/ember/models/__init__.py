@@ -1,0 +1,29 @@
+"""``ember.models``: reference models built on ``ember.nn``, in the layouts their published
+checkpoints use, so those checkpoints load unchanged.
+
+- GPT-2 (``GPT2Config``, ``GPT2Model``, ``GPT2LMHeadModel``) and BERT (``BertConfig``,
+  ``BertModel``, ``BertForMaskedLM``, ``BertForSequenceClassification``) in the Hugging Face
+  ``transformers`` layout: ``from_pretrained(folder)`` reads ``config.json`` +
+  ``model.safetensors``, ``save_pretrained(folder)`` writes them;
+- ``generate()`` (greedy, temperature, top-k, top-p, repetition penalty, end tokens, left
+  padding) with a key/value cache (``KVCache``).
+
+See docs/models.md.
+"""
+
+from .bert import (
+    BertConfig,
+    BertForMaskedLM,
+    BertForSequenceClassification,
+    BertModel,
+)
+from .cache import KVCache
+from .generation import GenerationMixin
+from .gpt2 import GPT2Config, GPT2LMHeadModel, GPT2Model
+from .hub import PretrainedConfig, PreTrainedModel
+
+__all__ = [
+    "BertConfig", "BertForMaskedLM", "BertForSequenceClassification", "BertModel",
+    "GPT2Config", "GPT2LMHeadModel", "GPT2Model", "GenerationMixin", "KVCache",
+    "PreTrainedModel", "PretrainedConfig",
+]
