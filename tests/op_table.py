@@ -1373,6 +1373,48 @@ op("logaddexp", ember.logaddexp, binary(-3.0, 3.0)
    np.logaddexp, lambda a, b: torch.logaddexp(a, b))
 
 
+# ---- einsum (every equation lowers to permute / reshape / diagonal / sum / mul / matmul)
+def np_einsum(equation, *xs):
+    """np.einsum, except that an explicit output without '...' sums the '...' dimensions
+    (PyTorch's rule; NumPy refuses the equation)."""
+    lhs, arrow, rhs = equation.replace(" ", "").partition("->")
+    if arrow and "..." in lhs and "..." not in rhs:
+        y = np.einsum(f"{lhs}->...{rhs}", *xs)
+        return y.sum(axis=tuple(range(y.ndim - len(rhs))))
+    return np.einsum(equation, *xs)
+
+
+op("einsum", lambda eq, *xs: ember.einsum(eq, *xs),
+   [S("ij,jk->ik", U((2, 3)), U((3, 4)), name="matmul"),
+    S("bij,bjk->bik", U((2, 3, 4)), U((2, 4, 2)), name="batch matmul"),
+    S("bij,bjk->bik", U((2, 3, 4)), U((2, 4, 2)), nc=True, name="batch matmul noncontig"),
+    S("bhqd,bhkd->bhqk", U((2, 2, 3, 4)), U((2, 2, 5, 4)), name="attention scores"),
+    S("i,j->ij", U((3,)), U((4,)), name="outer"),
+    S("i,i", U((5,)), U((5,)), name="dot implicit"),
+    S("ij,j", U((2, 3)), U((3,)), name="matrix-vector implicit"),
+    S("ii", U((3, 3)), name="trace implicit"),
+    S("ii->i", U((3, 3)), name="diagonal"),
+    S("bii->bi", U((2, 3, 3)), name="batch diagonal"),
+    S("iii->i", U((3, 3, 3)), name="diagonal of a cube"),
+    S("ij->ji", U((2, 3)), name="transpose"),
+    S("ba", U((2, 3)), name="implicit output sorted"),
+    S("bA,ca", U((2, 3)), U((4, 5)), name="upper case sorts first"),
+    S("ij->", U((2, 3)), name="sum all"),
+    S("ijk->j", U((2, 3, 4)), name="sum some"),
+    S("bn,anm,bm->ba", U((2, 3)), U((4, 3, 5)), U((2, 5)), name="bilinear"),
+    S("ij,jk,kl->il", U((2, 3)), U((3, 4)), U((4, 2)), name="three operands"),
+    S("...ij,...jk->...ik", U((2, 1, 3, 4)), U((5, 4, 2)), name="ellipsis broadcast"),
+    S("...ij->ij", U((2, 3, 4)), name="ellipsis summed"),
+    S("i...->...", U((2, 3, 4)), name="ellipsis kept"),
+    S("ij,ij->ij", U((1, 3)), U((2, 3)), name="size-1 broadcast"),
+    S("aij,jk->aik", U((2, 1, 3)), U((1, 4)), name="size-1 broadcast of a summed letter"),
+    S("ij,jk->ik", U((0, 3)), U((3, 4)), name="empty rows"),
+    S("ij,jk->ik", U((2, 0)), U((0, 4)), name="empty summed dim"),
+    S("ijk,jil->kl", U((2, 3, 4)), U((3, 2, 5)), name="two summed letters out of order"),
+    S(" b i j , b j k -> b i k ", U((2, 2, 3)), U((2, 3, 2)), name="spaces"),
+    S("ij,ij", U((2, 3)), U((2, 3)), name="elementwise implicit sum")],
+   np_einsum, lambda eq, *xs: torch.einsum(eq, *xs))
+
 OPS_BY_NAME = {e.name: e for e in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
 

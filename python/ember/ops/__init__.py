@@ -198,3 +198,8 @@ from .composite import *  # noqa: E402,F401,F403
 
 TENSOR_METHODS += _composite.TENSOR_METHODS
 __all__ = sorted({*__all__, *_composite.__all__})
+
+# Einstein summation over the ops above (permute / reshape / diagonal / sum / matmul)
+from .einsum import einsum  # noqa: E402
+
+__all__ = sorted({*__all__, "einsum"})
