@@ -1415,6 +1415,56 @@ op("einsum", lambda eq, *xs: ember.einsum(eq, *xs),
     S("ij,ij", U((2, 3)), U((2, 3)), name="elementwise implicit sum")],
    np_einsum, lambda eq, *xs: torch.einsum(eq, *xs))
 
+
+# ---- products and distances (ops/products.py)
+def np_cdist(x1, x2, p=2.0, compute_mode=None):
+    d = np.abs(x1[..., :, None, :] - x2[..., None, :, :])
+    if p == np.inf:
+        return d.max(-1, initial=0.0)
+    if p == 0:
+        return (d != 0).sum(-1).astype(d.dtype)
+    return (d ** p).sum(-1) ** (1 / p)
+
+
+def np_cross(a, b, dim=None):
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    return np.cross(a, b, axis=shape.index(3) if dim is None else dim)
+
+
+op("tensordot", lambda a, b, dims: ember.tensordot(a, b, dims),
+   [S(U((2, 3, 4)), U((3, 4, 2)), dims=2), S(U((2, 3, 4)), U((4, 2)), dims=1),
+    S(U((2, 3)), U((2,)), dims=0), S(U((2, 3, 4)), U((4, 2, 3)), dims=([0, 2], [1, 0])),
+    S(U((3, 4)), U((4, 3)), dims=([1], [0]), nc=True), S(U((0, 3)), U((3, 2)), dims=1)],
+   lambda a, b, dims: np.tensordot(a, b, dims),
+   lambda a, b, dims: torch.tensordot(a, b, dims))
+op("inner", ember.inner, [S(U((2, 3)), U((4, 3))), S(U((5,)), U((5,))), S(U(()), U((2, 3))),
+                          S(U((2, 1, 3)), U((3,))), S(U((3, 4)), U((2, 4)), nc=True)],
+   np.inner, lambda a, b: torch.inner(a, b))
+op("kron", ember.kron, [S(U((2, 3)), U((2, 2))), S(U((2, 3)), U((4,))), S(U((3,)), U((2, 1, 2))),
+                        S(U((2, 3)), U((3, 2)), nc=True), S(U((0, 2)), U((2, 2)))],
+   np.kron, lambda a, b: torch.kron(a, b))
+op("ger", ember.ger, [S(U((3,)), U((4,)))], np.outer, lambda a, b: torch.ger(a, b))
+op("cross", lambda a, b, dim: ember.cross(a, b, dim),
+   [S(U((4, 3)), U((4, 3)), dim=1), S(U((3, 4)), U((3, 1)), dim=0, name="broadcast"),
+    S(U((2, 3, 4)), U((1, 3, 4)), dim=-2), S(U((2, 3)), U((2, 3)), dim=None,
+                                             name="first dim of size 3"),
+    S(U((5, 3)), U((5, 3)), dim=-1, nc=True)],
+   np_cross, lambda a, b, dim: torch.cross(a, b, dim=1 if dim is None else dim))
+op("linalg_cross", lambda a, b: ember.linalg.cross(a, b), [S(U((2, 4, 3)), U((1, 4, 3)))],
+   lambda a, b: np.cross(a, b), lambda a, b: torch.linalg.cross(a, b))
+op("cdist", lambda a, b, **kw: ember.cdist(a, b, **kw),
+   [S(U((3, 4)), U((5, 4)), p=2.0), S(U((2, 3, 4)), U((5, 4)), p=1.0, name="batch, p=1"),
+    S(U((1, 3, 2)), U((2, 4, 2)), p=3.0), S(U((3, 2)), U((4, 2)), p=float("inf")),
+    S(U((3, 2)), U((4, 2)), p=1.5, nc=True),
+    S(U((26, 3)), U((4, 3)), p=2.0, name="p=2 on the GEMM (more than 25 rows)"),
+    S(U((3, 3)), U((4, 3)), p=2.0, compute_mode="use_mm_for_euclid_dist", name="mm mode"),
+    S(U((0, 3)), U((4, 3)), p=2.0)],
+   np_cdist, lambda a, b, **kw: torch.cdist(a, b, **kw))
+op("cdist_p0", lambda a, b: ember.cdist(a, b, p=0.0),
+   [S(np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]]), np.array([[1.0, 3.0, 2.0]]))],
+   lambda a, b: np_cdist(a, b, p=0.0), lambda a, b: torch.cdist(a, b, p=0.0),
+   differentiable=False)
+
 OPS_BY_NAME = {e.name: e for e in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
 

@@ -81,3 +81,5 @@ from . import data, keras, metrics, nn, optim, summary, utils, viz  # noqa: E402
 from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
+
+from . import linalg  # noqa: E402 - torch.linalg's names (cross, matmul)

@@ -199,7 +199,11 @@ from .composite import *  # noqa: E402,F401,F403
 TENSOR_METHODS += _composite.TENSOR_METHODS
 __all__ = sorted({*__all__, *_composite.__all__})
 
-# Einstein summation over the ops above (permute / reshape / diagonal / sum / matmul)
+# Einstein summation over the ops above (permute / reshape / diagonal / sum / matmul), and the
+# products and distances built on it (tensordot, inner, kron, cross, cdist)
+from . import products as _products  # noqa: E402
 from .einsum import einsum  # noqa: E402
+from .products import *  # noqa: E402,F401,F403
 
-__all__ = sorted({*__all__, "einsum"})
+TENSOR_METHODS += _products.TENSOR_METHODS
+__all__ = sorted({*__all__, "einsum", *_products.__all__})
