@@ -44,7 +44,7 @@ NATIVE_FILE_LIMIT = 600
 # A change that needs more should make room first.
 # Issue 11 point 3 / issue 12 point 1 then added einsum and the ops models use (ops/einsum.py,
 # ops/products.py, ...: new files of one idea each).
-CORE_BUDGET = 5560
+CORE_BUDGET = 5600
 
 # Files allowed over their limit: (limit, why). Tighten as they are split.
 EXCEPTIONS: dict[str, tuple[int, str]] = {}

@@ -12,6 +12,7 @@ from . import _memory
 _memory.tune_malloc()  # fewer page faults per training step; see ember/_memory.py
 
 from . import accelerator, autograd, backends, cuda, ops, profiler  # noqa: E402
+from ._broadcast import Size
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     BoolTensor,
