@@ -1465,6 +1465,121 @@ op("cdist_p0", lambda a, b: ember.cdist(a, b, p=0.0),
    lambda a, b: np_cdist(a, b, p=0.0), lambda a, b: torch.cdist(a, b, p=0.0),
    differentiable=False)
 
+
+# ---- issue 12's ops: distinct values and counts, order statistics, NaN reductions, repeats
+def np_unique(x, return_inverse=False, return_counts=False, dim=None):
+    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True, axis=dim,
+                                        equal_nan=False)
+    inverse = inverse.reshape(x.shape if dim is None else -1)
+    out = [values] + [inverse] * return_inverse + [counts] * return_counts
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def np_unique_consecutive(x, return_inverse=False, return_counts=False, dim=None):
+    rows = x.reshape(-1, 1) if dim is None else np.moveaxis(x, dim, 0).reshape(x.shape[dim], -1)
+    new = np.r_[True, (rows[1:] != rows[:-1]).any(1)] if len(rows) else np.zeros(0, bool)
+    pick = x.reshape(-1)[new] if dim is None else np.compress(new, x, axis=dim)
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(rows)))
+    inverse = (np.cumsum(new) - 1).reshape(x.shape if dim is None else -1)
+    out = [pick] + [inverse] * return_inverse + [counts] * return_counts
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def np_kth(x, k, dim, keepdim=False):
+    idx = np.take(np.argsort(x, axis=dim, kind="stable"), [k - 1], axis=dim)
+    values = np.take_along_axis(x, idx, dim)
+    return (values, idx) if keepdim else (values.squeeze(dim), idx.squeeze(dim))
+
+
+def np_median(x, dim=None, keepdim=False):
+    if dim is None:
+        return np.sort(x.reshape(-1))[(x.size - 1) // 2]
+    return np_kth(x, (x.shape[dim] + 1) // 2, dim, keepdim)
+
+
+_UNIQUE_INT = np.array([[3, 1, 2], [1, 3, 2], [3, 1, 2], [0, 0, 5]])
+op("unique", lambda x, **kw: ember.unique(x, **kw),
+   [S(_UNIQUE_INT), S(_UNIQUE_INT, return_inverse=True, return_counts=True),
+    S(_UNIQUE_INT, return_inverse=True, dim=0, name="rows"),
+    S(_UNIQUE_INT, return_counts=True, dim=1, name="columns"),
+    S(np.array([2.5, -1.0, 2.5, 0.0]), return_inverse=True, name="float"),
+    S(np.zeros((0, 2), np.int64), return_counts=True, name="empty")],
+   np_unique, lambda x, **kw: torch.unique(x, **kw), differentiable=False,
+   dtypes=("int64", "float64"))
+op("unique_consecutive", lambda x, **kw: ember.unique_consecutive(x, **kw),
+   [S(_i64([1, 1, 2, 2, 3, 1, 1, 2]), return_inverse=True, return_counts=True),
+    S(_UNIQUE_INT[[0, 2, 2, 1]], return_counts=True, dim=0, name="rows"),
+    S(np.array([0.5, 0.5, -1.0]), name="float")],
+   np_unique_consecutive, lambda x, **kw: torch.unique_consecutive(x, **kw),
+   differentiable=False, dtypes=("int64", "float64"))
+op("bincount", lambda i, w, minlength: ember.bincount(i, w, minlength),
+   [S(_i64([0, 2, 2, 5]), None, minlength=0), S(_i64([1, 1, 3]), None, minlength=6),
+    S(_i64([0, 2, 2, 5]), np.array([0.5, -1.0, 2.0, 3.0]), minlength=0, name="weights"),
+    S(np.zeros(0, np.int64), None, minlength=2, name="empty")],
+   lambda i, w, minlength: np.bincount(i, w, minlength),
+   lambda i, w, minlength: torch.bincount(i, w, minlength), differentiable=False)
+_ZEROS = np.array([[1.5, 0.0, 2.0], [0.0, 0.0, -3.0]])
+op("argwhere", ember.argwhere, [S(_ZEROS), S(np.zeros((0, 3))), S(np.array(2.0))],
+   np.argwhere, lambda x: torch.argwhere(x), differentiable=False)
+op("nonzero_as_tuple", lambda x: ember.nonzero(x, as_tuple=True), [S(_ZEROS), S(np.zeros(4))],
+   np.nonzero, lambda x: torch.nonzero(x, as_tuple=True), differentiable=False)
+op("count_nonzero", lambda x, dim: ember.count_nonzero(x, dim),
+   [S(_ZEROS, dim=None), S(_ZEROS, dim=0), S(_ZEROS, dim=(0, 1)), S(_ZEROS, dim=-1)],
+   lambda x, dim: np.asarray(np.count_nonzero(x, axis=dim), np.int64),
+   lambda x, dim: torch.count_nonzero(x, dim), differentiable=False)
+op("cumprod", lambda x, dim: ember.cumprod(x, dim),
+   [S(U((3, 4), 0.5, 1.5), dim=1), S(U((3, 4)), dim=0, nc=True),
+    S(np.array([[1.5, 0.0, 2.0, -1.0], [0.0, 0.0, 3.0, 0.5]]), dim=1, name="zeros"),
+    S(np.array([2.0, -0.5, 0.0, 3.0, 0.0]), dim=0, name="two zeros"), S(U((0, 3)), dim=1)],
+   lambda x, dim: np.cumprod(x, axis=dim), lambda x, dim: torch.cumprod(x, dim))
+op("repeat_interleave", lambda x, r, **kw: ember.repeat_interleave(x, r, **kw),
+   [S(U((2, 3)), 2, dim=None), S(U((2, 3)), _i64([1, 0, 2]), dim=1, name="tensor repeats"),
+    S(U((2, 3)), _i64([3, 1]), dim=0, output_size=4, name="output_size"),
+    S(U((3, 2)), 2, dim=-1, nc=True)],
+   lambda x, r, dim, output_size=None: np.repeat(x, r, axis=dim),
+   lambda x, r, **kw: torch.repeat_interleave(x, r, **kw))
+op("repeat_interleave_counts", lambda r: ember.repeat_interleave(r), [S(_i64([2, 0, 3]))],
+   lambda r: np.repeat(np.arange(len(r)), r), lambda r: torch.repeat_interleave(r),
+   differentiable=False, dtypes=("int64",))
+op("tile", lambda x, dims: ember.tile(x, dims),
+   [S(U((2, 3)), dims=(2, 1)), S(U((2, 3)), dims=(2,), name="fewer dims"),
+    S(U((3,)), dims=(2, 2), name="more dims"), S(U((2, 3)), dims=(1, 2), nc=True)],
+   lambda x, dims: np.tile(x, dims), lambda x, dims: torch.tile(x, dims))
+op("one_hot", lambda i, num_classes: F.one_hot(i, num_classes),
+   [S(_i64([0, 2, 1]), num_classes=-1), S(_i64([[0, 3], [1, 1]]), num_classes=5)],
+   lambda i, num_classes: np.eye(num_classes if num_classes > 0 else i.max() + 1,
+                                 dtype=np.int64)[i],
+   lambda i, num_classes: TF.one_hot(i, num_classes), differentiable=False, dtypes=("int64",))
+op("atan2", ember.atan2, binary(), np.arctan2, lambda y, x: torch.atan2(y, x))
+op("hypot", ember.hypot, binary()
+   + [S(np.array([1e200, 1e-200, 3.0]), np.array([1e200, 1e-200, -4.0]), name="extremes",
+        extra=True)],
+   np.hypot, lambda a, b: torch.hypot(a, b))
+_NANS = np.array([[1.0, np.nan, -2.0], [np.nan, 0.5, 3.0]])
+op("nansum", lambda x, dim, keepdim: ember.nansum(x, dim, keepdim),
+   reduction() + [S(_NANS, dim=d, keepdim=False, name=f"nan dim {d}") for d in (None, 0, 1)],
+   lambda x, dim, keepdim: np.nansum(x, axis=_np_dim(dim), keepdims=keepdim),
+   lambda x, dim, keepdim: torch.nansum(x, _torch_dims(x, dim), keepdim))
+op("nanmean", lambda x, dim, keepdim: ember.nanmean(x, dim, keepdim),
+   [S(_NANS, dim=d, keepdim=k, name=f"nan dim {d} {k}") for d in (None, 0, 1)
+    for k in (False, True)] + [S(U((2, 3)), dim=(0, 1), keepdim=False)],
+   lambda x, dim, keepdim: np.nanmean(x, axis=_np_dim(dim), keepdims=keepdim),
+   lambda x, dim, keepdim: torch.nanmean(x, _torch_dims(x, dim), keepdim))
+op("kthvalue", lambda x, k, dim, keepdim: tuple(ember.kthvalue(x, k, dim, keepdim)),
+   [S(U((3, 5), distinct=True), k=2, dim=1, keepdim=False),
+    S(U((3, 5), distinct=True), k=3, dim=0, keepdim=True),
+    S(U((4, 3), distinct=True), k=4, dim=0, keepdim=False, nc=True),
+    S(U((2, 1), distinct=True), k=1, dim=1, keepdim=False)],
+   np_kth, lambda x, k, dim, keepdim: tuple(torch.kthvalue(x, k, dim, keepdim)))
+op("median", lambda x, **kw: ember.median(x, **kw) if "dim" not in kw
+   else tuple(ember.median(x, **kw)),
+   [S(U((3, 5), distinct=True)), S(U((4, 2), distinct=True), name="even count"),
+    S(U((3, 4), distinct=True), dim=1), S(U((3, 4), distinct=True), dim=0, keepdim=True),
+    S(U((5, 3), distinct=True), dim=-2, nc=True)],
+   np_median, lambda x, **kw: torch.median(x) if "dim" not in kw
+   else tuple(torch.median(x, **kw)))
+
 OPS_BY_NAME = {e.name: e for e in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
 

@@ -207,3 +207,19 @@ from .products import *  # noqa: E402,F401,F403
 
 TENSOR_METHODS += _products.TENSOR_METHODS
 __all__ = sorted({*__all__, "einsum", *_products.__all__})
+
+# Counts and positions (unique, bincount, ...; ops/counting.py)
+from . import counting as _counting  # noqa: E402
+from .counting import *  # noqa: E402,F401,F403
+
+TENSOR_METHODS += _counting.TENSOR_METHODS
+__all__ = sorted({*__all__, *_counting.__all__})
+
+# Order statistics and NaN-skipping reductions (ops/statistics.py); atan2, hypot (ops/polar.py)
+from . import polar as _polar  # noqa: E402
+from . import statistics as _statistics  # noqa: E402
+from .polar import *  # noqa: E402,F401,F403
+from .statistics import *  # noqa: E402,F401,F403
+
+TENSOR_METHODS += _statistics.TENSOR_METHODS + _polar.TENSOR_METHODS
+__all__ = sorted({*__all__, *_statistics.__all__, *_polar.__all__})
