@@ -16,6 +16,11 @@ composition of other ops. The files group them by kind:
 - ``pool``         max/avg pooling 1d/2d, adaptive_avg_pool2d, interpolate
 - ``attention``    scaled_dot_product_attention (fused native kernel), attention_reference
 - ``normalization`` layer_norm (one fused op; batch norm stays composite in nn.functional)
+- ``einsum``       einsum, lowered to permute / reshape / diagonal / sum / batched matmul
+- ``products``     tensordot, inner, kron, cross, ger, cdist
+- ``counting``     unique, unique_consecutive, bincount, argwhere, count_nonzero
+- ``statistics``   kthvalue, median, nansum, nanmean
+- ``polar``        atan2, hypot
 """
 
 from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus
