@@ -1368,6 +1368,213 @@ op("logaddexp", ember.logaddexp, binary(-3.0, 3.0)
    np.logaddexp, lambda a, b: torch.logaddexp(a, b))
 
 
+# ---- einsum (every equation lowers to permute / reshape / diagonal / sum / mul / matmul)
+def np_einsum(equation, *xs):
+    """np.einsum, except that an explicit output without '...' sums the '...' dimensions
+    (PyTorch's rule; NumPy refuses the equation)."""
+    lhs, arrow, rhs = equation.replace(" ", "").partition("->")
+    if arrow and "..." in lhs and "..." not in rhs:
+        y = np.einsum(f"{lhs}->...{rhs}", *xs)
+        return y.sum(axis=tuple(range(y.ndim - len(rhs))))
+    return np.einsum(equation, *xs)
+
+
+op("einsum", lambda eq, *xs: ember.einsum(eq, *xs),
+   [S("ij,jk->ik", U((2, 3)), U((3, 4)), name="matmul"),
+    S("bij,bjk->bik", U((2, 3, 4)), U((2, 4, 2)), name="batch matmul"),
+    S("bij,bjk->bik", U((2, 3, 4)), U((2, 4, 2)), nc=True, name="batch matmul noncontig"),
+    S("bhqd,bhkd->bhqk", U((2, 2, 3, 4)), U((2, 2, 5, 4)), name="attention scores"),
+    S("i,j->ij", U((3,)), U((4,)), name="outer"),
+    S("i,i", U((5,)), U((5,)), name="dot implicit"),
+    S("ij,j", U((2, 3)), U((3,)), name="matrix-vector implicit"),
+    S("ii", U((3, 3)), name="trace implicit"),
+    S("ii->i", U((3, 3)), name="diagonal"),
+    S("bii->bi", U((2, 3, 3)), name="batch diagonal"),
+    S("iii->i", U((3, 3, 3)), name="diagonal of a cube"),
+    S("ij->ji", U((2, 3)), name="transpose"),
+    S("ba", U((2, 3)), name="implicit output sorted"),
+    S("bA,ca", U((2, 3)), U((4, 5)), name="upper case sorts first"),
+    S("ij->", U((2, 3)), name="sum all"),
+    S("ijk->j", U((2, 3, 4)), name="sum some"),
+    S("bn,anm,bm->ba", U((2, 3)), U((4, 3, 5)), U((2, 5)), name="bilinear"),
+    S("ij,jk,kl->il", U((2, 3)), U((3, 4)), U((4, 2)), name="three operands"),
+    S("...ij,...jk->...ik", U((2, 1, 3, 4)), U((5, 4, 2)), name="ellipsis broadcast"),
+    S("...ij->ij", U((2, 3, 4)), name="ellipsis summed"),
+    S("i...->...", U((2, 3, 4)), name="ellipsis kept"),
+    S("ij,ij->ij", U((1, 3)), U((2, 3)), name="size-1 broadcast"),
+    S("aij,jk->aik", U((2, 1, 3)), U((1, 4)), name="size-1 broadcast of a summed letter"),
+    S("ij,jk->ik", U((0, 3)), U((3, 4)), name="empty rows"),
+    S("ij,jk->ik", U((2, 0)), U((0, 4)), name="empty summed dim"),
+    S("ijk,jil->kl", U((2, 3, 4)), U((3, 2, 5)), name="two summed letters out of order"),
+    S(" b i j , b j k -> b i k ", U((2, 2, 3)), U((2, 3, 2)), name="spaces"),
+    S("ij,ij", U((2, 3)), U((2, 3)), name="elementwise implicit sum")],
+   np_einsum, lambda eq, *xs: torch.einsum(eq, *xs))
+
+
+# ---- products and distances (ops/products.py)
+def np_cdist(x1, x2, p=2.0, compute_mode=None):
+    d = np.abs(x1[..., :, None, :] - x2[..., None, :, :])
+    if p == np.inf:
+        return d.max(-1, initial=0.0)
+    if p == 0:
+        return (d != 0).sum(-1).astype(d.dtype)
+    return (d ** p).sum(-1) ** (1 / p)
+
+
+def np_cross(a, b, dim=None):
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    return np.cross(a, b, axis=shape.index(3) if dim is None else dim)
+
+
+op("tensordot", lambda a, b, dims: ember.tensordot(a, b, dims),
+   [S(U((2, 3, 4)), U((3, 4, 2)), dims=2), S(U((2, 3, 4)), U((4, 2)), dims=1),
+    S(U((2, 3)), U((2,)), dims=0), S(U((2, 3, 4)), U((4, 2, 3)), dims=([0, 2], [1, 0])),
+    S(U((3, 4)), U((4, 3)), dims=([1], [0]), nc=True), S(U((0, 3)), U((3, 2)), dims=1)],
+   lambda a, b, dims: np.tensordot(a, b, dims),
+   lambda a, b, dims: torch.tensordot(a, b, dims))
+op("inner", ember.inner, [S(U((2, 3)), U((4, 3))), S(U((5,)), U((5,))), S(U(()), U((2, 3))),
+                          S(U((2, 1, 3)), U((3,))), S(U((3, 4)), U((2, 4)), nc=True)],
+   np.inner, lambda a, b: torch.inner(a, b))
+op("kron", ember.kron, [S(U((2, 3)), U((2, 2))), S(U((2, 3)), U((4,))), S(U((3,)), U((2, 1, 2))),
+                        S(U((2, 3)), U((3, 2)), nc=True), S(U((0, 2)), U((2, 2)))],
+   np.kron, lambda a, b: torch.kron(a, b))
+op("ger", ember.ger, [S(U((3,)), U((4,)))], np.outer, lambda a, b: torch.ger(a, b))
+op("cross", lambda a, b, dim: ember.cross(a, b, dim),
+   [S(U((4, 3)), U((4, 3)), dim=1), S(U((3, 4)), U((3, 1)), dim=0, name="broadcast"),
+    S(U((2, 3, 4)), U((1, 3, 4)), dim=-2), S(U((2, 3)), U((2, 3)), dim=None,
+                                             name="first dim of size 3"),
+    S(U((5, 3)), U((5, 3)), dim=-1, nc=True)],
+   np_cross, lambda a, b, dim: torch.cross(a, b, dim=1 if dim is None else dim))
+op("linalg_cross", lambda a, b: ember.linalg.cross(a, b), [S(U((2, 4, 3)), U((1, 4, 3)))],
+   lambda a, b: np.cross(a, b), lambda a, b: torch.linalg.cross(a, b))
+op("cdist", lambda a, b, **kw: ember.cdist(a, b, **kw),
+   [S(U((3, 4)), U((5, 4)), p=2.0), S(U((2, 3, 4)), U((5, 4)), p=1.0, name="batch, p=1"),
+    S(U((1, 3, 2)), U((2, 4, 2)), p=3.0), S(U((3, 2)), U((4, 2)), p=float("inf")),
+    S(U((3, 2)), U((4, 2)), p=1.5, nc=True),
+    S(U((26, 3)), U((4, 3)), p=2.0, name="p=2 on the GEMM (more than 25 rows)"),
+    S(U((3, 3)), U((4, 3)), p=2.0, compute_mode="use_mm_for_euclid_dist", name="mm mode"),
+    S(U((0, 3)), U((4, 3)), p=2.0)],
+   np_cdist, lambda a, b, **kw: torch.cdist(a, b, **kw))
+op("cdist_p0", lambda a, b: ember.cdist(a, b, p=0.0),
+   [S(np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]]), np.array([[1.0, 3.0, 2.0]]))],
+   lambda a, b: np_cdist(a, b, p=0.0), lambda a, b: torch.cdist(a, b, p=0.0),
+   differentiable=False)
+
+
+# ---- issue 12's ops: distinct values and counts, order statistics, NaN reductions, repeats
+def np_unique(x, return_inverse=False, return_counts=False, dim=None):
+    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True, axis=dim,
+                                        equal_nan=False)
+    inverse = inverse.reshape(x.shape if dim is None else -1)
+    out = [values] + [inverse] * return_inverse + [counts] * return_counts
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def np_unique_consecutive(x, return_inverse=False, return_counts=False, dim=None):
+    rows = x.reshape(-1, 1) if dim is None else np.moveaxis(x, dim, 0).reshape(x.shape[dim], -1)
+    new = np.r_[True, (rows[1:] != rows[:-1]).any(1)] if len(rows) else np.zeros(0, bool)
+    pick = x.reshape(-1)[new] if dim is None else np.compress(new, x, axis=dim)
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(rows)))
+    inverse = (np.cumsum(new) - 1).reshape(x.shape if dim is None else -1)
+    out = [pick] + [inverse] * return_inverse + [counts] * return_counts
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def np_kth(x, k, dim, keepdim=False):
+    idx = np.take(np.argsort(x, axis=dim, kind="stable"), [k - 1], axis=dim)
+    values = np.take_along_axis(x, idx, dim)
+    return (values, idx) if keepdim else (values.squeeze(dim), idx.squeeze(dim))
+
+
+def np_median(x, dim=None, keepdim=False):
+    if dim is None:
+        return np.sort(x.reshape(-1))[(x.size - 1) // 2]
+    return np_kth(x, (x.shape[dim] + 1) // 2, dim, keepdim)
+
+
+_UNIQUE_INT = np.array([[3, 1, 2], [1, 3, 2], [3, 1, 2], [0, 0, 5]])
+op("unique", lambda x, **kw: ember.unique(x, **kw),
+   [S(_UNIQUE_INT), S(_UNIQUE_INT, return_inverse=True, return_counts=True),
+    S(_UNIQUE_INT, return_inverse=True, dim=0, name="rows"),
+    S(_UNIQUE_INT, return_counts=True, dim=1, name="columns"),
+    S(np.array([2.5, -1.0, 2.5, 0.0]), return_inverse=True, name="float"),
+    S(np.zeros((0, 2), np.int64), return_counts=True, name="empty")],
+   np_unique, lambda x, **kw: torch.unique(x, **kw), differentiable=False,
+   dtypes=("int64", "float64"))
+op("unique_consecutive", lambda x, **kw: ember.unique_consecutive(x, **kw),
+   [S(_i64([1, 1, 2, 2, 3, 1, 1, 2]), return_inverse=True, return_counts=True),
+    S(_UNIQUE_INT[[0, 2, 2, 1]], return_counts=True, dim=0, name="rows"),
+    S(np.array([0.5, 0.5, -1.0]), name="float")],
+   np_unique_consecutive, lambda x, **kw: torch.unique_consecutive(x, **kw),
+   differentiable=False, dtypes=("int64", "float64"))
+op("bincount", lambda i, w, minlength: ember.bincount(i, w, minlength),
+   [S(_i64([0, 2, 2, 5]), None, minlength=0), S(_i64([1, 1, 3]), None, minlength=6),
+    S(_i64([0, 2, 2, 5]), np.array([0.5, -1.0, 2.0, 3.0]), minlength=0, name="weights"),
+    S(np.zeros(0, np.int64), None, minlength=2, name="empty")],
+   lambda i, w, minlength: np.bincount(i, w, minlength),
+   lambda i, w, minlength: torch.bincount(i, w, minlength), differentiable=False)
+_ZEROS = np.array([[1.5, 0.0, 2.0], [0.0, 0.0, -3.0]])
+op("argwhere", ember.argwhere, [S(_ZEROS), S(np.zeros((0, 3))), S(np.array(2.0))],
+   np.argwhere, lambda x: torch.argwhere(x), differentiable=False)
+op("nonzero_as_tuple", lambda x: ember.nonzero(x, as_tuple=True), [S(_ZEROS), S(np.zeros(4))],
+   np.nonzero, lambda x: torch.nonzero(x, as_tuple=True), differentiable=False)
+op("count_nonzero", lambda x, dim: ember.count_nonzero(x, dim),
+   [S(_ZEROS, dim=None), S(_ZEROS, dim=0), S(_ZEROS, dim=(0, 1)), S(_ZEROS, dim=-1)],
+   lambda x, dim: np.asarray(np.count_nonzero(x, axis=dim), np.int64),
+   lambda x, dim: torch.count_nonzero(x, dim), differentiable=False)
+op("cumprod", lambda x, dim: ember.cumprod(x, dim),
+   [S(U((3, 4), 0.5, 1.5), dim=1), S(U((3, 4)), dim=0, nc=True),
+    S(np.array([[1.5, 0.0, 2.0, -1.0], [0.0, 0.0, 3.0, 0.5]]), dim=1, name="zeros"),
+    S(np.array([2.0, -0.5, 0.0, 3.0, 0.0]), dim=0, name="two zeros"), S(U((0, 3)), dim=1)],
+   lambda x, dim: np.cumprod(x, axis=dim), lambda x, dim: torch.cumprod(x, dim))
+op("repeat_interleave", lambda x, r, **kw: ember.repeat_interleave(x, r, **kw),
+   [S(U((2, 3)), 2, dim=None), S(U((2, 3)), _i64([1, 0, 2]), dim=1, name="tensor repeats"),
+    S(U((2, 3)), _i64([3, 1]), dim=0, output_size=4, name="output_size"),
+    S(U((3, 2)), 2, dim=-1, nc=True)],
+   lambda x, r, dim, output_size=None: np.repeat(x, r, axis=dim),
+   lambda x, r, **kw: torch.repeat_interleave(x, r, **kw))
+op("repeat_interleave_counts", lambda r: ember.repeat_interleave(r), [S(_i64([2, 0, 3]))],
+   lambda r: np.repeat(np.arange(len(r)), r), lambda r: torch.repeat_interleave(r),
+   differentiable=False, dtypes=("int64",))
+op("tile", lambda x, dims: ember.tile(x, dims),
+   [S(U((2, 3)), dims=(2, 1)), S(U((2, 3)), dims=(2,), name="fewer dims"),
+    S(U((3,)), dims=(2, 2), name="more dims"), S(U((2, 3)), dims=(1, 2), nc=True)],
+   lambda x, dims: np.tile(x, dims), lambda x, dims: torch.tile(x, dims))
+op("one_hot", lambda i, num_classes: F.one_hot(i, num_classes),
+   [S(_i64([0, 2, 1]), num_classes=-1), S(_i64([[0, 3], [1, 1]]), num_classes=5)],
+   lambda i, num_classes: np.eye(num_classes if num_classes > 0 else i.max() + 1,
+                                 dtype=np.int64)[i],
+   lambda i, num_classes: TF.one_hot(i, num_classes), differentiable=False, dtypes=("int64",))
+op("atan2", ember.atan2, binary(), np.arctan2, lambda y, x: torch.atan2(y, x))
+op("hypot", ember.hypot, binary()
+   + [S(np.array([1e30, 1e-30, 3.0]), np.array([1e30, 1e-30, -4.0]), name="extremes",
+        extra=True)],
+   np.hypot, lambda a, b: torch.hypot(a, b))
+_NANS = np.array([[1.0, np.nan, -2.0], [np.nan, 0.5, 3.0]])
+op("nansum", lambda x, dim, keepdim: ember.nansum(x, dim, keepdim),
+   reduction() + [S(_NANS, dim=d, keepdim=False, name=f"nan dim {d}") for d in (None, 0, 1)],
+   lambda x, dim, keepdim: np.nansum(x, axis=_np_dim(dim), keepdims=keepdim),
+   lambda x, dim, keepdim: torch.nansum(x, _torch_dims(x, dim), keepdim))
+op("nanmean", lambda x, dim, keepdim: ember.nanmean(x, dim, keepdim),
+   [S(_NANS, dim=d, keepdim=k, name=f"nan dim {d} {k}") for d in (None, 0, 1)
+    for k in (False, True)] + [S(U((2, 3)), dim=(0, 1), keepdim=False)],
+   lambda x, dim, keepdim: np.nanmean(x, axis=_np_dim(dim), keepdims=keepdim),
+   lambda x, dim, keepdim: torch.nanmean(x, _torch_dims(x, dim), keepdim))
+op("kthvalue", lambda x, k, dim, keepdim: tuple(ember.kthvalue(x, k, dim, keepdim)),
+   [S(U((3, 5), distinct=True), k=2, dim=1, keepdim=False),
+    S(U((3, 5), distinct=True), k=3, dim=0, keepdim=True),
+    S(U((4, 3), distinct=True), k=4, dim=0, keepdim=False, nc=True),
+    S(U((2, 1), distinct=True), k=1, dim=1, keepdim=False)],
+   np_kth, lambda x, k, dim, keepdim: tuple(torch.kthvalue(x, k, dim, keepdim)))
+op("median", lambda x, **kw: ember.median(x, **kw) if "dim" not in kw
+   else tuple(ember.median(x, **kw)),
+   [S(U((3, 5), distinct=True)), S(U((4, 2), distinct=True), name="even count"),
+    S(U((3, 4), distinct=True), dim=1), S(U((3, 4), distinct=True), dim=0, keepdim=True),
+    S(U((5, 3), distinct=True), dim=-2, nc=True)],
+   np_median, lambda x, **kw: torch.median(x) if "dim" not in kw
+   else tuple(torch.median(x, **kw)))
+
 OPS_BY_NAME = {e.name: e for e in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
 

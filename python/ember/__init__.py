@@ -12,6 +12,7 @@ from . import _memory
 _memory.tune_malloc()  # fewer page faults per training step; see ember/_memory.py
 
 from . import accelerator, autograd, backends, cuda, ops, profiler  # noqa: E402
+from ._broadcast import Size
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     BoolTensor,
@@ -82,3 +83,5 @@ from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
 from .torch_format import load_torch  # noqa: E402
+
+from . import linalg  # noqa: E402 - torch.linalg's names (cross, matmul)

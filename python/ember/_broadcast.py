@@ -1,7 +1,8 @@
-"""Shapes: the one place for NumPy's broadcasting rule and dimension arguments."""
+"""Shapes: the one place for NumPy's broadcasting rule, dimension arguments and ``Size``."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 
@@ -65,3 +66,63 @@ def shape_arg(args: tuple) -> tuple:
         if not isinstance(a, int) or isinstance(a, bool) or a < 0:
             raise ValueError(f"expected a shape of non-negative ints, got {args}")
     return tuple(args)
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints (``torch.Size``) that prints as
+    ``ember.Size([2, 3])``, with ``numel()``; slicing it, adding a tuple to it or repeating
+    it gives a Size. It equals (and hashes as) the plain tuple. In an f-string it reads as
+    the plain tuple, ``(2, 3)``, so that messages such as "got shape (2, 3)" stay short."""
+
+    __slots__ = ()
+
+    def __new__(cls, sizes=()):
+        items = []
+        for i, s in enumerate(sizes):
+            try:
+                items.append(operator.index(s))
+            except TypeError:
+                raise TypeError(f"Size: expected an iterable of ints, but item {i} is "
+                                f"{type(s).__name__}") from None
+        return tuple.__new__(cls, items)
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds (1 for ``Size([])``)."""
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return tuple.__new__(Size, out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return tuple.__new__(Size, tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return tuple.__new__(Size, tuple.__add__(other, self))
+
+    def __mul__(self, n):
+        out = tuple.__mul__(self, n)
+        return out if out is NotImplemented else tuple.__new__(Size, out)
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"ember.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return format(tuple.__repr__(self), spec)
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
+
+Size.__module__ = "ember"  # its public name, ember.Size (as torch.Size)

@@ -22,6 +22,7 @@ def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False) -> T
     if isinstance(data, np.ndarray) and dev.type == "cpu" and np.shares_memory(arr, data):
         arr = arr.copy()
     t._data = arr
+    t._shape = None
     if requires_grad:
         t.requires_grad = True
     return t

@@ -20,12 +20,13 @@ import numpy as np
 import ember
 
 from . import dtypes as _dt
-from ._broadcast import shape_arg
+from ._broadcast import Size, shape_arg
 from .backend import backend_for
 from .device import as_device, device
 from .tensor_inplace import InPlaceMethods, inplace_method
 
 Scalar = int | float | bool
+_new_size = tuple.__new__  # Size from a backend shape without re-checking its ints
 
 
 class _Version:
@@ -44,13 +45,16 @@ class Tensor(InPlaceMethods):
     asks ember to record the ops applied to it so that ``backward()`` can fill ``.grad``.
     """
 
-    __slots__ = ("_data", "_device", "_requires_grad", "grad", "grad_fn", "_output_nr",
-                 "_version", "_hooks", "__weakref__")
+    # _shape: the shape as a Size, made on first use and kept (None until then; whatever
+    # replaces _data sets it back to None)
+    __slots__ = ("_data", "_shape", "_device", "_requires_grad", "grad", "grad_fn",
+                 "_output_nr", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__
 
     def __init__(self, data: Any, dtype=None, device=None, requires_grad: bool = False) -> None:
         dev = as_device(device)
         self._data = _to_array(data, dtype, dev)
+        self._shape = None
         self._device = dev
         self._requires_grad = False
         self.grad: Tensor | None = None
@@ -68,6 +72,7 @@ class Tensor(InPlaceMethods):
             array = np.asarray(array)
         t = object.__new__(cls)
         t._data = array
+        t._shape = None
         t._device = device
         t._requires_grad = False
         t.grad = None
@@ -79,8 +84,12 @@ class Tensor(InPlaceMethods):
 
     # ------------------------------------------------------------------ attributes
     @property
-    def shape(self) -> tuple:
-        return self._data.shape
+    def shape(self) -> Size:
+        """The size of each dimension, an ``ember.Size`` (a tuple of ints)."""
+        s = self._shape
+        if s is None:  # built once per tensor, not per access
+            s = self._shape = _new_size(Size, self._data.shape)
+        return s
 
     @property
     def ndim(self) -> int:
@@ -163,6 +172,7 @@ class Tensor(InPlaceMethods):
     @data.setter
     def data(self, value: Tensor) -> None:
         self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+        self._shape = None
         self._version.value += 1
 
     @property
@@ -176,6 +186,7 @@ class Tensor(InPlaceMethods):
         return self.transpose(-2, -1)
 
     def size(self, dim: int | None = None):
+        """The shape (an ``ember.Size``), or the size of dimension ``dim``."""
         return self.shape if dim is None else self.shape[dim]
 
     def dim(self) -> int:

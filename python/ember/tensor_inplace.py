@@ -123,6 +123,7 @@ class InPlaceMethods:
         if not in_graph:
             return self._write(result._data)
         self._data, self.grad_fn, self._output_nr = result._data, result.grad_fn, 0
+        self._shape = None
         self._requires_grad = True
         self._version.value += 1
         return self
@@ -216,6 +217,7 @@ class InPlaceMethods:
                 self._check_inplace("__setitem__")
             out = ops.index_put(self, index, value)
             self._data, self.grad_fn, self._output_nr = out._data, out.grad_fn, 0
+            self._shape = None
             self._requires_grad = True
             self._version.value += 1
             return

@@ -216,6 +216,7 @@ class Module:
                     new = fn(p)
                     if new is not p:
                         p._data, p._device = new._data, new.device  # keep the same object
+                        p._shape = None
                         p._version.value += 1
                         if p.grad is not None:
                             p.grad = fn(p.grad)

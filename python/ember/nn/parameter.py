@@ -18,6 +18,7 @@ class Parameter(Tensor):
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter: expected a Tensor, got {type(data).__name__}")
         self._data = data.detach()._data
+        self._shape = None
         self._device = data.device
         self._requires_grad = False
         self.grad = None

@@ -16,6 +16,11 @@ composition of other ops. The files group them by kind:
 - ``pool``         max/avg pooling 1d/2d, adaptive_avg_pool2d, interpolate
 - ``attention``    scaled_dot_product_attention (fused native kernel), attention_reference
 - ``normalization`` layer_norm (one fused op; batch norm stays composite in nn.functional)
+- ``einsum``       einsum, lowered to permute / reshape / diagonal / sum / batched matmul
+- ``products``     tensordot, inner, kron, cross, ger, cdist
+- ``counting``     unique, unique_consecutive, bincount, argwhere, count_nonzero
+- ``statistics``   kthvalue, median, nansum, nanmean
+- ``polar``        atan2, hypot
 """
 
 from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus
@@ -198,3 +203,28 @@ from .composite import *  # noqa: E402,F401,F403
 
 TENSOR_METHODS += _composite.TENSOR_METHODS
 __all__ = sorted({*__all__, *_composite.__all__})
+
+# Einstein summation over the ops above (permute / reshape / diagonal / sum / matmul), and the
+# products and distances built on it (tensordot, inner, kron, cross, cdist)
+from . import products as _products  # noqa: E402
+from .einsum import einsum  # noqa: E402
+from .products import *  # noqa: E402,F401,F403
+
+TENSOR_METHODS += _products.TENSOR_METHODS
+__all__ = sorted({*__all__, "einsum", *_products.__all__})
+
+# Counts and positions (unique, bincount, ...; ops/counting.py)
+from . import counting as _counting  # noqa: E402
+from .counting import *  # noqa: E402,F401,F403
+
+TENSOR_METHODS += _counting.TENSOR_METHODS
+__all__ = sorted({*__all__, *_counting.__all__})
+
+# Order statistics and NaN-skipping reductions (ops/statistics.py); atan2, hypot (ops/polar.py)
+from . import polar as _polar  # noqa: E402
+from . import statistics as _statistics  # noqa: E402
+from .polar import *  # noqa: E402,F401,F403
+from .statistics import *  # noqa: E402,F401,F403
+
+TENSOR_METHODS += _statistics.TENSOR_METHODS + _polar.TENSOR_METHODS
+__all__ = sorted({*__all__, *_statistics.__all__, *_polar.__all__})

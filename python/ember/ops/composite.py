@@ -132,15 +132,26 @@ def trace(input: Tensor) -> Tensor:
     return sum(diagonal(input))
 
 
-def repeat_interleave(input: Tensor, repeats, dim: int | None = None) -> Tensor:
-    """Repeat each entry ``repeats`` times (an int, or one count per entry) along ``dim``."""
+def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
+                      output_size: int | None = None) -> Tensor:
+    """Repeat each entry ``repeats`` times (an int, or one count per entry) along ``dim``.
+    With only a 1-D int64 tensor of counts, the indices 0, 1, ... repeated by them."""
+    if repeats is None:  # repeat_interleave(counts): each index as often as its count
+        repeats, input = input, _positions(input, np.arange(input.shape[0] if input.ndim else 1))
     if dim is None:
         input, dim = flatten(input), 0
     d = normalize_dim("repeat_interleave", dim, input.ndim)
     counts = np.asarray(repeats.tolist() if isinstance(repeats, Tensor) else repeats)
     if (counts < 0).any():
         raise RuntimeError(f"repeat_interleave: repeats must be non-negative, got {repeats}")
-    return index_select(input, d, _positions(input, np.repeat(np.arange(input.shape[d]), counts)))
+    if counts.ndim > 1 or counts.size not in (1, input.shape[d]):
+        raise RuntimeError(f"repeat_interleave: expected one repeat count or {input.shape[d]} "
+                           f"(the size of dim {d}), got repeats of shape {counts.shape}")
+    picks = np.repeat(np.arange(input.shape[d]), counts.reshape(-1) if counts.ndim else counts)
+    if output_size is not None and output_size != len(picks):
+        raise RuntimeError(f"repeat_interleave: output_size={output_size} but the repeats "
+                           f"add up to {len(picks)}")
+    return index_select(input, d, _positions(input, picks))
 
 
 def tile(input: Tensor, dims: Sequence[int]) -> Tensor:
@@ -183,7 +194,7 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     idx = np.argwhere(input.detach().cpu().numpy())
     if as_tuple:
         return tuple(_positions(input, idx[:, k]) for k in range(max(input.ndim, 1)))
-    return _positions(input, idx.reshape(-1, input.ndim))
+    return _positions(input, idx.reshape(len(idx), input.ndim))  # (1, 0) for a 0-d non-zero
 
 
 def tan(input: Tensor) -> Tensor:
