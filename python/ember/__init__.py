@@ -82,6 +82,5 @@ from . import data, keras, metrics, models, nn, optim, summary, utils, viz  # no
 from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
-from .torch_format import load_torch  # noqa: E402
-
 from . import linalg  # noqa: E402 - torch.linalg's names (cross, matmul)
+from .torch_format import load_torch  # noqa: E402

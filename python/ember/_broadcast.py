@@ -70,9 +70,12 @@ def shape_arg(args: tuple) -> tuple:
 
 class Size(tuple):
     """A tensor's shape: a tuple of ints (``torch.Size``) that prints as
-    ``ember.Size([2, 3])``, with ``numel()``; slicing it, adding a tuple to it or repeating
-    it gives a Size. It equals (and hashes as) the plain tuple. In an f-string it reads as
-    the plain tuple, ``(2, 3)``, so that messages such as "got shape (2, 3)" stay short."""
+    ``ember.Size([2, 3])``, with ``numel()``; adding a tuple to it or repeating it gives a
+    Size. It equals (and hashes as) the plain tuple. Two differences from torch.Size, both
+    deliberate: a slice of it is a plain tuple (indexing stays tuple's C code: ops index
+    shapes on every call, and a Python ``__getitem__`` cost ~0.2 us per index), and in an
+    f-string it reads as the plain tuple, ``(2, 3)``, so that messages such as "got shape
+    (2, 3)" stay short."""
 
     __slots__ = ()
 
@@ -92,10 +95,6 @@ class Size(tuple):
         for s in self:
             n *= s
         return n
-
-    def __getitem__(self, index):
-        out = tuple.__getitem__(self, index)
-        return tuple.__new__(Size, out) if isinstance(index, slice) else out
 
     def __add__(self, other):
         if not isinstance(other, tuple):
