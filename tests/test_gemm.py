@@ -67,6 +67,24 @@ def test_sizes(mkn, dtype, kernel):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("kn", [(1, 1), (300, 5), (7, 2500), (2048, 4100)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_one_row_streams_b_in_the_layout_it_has(kn, dtype):
+    """m == 1 (a decoder step, a batch-1 Linear) takes the GEMV loops: B with contiguous rows
+    (axpy over slices of c wider than 1024), B with contiguous columns (dot products; a
+    Linear's W^T), a strided row a, a batch of rows, and a B strided both ways (the packed
+    GEMM); 2048 x 4100 splits the columns over the threads."""
+    k, n = kn
+    rng = np.random.default_rng(k + n)
+    a, b = rand(rng, (1, k), dtype), rand(rng, (k, n), dtype)
+    check(a, b)                                            # rows of B contiguous
+    check(a, np.ascontiguousarray(b.T).T)                  # columns of B contiguous
+    check(np.ascontiguousarray(np.repeat(a, 3, 0).T).T[:1], b)  # a strided
+    check(rand(rng, (3, 1, k), dtype), rand(rng, (3, k, n), dtype))  # a batch of rows
+    check(a, np.repeat(np.repeat(b, 2, 0), 2, 1)[::2, ::2])  # B strided both ways
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_square_sizes_around_blocks(dtype):
     rng = np.random.default_rng(1)
     for n in (13, 14, 16, 31, 32, 63, 64, 95, 129):

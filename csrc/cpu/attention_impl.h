@@ -108,6 +108,14 @@ int max_threads() {
   return 1;
 #endif
 }
+// Threads worth starting for `flops` of work split into `units` items: about one per 4
+// MFLOP (waking a thread costs microseconds, and on a loaded machine a parallel region's
+// barrier can wait a whole scheduler slice -- milliseconds -- for a tiny call).
+int threads_for(int64_t flops, int64_t units) {
+  const int64_t by_work = flops >> 22;
+  const int64_t n = min64(min64(max_threads(), units), by_work);
+  return static_cast<int>(n < 1 ? 1 : n);
+}
 int thread_id() {
 #if defined(EMBER_OPENMP)
   return omp_get_thread_num();
@@ -356,7 +364,7 @@ void forward(const AttentionParams<T>& p, T* out, T* lse) {
   if (bh_count == 0 || p.lq == 0) return;
   const int64_t nqb = (p.lq + kBQ - 1) / kBQ, total = bh_count * nqb;
   const int64_t per_thread = p.d * kBK + kBQ * kBK + 2 * kBQ;
-  const int threads = static_cast<int>(min64(max_threads(), total));
+  const int threads = threads_for(2 * bh_count * p.lq * p.lk * (p.d + p.dv), total);
   Scratch<T> work(threads * per_thread);
 #if defined(EMBER_OPENMP)
 #pragma omp parallel num_threads(threads)
@@ -456,7 +464,7 @@ void backward(const AttentionParams<T>& p, const T* dout, const T* out, const T*
 
   const int64_t nkb = (p.lk + kBK - 1) / kBK;
   const int64_t per_thread = (p.d + p.dv) * kBK + 2 * kBQ * kBK;
-  const int threads = static_cast<int>(min64(max_threads(), bh_count * nkb));
+  const int threads = threads_for(4 * bh_count * p.lq * p.lk * (p.d + p.dv), bh_count * nkb);
   Scratch<T> work(threads * per_thread);
   const int64_t q_size = p.lq * p.d;  // one head's dq
 

@@ -74,9 +74,11 @@ Dims dims_of(const Conv2dParams& p) {
 }
 
 // Split the (image, group) tasks over threads, or run them one by one with threads inside?
-// Whole tasks per thread balance when there are many or they divide evenly.
-bool parallel_over_tasks(int64_t tasks, int threads) {
-  if (threads < 2 || tasks < 2) return false;
+// Whole tasks per thread balance when there are many or they divide evenly -- and only
+// when there is work enough (~4 MFLOP a thread): on a loaded machine a parallel region's
+// barrier can wait a scheduler slice (milliseconds) for a tiny convolution.
+bool parallel_over_tasks(int64_t tasks, int threads, int64_t flops_per_task) {
+  if (threads < 2 || tasks < 2 || tasks * flops_per_task < (int64_t{threads} << 22)) return false;
   return tasks % threads == 0 || tasks >= 4 * threads;
 }
 
@@ -100,7 +102,7 @@ template <typename T>
 void col2im(const Conv2dParams& p, const Dims& d, const T* col, T* x, bool parallel) {
   const int64_t kh = p.kernel_h, kw = p.kernel_w, oh = p.out_h, ow = p.out_w;
 #if defined(EMBER_OPENMP)
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(static) if (parallel && d.k * d.p >= (int64_t{1} << 16))
 #endif
   for (int64_t ci = 0; ci < d.cin_g; ++ci) {
     T* plane = x + ci * d.hw;
@@ -240,7 +242,7 @@ void backward_data_by_col2im(const Conv2dParams& p, const Dims& d, const T* dy, 
                              T* dx) {
   const int64_t tasks = p.batch * p.groups;
   const int threads = available_threads();
-  const bool split = parallel_over_tasks(tasks, threads);
+  const bool split = parallel_over_tasks(tasks, threads, 2 * d.k * d.p * d.cout_g);
   const int slots = split ? threads : 1;
   auto cols = buffer<T>(d.pointwise ? 0 : slots * d.k * d.p);
 
@@ -425,7 +427,7 @@ void backward_weight_by_im2col(const Conv2dParams& p, const Dims& d, const T* dy
   const int64_t tasks = p.batch * p.groups;
   const int64_t w_elems = p.out_channels * d.k, g_elems = d.cout_g * d.k;
   const int threads = available_threads();
-  const bool split = parallel_over_tasks(tasks, threads);
+  const bool split = parallel_over_tasks(tasks, threads, 2 * d.k * d.p * d.cout_g);
   const int slots = split ? threads : 1;
   auto cols = buffer<T>(d.pointwise ? 0 : slots * d.k * d.p);
   auto partial = buffer<T>(slots * w_elems);  // per-slot accumulators, dW^T per group

@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
+#include <vector>
 
 #include "cpu/gemm_kernels.h"
+#include "cpu/isa.h"  // EMBER_MULTIVERSION: the GEMV loops per ISA
 #include "cpu/parallel.h"
 
 #if defined(EMBER_OPENMP)
@@ -156,6 +158,109 @@ void check_layout(const GemmBatch<T>& p) {
                                 "batch == 1");
 }
 
+// ---------------------------------------------------------------------------------------
+// One row of output (m == 1): a decoder's step, a batch-1 Linear, attention over a KV cache.
+// The packed GEMM would copy all of B into panels to produce one row; these stream B once,
+// in the direction its memory runs (GEMV is bound by reading B, not by arithmetic):
+//   B's rows contiguous (csb == 1):     c[j0:j1] = sum_k a_k B[k, j0:j1]   (an axpy per k,
+//                                       on a slice of c that stays in L1)
+//   B's columns contiguous (rsb == 1):  c_j = dot(a, B[:, j])             (a Linear's W^T)
+// a is contiguous (the caller copies a strided one).
+// ---------------------------------------------------------------------------------------
+template <typename T>
+inline void gemv_rows(const T* a, const T* b, int64_t rsb, int64_t k, int64_t j0, int64_t j1, T* c,
+               bool accumulate) {
+  constexpr int64_t kSlice = 1024;  // 4-8 KiB of c
+  for (int64_t s0 = j0; s0 < j1; s0 += kSlice) {
+    const int64_t s1 = std::min(j1, s0 + kSlice);
+    if (!accumulate)
+      for (int64_t j = s0; j < s1; ++j) c[j] = T(0);
+    int64_t kk = 0;
+    for (; kk + 4 <= k; kk += 4) {  // four rows of B per pass over the slice of c
+      const T x0 = a[kk], x1 = a[kk + 1], x2 = a[kk + 2], x3 = a[kk + 3];
+      const T *r0 = b + kk * rsb, *r1 = r0 + rsb, *r2 = r1 + rsb, *r3 = r2 + rsb;
+#pragma omp simd
+      for (int64_t j = s0; j < s1; ++j) {  // in k's order, as the packed GEMM sums
+        T v = c[j];
+        v += x0 * r0[j];
+        v += x1 * r1[j];
+        v += x2 * r2[j];
+        v += x3 * r3[j];
+        c[j] = v;
+      }
+    }
+    for (; kk < k; ++kk) {
+      const T x = a[kk];
+      const T* row = b + kk * rsb;
+#pragma omp simd
+      for (int64_t j = s0; j < s1; ++j) c[j] += x * row[j];
+    }
+  }
+}
+
+template <typename T>
+inline void gemv_cols(const T* a, const T* b, int64_t csb, int64_t k, int64_t j0, int64_t j1, T* c,
+               bool accumulate) {
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) {  // four columns per pass over a: four independent sums
+    const T *c0 = b + j * csb, *c1 = c0 + csb, *c2 = c1 + csb, *c3 = c2 + csb;
+    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (int64_t kk = 0; kk < k; ++kk) {
+      s0 += a[kk] * c0[kk];
+      s1 += a[kk] * c1[kk];
+      s2 += a[kk] * c2[kk];
+      s3 += a[kk] * c3[kk];
+    }
+    const T sums[4] = {s0, s1, s2, s3};
+    for (int u = 0; u < 4; ++u) c[j + u] = accumulate ? c[j + u] + sums[u] : sums[u];
+  }
+  for (; j < j1; ++j) {
+    const T* col = b + j * csb;
+    T sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t kk = 0; kk < k; ++kk) sum += a[kk] * col[kk];
+    c[j] = accumulate ? c[j] + sum : sum;
+  }
+}
+
+// The loops compiled per ISA (x86-64-v3 and v4 have FMA: each c_j is then the same chain of
+// fused multiply-adds in k's order that the packed GEMM computes, when B's rows are contiguous).
+EMBER_MULTIVERSION void gemv_slice(const float* a, const float* b, int64_t rsb, int64_t csb,
+                                   int64_t k, int64_t j0, int64_t j1, float* c, bool accumulate) {
+  if (csb == 1) gemv_rows(a, b, rsb, k, j0, j1, c, accumulate);
+  else gemv_cols(a, b, csb, k, j0, j1, c, accumulate);
+}
+EMBER_MULTIVERSION void gemv_slice(const double* a, const double* b, int64_t rsb, int64_t csb,
+                                   int64_t k, int64_t j0, int64_t j1, double* c, bool accumulate) {
+  if (csb == 1) gemv_rows(a, b, rsb, k, j0, j1, c, accumulate);
+  else gemv_cols(a, b, csb, k, j0, j1, c, accumulate);
+}
+
+template <typename T>
+bool takes_gemv(const GemmBatch<T>& p) {
+  return p.m == 1 && p.a_packer == nullptr && p.b_packer == nullptr && !custom_c_layout(p) &&
+         (p.b_col_stride == 1 || p.b_row_stride == 1);
+}
+
+template <typename T>
+void gemv(const GemmBatch<T>& p) {
+  const int threads = threads_for_product(1, p.n, p.k * p.batch, available_threads());
+  std::vector<T> a_copy;
+  for (int64_t index = 0; index < p.batch; ++index) {
+    const GemmProblem<T> q = problem_at(p, index);
+    const T* a = q.a;
+    if (q.csa != 1) {  // a strided row: one contiguous copy (k elements)
+      a_copy.resize(static_cast<std::size_t>(q.k));
+      for (int64_t kk = 0; kk < q.k; ++kk) a_copy[static_cast<std::size_t>(kk)] = a[kk * q.csa];
+      a = a_copy.data();
+    }
+    parallel_row_ranges(q.n, threads, [&](int, int64_t j0, int64_t j1) {
+      gemv_slice(a, q.b, q.rsb, q.csb, q.k, j0, j1, q.c, q.accumulate);
+    });
+  }
+}
+
 template <typename T>
 void gemm_impl(const GemmBatch<T>& p, Isa isa) {
   check_layout(p);
@@ -172,6 +277,7 @@ void gemm_impl(const GemmBatch<T>& p, Isa isa) {
       for (int64_t j = 0; j < q.n; ++j) c_element(q, i, j) = T(0);
     return;
   }
+  if (isa == Isa::automatic && takes_gemv(p)) return gemv(p);
   const GemmKernel<T>& kernel = kernel_of(table_for(isa), static_cast<T*>(nullptr));
   const int max_threads = available_threads();
 
