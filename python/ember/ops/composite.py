@@ -17,7 +17,7 @@ from .._broadcast import normalize_dim
 from ..autograd.grad_mode import no_grad
 from ..creation import linspace
 from ..tensor import Tensor
-from .elementwise import abs, cos, floor, floor_divide, log, sign, sin, where
+from .elementwise import _trunc, abs, cos, log, remainder, sin, where  # noqa: F401 (remainder: re-exported)
 from .index import index_select, pad
 from .reduce import sum
 from .shape import expand, flatten, permute, stack
@@ -203,12 +203,7 @@ def log10(input: Tensor) -> Tensor:
 
 def trunc(input: Tensor) -> Tensor:
     """Round towards zero (gradient 0, as floor's)."""
-    return input if not input.dtype.is_floating_point else sign(input) * floor(abs(input))
-
-
-def remainder(input, other) -> Tensor:
-    """Python's modulus: ``input - floor(input / other) * other`` (the sign of ``other``)."""
-    return input - floor_divide(input, other) * other
+    return _trunc(input)
 
 
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
