@@ -18,7 +18,7 @@ from ..autograd.grad_mode import no_grad
 from ..backend import backend_for
 from ..creation import tensor
 from ..tensor import Tensor
-from ._util import binary_operands, const, require_float
+from ._util import as_tensor_like, binary_operands, cast, const, floating_only, require_float
 from .shape import sum_to
 
 
@@ -515,7 +515,7 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return _split_grad(g, a, b, (a > b), (a == b))
+        return _split_grad(g, a, b, (a < b), (a > b))
 
 
 class Minimum(Function):
@@ -528,12 +528,15 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return _split_grad(g, a, b, (a < b), (a == b))
+        return _split_grad(g, a, b, (a > b), (a < b))
 
 
-def _split_grad(g, a, b, wins, tie):
-    share = wins.to(g.dtype) + tie.to(g.dtype) * 0.5
-    return sum_to(g * share, a.shape), sum_to(g * (1 - share), b.shape)
+def _split_grad(g, a, b, a_loses, b_loses):
+    # PyTorch's split: g / 2 to each on a tie, g to each where a NaN is involved (neither
+    # input loses), else g to the winner
+    tie = (a == b).to(g.dtype) * 0.5
+    return (sum_to(g * (1 - a_loses.to(g.dtype) - tie), a.shape),
+            sum_to(g * (1 - b_loses.to(g.dtype) - tie), b.shape))
 
 
 def maximum(a, b) -> Tensor:
@@ -570,8 +573,8 @@ class LogAddExp(Function):
 
 def logaddexp(a, b) -> Tensor:
     """log(e^a + e^b) elementwise (broadcasting), without overflow for large inputs."""
-    a, b = binary_operands("logaddexp", a, b, floating=True)
-    return LogAddExp.apply(a, b)
+    a, b = binary_operands("logaddexp", a, b)
+    return LogAddExp.apply(floating_only("logaddexp", a), b)
 
 
 class Where(Function):
@@ -631,15 +634,24 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
+        dt = _dt.promote_all(*(t for t in (x, min, max) if isinstance(t, Tensor)))
+        x, lo, hi = (None if t is None else cast(as_tensor_like("clamp", t, x), dt)
+                     for t in (x, min, max))
+        _no_bool("clamp", x)
+        # PyTorch's gradient masks: x where lo <= x <= hi, lo where x < lo < hi, hi where
+        # x > hi or hi < lo (so with lo = hi > x no input gets one)
+        out = x if lo is None else where(x < lo, lo if hi is None else where(
+            lo < hi, lo, lo.detach()), x)
+        if hi is not None:
+            out = where((x > hi) if lo is None else (x > hi) | (hi < lo), hi, out)
+        for b in (x, lo, hi):  # a NaN input or bound gives NaN, as in PyTorch
+            out = out if b is None or not dt.is_floating_point else where(b != b, b.detach(), out)
         return out
-    if not x.dtype.is_floating_point and (isinstance(min, float) or isinstance(max, float)):
-        x = require_float("clamp", x)
-    return Clamp.apply(x, min, max)
+    dt = x.dtype
+    for bound in (min, max):
+        dt = dt if bound is None else _dt.promote_with_scalar(dt, bound)
+    _no_bool("clamp", cast(x, dt))
+    return Clamp.apply(cast(x, dt), min, max)
 
 
 clip = clamp

@@ -192,6 +192,8 @@ def _nonempty(name: str, x: Tensor, axes: tuple) -> None:
 
 
 def _arg(name: str, x: Tensor, dim, keepdim) -> Tensor:
+    if x.dtype is _dt.bool_:
+        raise TypeError(f"{name}: does not take a bool tensor (shape {x.shape})")
     axis = None if dim is None else normalize_dim(name, dim, x.ndim)
     _nonempty(name, x, tuple(range(x.ndim)) if axis is None or x.ndim == 0 else (axis,))
     out = getattr(backend_for(x.device), name)(x._data, axis, keepdim)
@@ -215,6 +217,12 @@ def _stable_shift(b, x, axes):
                       _dt.from_numpy_dtype(x.dtype))
     m = b.max(x, axes, True)
     return b.where(b.compare("eq", b.abs(m), m.dtype.type("inf")), m.dtype.type(0), m)
+
+
+def _softmax_shift(b, x, axis):
+    """The max along ``axis``, infinities kept: as in PyTorch a row holding +inf (inf - inf)
+    or only -inf gives nan, where logsumexp's shift would give finite values."""
+    return b.max(x, (axis,), True) if x.shape[axis] else _stable_shift(b, x, (axis,))
 
 
 class LogSumExp(Function):
@@ -253,7 +261,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
         b = ctx.backend
-        e = b.exp(b.sub(x, _stable_shift(b, x, (axis,))))
+        e = b.exp(b.sub(x, _softmax_shift(b, x, axis)))
         y = b.div(e, b.sum(e, (axis,), True))
         ctx.save_for_backward(y)
         ctx.axis = axis
@@ -270,7 +278,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
         b = ctx.backend
-        z = b.sub(x, _stable_shift(b, x, (axis,)))
+        z = b.sub(x, _softmax_shift(b, x, axis))
         y = b.sub(z, b.log(b.sum(b.exp(z), (axis,), True)))
         ctx.save_for_backward(y)
         ctx.axis = axis
