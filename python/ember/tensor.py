@@ -173,7 +173,10 @@ class Tensor(InPlaceMethods):
     @property
     def mT(self) -> Tensor:  # noqa: N802
         """The last two dimensions swapped (batched matrix transpose)."""
-        return self.transpose(-2, -1)
+        if self.ndim == 1:  # (a 0-dim tensor is its own mT, as in PyTorch)
+            raise RuntimeError(f"mT: expected a tensor with at least 2 dimensions, got shape "
+                               f"{self.shape}")
+        return self.transpose(-2, -1) if self.ndim else self
 
     def size(self, dim: int | None = None):
         return self.shape if dim is None else self.shape[dim]

@@ -44,7 +44,8 @@ def _dims(op: str, dims, ndim: int) -> list[int]:
 
 def flip(input: Tensor, dims) -> Tensor:
     """Reverse the order of the entries along each of ``dims``."""
-    for d in _dims("flip", dims, input.ndim):
+    dims = _dims("flip", dims, input.ndim)
+    for d in dims if input.ndim else ():
         input = index_select(input, d, _positions(input, np.arange(input.shape[d])[::-1]))
     return input
 
@@ -54,7 +55,8 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     if dims is None:
         return roll(flatten(input), shifts, 0).reshape(input.shape)
     shifts = [shifts] if isinstance(shifts, int) else list(shifts)
-    dims = _dims("roll", dims, input.ndim)
+    dims = [normalize_dim("roll", d, input.ndim) for d in ([dims] if isinstance(dims, int)
+                                                           else dims)]  # repeats roll again
     if len(shifts) != len(dims):
         raise RuntimeError(f"roll: got {len(shifts)} shifts for {len(dims)} dims")
     for s, d in zip(shifts, dims):

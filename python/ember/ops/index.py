@@ -7,6 +7,7 @@ boolean masks. Its backward scatters the gradient back into a zero tensor of x's
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 
 import numpy as np
@@ -108,6 +109,7 @@ class IndexPut(Function):
 
 def index_put(x: Tensor, index, value) -> Tensor:
     """Out of place ``x[index] = value``: a new tensor; gradients reach x and value."""
+    _same_dtype_if_advanced(x, index, value)
     value = as_tensor_like("index_put", value, x)
     if value.dtype is not x.dtype:
         value = cast(value, x.dtype)
@@ -117,6 +119,7 @@ def index_put(x: Tensor, index, value) -> Tensor:
 def prepare_setitem(x: Tensor, index, value):
     """The backend index and array for an in-place ``x[index] = value``."""
     idx = _convert_index(x, index)
+    _same_dtype_if_advanced(x, idx, value)
     if isinstance(value, Tensor):
         if value.device != x.device:
             raise RuntimeError(f"setitem: value on {value.device} for a tensor on {x.device}")
@@ -126,6 +129,19 @@ def prepare_setitem(x: Tensor, index, value):
     return idx, val
 
 
+def _same_dtype_if_advanced(x: Tensor, index, value) -> None:
+    """PyTorch's index_put: with an integer-array index (or a mask and more than one value)
+    a tensor value must have x's dtype."""
+    items = [np.asarray(i._data if isinstance(i, Tensor) else i) for i in (
+        index if isinstance(index, tuple) else (index,)) if isinstance(i, (Tensor, list))
+        or hasattr(i, "dtype")]
+    if isinstance(value, Tensor) and value.dtype is not x.dtype and builtins.any(
+            i.ndim and i.dtype != np.bool_ or i.dtype == np.bool_ and value.numel() != 1
+            for i in items):
+        raise RuntimeError(f"setitem: with a tensor index the value's dtype ({value.dtype}) "
+                           f"must be the tensor's ({x.dtype})")
+
+
 def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``x`` at positions ``index`` (1-d int64) along ``dim``."""
     d = normalize_dim("index_select", dim, x.ndim)
@@ -133,14 +149,16 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     if index.ndim != 1 or index.dtype is not _dt.int64:
         raise ValueError(f"index_select: index must be a 1-d int64 tensor, got shape "
                          f"{index.shape} and dtype {index.dtype}")
-    _check_range("index_select", index, x.shape[d], d, x.shape)
+    _check_range("index_select", index, x.shape[d] if x.ndim else 1, d, x.shape)
+    if x.ndim == 0:  # a 0-dim tensor selects from itself, keeping no dimension
+        return getitem(reshape(x, (1,)), index).reshape(index.shape[1:])
     return getitem(x, (slice(None),) * d + (index,))
 
 
 def _check_range(op: str, index: Tensor, size: int, dim: int, shape: tuple) -> None:
     if index.numel():
         lo, hi = int(index.min().item()), int(index.max().item())
-        if lo < -size or hi >= size:
+        if lo < 0 or hi >= size:  # PyTorch takes no negative index here
             bad = hi if hi >= size else lo
             raise IndexError(f"{op}: index {bad} is out of range for dimension {dim} of size "
                              f"{size} (tensor shape {shape})")
@@ -190,13 +208,15 @@ def _check_gather_args(op: str, x: Tensor, dim: int, index: Tensor, other_shape=
         if i != d and a > b:
             raise ValueError(f"{op}: index shape {index.shape} exceeds shape {ref} in "
                              f"dimension {i}")
-    _check_range(op, index, x.shape[d], d, x.shape)
+    _check_range(op, index, x.shape[d] if x.ndim else 1, d, x.shape)
     return d
 
 
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """Pick values along ``dim`` at ``index`` (same number of dims as x)."""
     d = _check_gather_args("gather", x, dim, index)
+    if x.ndim == 0:  # a 0-dim tensor gathers itself (index 0)
+        return Gather.apply(reshape(x, (1,)), 0, reshape(index, (1,))._data).reshape(())
     return Gather.apply(x, d, index._data)
 
 
@@ -212,11 +232,10 @@ def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {got}")
 
-    if broadcast_shapes("masked_fill", mask.shape, x.shape) != x.shape:
-        raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the "
-                         f"tensor's shape {x.shape}")
-
-    return where(mask, as_tensor_like("masked_fill", value, x), x)
+    broadcast_shapes("masked_fill", mask.shape, x.shape)  # (the result may be larger than x)
+    if not x.dtype.is_floating_point and isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"masked_fill: {value} cannot be converted to {x.dtype}")
+    return where(mask, cast(as_tensor_like("masked_fill", value, x), x.dtype), x)  # x's dtype
 
 
 def take(x: Tensor, index: Tensor) -> Tensor:
