@@ -468,13 +468,22 @@ class Tensor(InPlaceMethods):
         return ember.ops.ge(self, o)
 
     def __and__(self, o):
-        return ember.ops.logical_and(self, o)
+        return ember.ops.bitwise_and(self, o)
+
+    def __rand__(self, o):
+        return ember.ops.bitwise_and(o, self)
 
     def __or__(self, o):
-        return ember.ops.logical_or(self, o)
+        return ember.ops.bitwise_or(self, o)
+
+    def __ror__(self, o):
+        return ember.ops.bitwise_or(o, self)
 
     def __xor__(self, o):
-        return ember.ops.logical_xor(self, o)
+        return ember.ops.bitwise_xor(self, o)
+
+    def __rxor__(self, o):
+        return ember.ops.bitwise_xor(o, self)
 
     def __invert__(self):
         return ember.ops.logical_not(self)
@@ -517,9 +526,8 @@ def _to_array(data: Any, dtype, dev):
                         "(ragged nesting or non-numeric values)")
     if dtype is not None:
         dt = _dt.as_dtype(dtype)
-    elif arr.dtype.kind == "f" and not isinstance(data, np.ndarray) and not (
-            isinstance(data, Tensor)):
-        dt = _dt.get_default_dtype()  # Python floats
+    elif arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic, Tensor)):
+        dt = _dt.get_default_dtype()  # Python floats (a NumPy float keeps its dtype)
     else:
         dt = _dt.from_numpy_dtype(arr.dtype)
     return backend_for(dev).from_numpy(arr, dt)

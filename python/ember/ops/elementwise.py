@@ -142,13 +142,15 @@ def _scaled(op: str, a, b, alpha):
             for x in (a, b)):
         raise TypeError(f"{op}: alpha={alpha} is a float but the operands are integral "
                         f"or bool")
+    if isinstance(b, Tensor) and b.dtype is _dt.bool_:
+        alpha = builtins.bool(alpha)  # in a bool result alpha is True or False
     return mul(b, alpha) if isinstance(b, Tensor) else b * alpha
 
 
 def add(a, b, alpha=1) -> Tensor:
     """a + alpha * b, broadcasting."""
-    a, b = binary_operands("add", a, _scaled("add", a, b, alpha))
-    return Add.apply(a, b)
+    a, b = binary_operands("add", a, b)
+    return Add.apply(a, _scaled("add", a, b, alpha))
 
 
 def sub(a, b, alpha=1) -> Tensor:
@@ -157,8 +159,8 @@ def sub(a, b, alpha=1) -> Tensor:
                     for x in (a, b)):
         raise TypeError("sub: subtraction with a bool operand is not supported; use "
                         "logical_xor or logical_not")
-    a, b = binary_operands("sub", a, _scaled("sub", a, b, alpha))
-    return Sub.apply(a, b)
+    a, b = binary_operands("sub", a, b)
+    return Sub.apply(a, _scaled("sub", a, b, alpha))
 
 
 def mul(a, b) -> Tensor:

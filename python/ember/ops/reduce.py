@@ -173,7 +173,7 @@ def _values_at(name: str, x: Tensor, dim: int, keepdim: bool):
 
     d = normalize_dim(name, dim, x.ndim)
     _nonempty(name, x, (d,) if x.ndim else ())
-    idx = _arg("arg" + name, x, d, True)
+    idx = _arg("arg" + name, x, d, True, bools=True)  # (max(dim) takes bools, argmax not)
     if x.ndim == 0:
         return values_indices(x, idx)
     values = gather(x, d, idx)
@@ -191,8 +191,8 @@ def _nonempty(name: str, x: Tensor, axes: tuple) -> None:
                          f"{x.shape}, dims {axes if axes else 'all'}) has no identity")
 
 
-def _arg(name: str, x: Tensor, dim, keepdim) -> Tensor:
-    if x.dtype is _dt.bool_:
+def _arg(name: str, x: Tensor, dim, keepdim, bools: bool = False) -> Tensor:
+    if x.dtype is _dt.bool_ and not bools:
         raise TypeError(f"{name}: does not take a bool tensor (shape {x.shape})")
     axis = None if dim is None else normalize_dim(name, dim, x.ndim)
     _nonempty(name, x, tuple(range(x.ndim)) if axis is None or x.ndim == 0 else (axis,))
