@@ -647,7 +647,8 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
         if hi is not None:
             out = where((x > hi) if lo is None else (x > hi) | (hi < lo), hi, out)
         for b in (x, lo, hi):  # a NaN input or bound gives NaN, as in PyTorch
-            out = out if b is None or not dt.is_floating_point else where(b != b, b.detach(), out)
+            out = out if b is None or not dt.is_floating_point else where(b != b, out + b.detach(),
+                                                                          out)
         return out
     dt = x.dtype
     for bound in (min, max):

@@ -110,7 +110,7 @@ class IndexPut(Function):
 def index_put(x: Tensor, index, value) -> Tensor:
     """Out of place ``x[index] = value``: a new tensor; gradients reach x and value."""
     _same_dtype_if_advanced(x, index, value)
-    value = as_tensor_like("index_put", value, x)
+    value = _strip_ones(as_tensor_like("index_put", value, x))
     if value.dtype is not x.dtype:
         value = cast(value, x.dtype)
     return IndexPut.apply(x, value, _convert_index(x, index))
@@ -123,10 +123,16 @@ def prepare_setitem(x: Tensor, index, value):
     if isinstance(value, Tensor):
         if value.device != x.device:
             raise RuntimeError(f"setitem: value on {value.device} for a tensor on {x.device}")
-        val = value._data
+        val = _strip_ones(value)._data
     else:
         val = np.asarray(value, dtype=x.dtype.np)
     return idx, val
+
+
+def _strip_ones(v: Tensor) -> Tensor:
+    """PyTorch drops a value's leading 1-sized dims before broadcasting it into x[index]."""
+    k = next((i for i, s in enumerate(v.shape) if s != 1), v.ndim)
+    return reshape(v, v.shape[k:]) if k else v
 
 
 def _same_dtype_if_advanced(x: Tensor, index, value) -> None:
@@ -233,7 +239,7 @@ def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {got}")
 
     broadcast_shapes("masked_fill", mask.shape, x.shape)  # (the result may be larger than x)
-    if not x.dtype.is_floating_point and isinstance(value, float) and not np.isfinite(value):
+    if x.dtype is _dt.int64 and isinstance(value, float) and not np.isfinite(value):
         raise ValueError(f"masked_fill: {value} cannot be converted to {x.dtype}")
     return where(mask, cast(as_tensor_like("masked_fill", value, x), x.dtype), x)  # x's dtype
 

@@ -330,9 +330,9 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
-        if size <= 0:
+        if size < 0 or size == 0 and n:  # (PyTorch splits an empty dim by 0)
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [min(size, n - i) for i in range(0, n, size)] or [0]
+        sizes = [min(size, n - i) for i in range(0, n, size or 1)] or [0]
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
