@@ -156,7 +156,6 @@ def promote_with_scalar(t: DType, scalar) -> DType:
     return s
 
 
-
 def promote_all(*tensors) -> DType:
     """PyTorch's result type of several tensors: the promotion of those with dimensions,
     unless a 0-dim one is of a higher kind (then the 0-dim ones' promotion)."""
