@@ -81,6 +81,9 @@ KNOWN_GAPS: dict[str, tuple[str, object]] = {
         "the dim against every tensor",
         lambda c: builtins.any(a.shape() == (0,) for a in c.args) and c.tags["dim"] not in (
             0, -1)),
+    "index_add:0-dim": (
+        "index_add into a 0-dim tensor: PyTorch takes a 0-dim source, ember wants a 1-d one",
+        lambda c: c.args[0].shape() == ()),
     "pow:empty-bool": (
         "bool ** bool: PyTorch refuses it but skips the check on an empty tensor; ember "
         "refuses it always",
@@ -588,6 +591,39 @@ def _gather(rng, name):
     if size == 0 or rng.random() < 0.05:
         base = base + size  # out of range
     return Case([x, Arg(base)], lambda L, a, i: a.gather(d, i), f"dim={d}")
+
+
+@gen("scatter", "scatter_add", "index_add")
+def _scatter(rng, name):
+    x = _any_tensor(rng, expand=False)
+    shape = x.shape()
+    n = len(shape)
+    d = _dim(rng, n)
+    size = shape[d] if -max(n, 1) <= d < max(n, 1) and n else 1
+    if name == "index_add":
+        k = int(rng.choice(SIZES)) if size else 0  # (no index fits an empty dim)
+        idx = np.abs(_int_index(rng, size, (k,), wrong=False)) % max(size, 1)
+        if 0 not in shape and rng.random() < 0.05:  # (torch checks no index of an empty x)
+            idx = idx + size  # out of range
+        src_shape = tuple(k if i == d % max(n, 1) else s for i, s in enumerate(shape))
+        src = tensor(rng, src_shape, x.dtype if rng.random() < 0.9 else dtype(rng))
+        return Case([x, Arg(idx), src], lambda L, a, i, v: a.index_add(d, i, v, alpha=2),
+                    f"dim={d} alpha=2")
+    ishape = tuple(int(rng.integers(0, s + 1)) for s in shape)
+    idx = np.abs(_int_index(rng, size, ishape, wrong=False)) % max(size, 1)
+    if size == 0 or rng.random() < 0.05:
+        idx = idx + size
+    src = tensor(rng, tuple(s + int(rng.integers(0, 2)) for s in ishape),
+                 x.dtype if rng.random() < 0.9 else dtype(rng))
+    return Case([x, Arg(idx), src], lambda L, a, i, v: getattr(a, name)(d, i, v), f"dim={d}")
+
+
+@gen("sum_dtype")
+def _sum_dtype(rng, name):
+    x = _any_tensor(rng)
+    dt = dtype(rng, ("float32", "float64", "int64"))
+    dim = dims_arg(rng, len(x.shape()), none=False)
+    return Case([x], lambda L, a: a.sum(dim, dtype=getattr(L, dt)), f"dim={dim} dtype={dt}")
 
 
 @gen("masked_fill")

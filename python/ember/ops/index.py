@@ -129,6 +129,11 @@ def prepare_setitem(x: Tensor, index, value):
     return idx, val
 
 
+def _same_dtype(op: str, x: Tensor, src: Tensor) -> None:
+    if src.dtype is not x.dtype:  # PyTorch does not promote here
+        raise TypeError(f"{op}: the source's dtype {src.dtype} is not the tensor's {x.dtype}")
+
+
 def _strip_ones(v: Tensor) -> Tensor:
     """PyTorch drops a value's leading 1-sized dims before broadcasting it into x[index]."""
     k = next((i for i, s in enumerate(v.shape) if s != 1), v.ndim)
@@ -229,6 +234,9 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """Out of place: ``x`` plus ``src`` added at ``index`` along ``dim``."""
     d = _check_gather_args("scatter_add", x, dim, index, src.shape)
+    if x.ndim == 0:  # a 0-dim tensor is its only position
+        return scatter_add(reshape(x, (1,)), 0, reshape(index, (1,)), reshape(src, (1,)))[0]
+    _same_dtype("scatter_add", x, src)
     return x + ScatterAdd.apply(src, x.shape, d, index._data)
 
 
@@ -346,6 +354,7 @@ def scatter(x: Tensor, dim: int, index: Tensor, src=None, *, value=None) -> Tens
     idx = _full_index("scatter", x, dim, index)
     if src is None:
         return index_put(x, idx, value)
+    _same_dtype("scatter", x, src)
     if any(s < n for s, n in zip(src.shape, index.shape)) or src.ndim != index.ndim:
         raise ValueError(f"scatter: src of shape {src.shape} must be at least as large as "
                          f"index ({index.shape}) in every dimension")
@@ -367,7 +376,9 @@ def index_add(x: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) ->
                          f"{x.shape} with {index.shape[0]} indices along dim {d} (expected "
                          f"{want})")
     _check_range("index_add", index, x.shape[d], d, x.shape)
+    _same_dtype("index_add", x, source)
     key = (slice(None),) * d + (index,)
+    alpha = builtins.bool(alpha) if x.dtype is _dt.bool_ else alpha  # (as PyTorch's bool add)
     added = IndexAdd.apply(source if alpha == 1 else source * alpha, x.shape,
                            _convert_index(x, key))
     return x + added

@@ -12,7 +12,7 @@ from collections import namedtuple
 from .. import dtypes as _dt
 from .._broadcast import normalize_dim, normalize_dims
 from ..autograd.function import Function
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..backend import backend_for
 from ..tensor import Tensor
 from ._util import require_float
@@ -49,6 +49,8 @@ def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # no
     """Sum over ``dim`` (an int, a tuple, or None for all). Bool/int sums are int64."""
     axes = normalize_dims("sum", dim, x.ndim)
     if dtype is not None:
+        if x.requires_grad and is_grad_enabled() and not _dt.as_dtype(dtype).is_floating_point:
+            raise TypeError(f"sum: dtype={dtype} for a tensor that requires grad (no gradient)")
         x = x.to(dtype)
     elif x.dtype is _dt.bool_:
         x = x.to(_dt.int64)
