@@ -182,6 +182,7 @@ BINARY = {
 OPERATORS = {
     "+": lambda L, a, b: a + b, "-": lambda L, a, b: a - b, "*": lambda L, a, b: a * b,
     "/": lambda L, a, b: a / b, "//": lambda L, a, b: a // b, "**": lambda L, a, b: a ** b,
+    "%": lambda L, a, b: a % b,
     "==": lambda L, a, b: a == b, "!=": lambda L, a, b: a != b, "<": lambda L, a, b: a < b,
     "<=": lambda L, a, b: a <= b, ">": lambda L, a, b: a > b, ">=": lambda L, a, b: a >= b,
     "&": lambda L, a, b: a & b, "|": lambda L, a, b: a | b, "^": lambda L, a, b: a ^ b,
@@ -745,6 +746,43 @@ def test_known_gap(gap):
     assert hits, f"no case of {op} matches the known gap {gap}"
     for i, case in hits:
         run_case(op, i, case)
+
+
+# What the random cases found, written out (each was a silent wrong answer or a value
+# where PyTorch raises): readable, and kept whatever the generators draw.
+_A = np.array
+FOUND = {
+    "int & int is bitwise": ([_A([6, 3, -1]), _A([5, 1, 4])], lambda L, a, b: a & b),
+    "float & float raises": ([_A([1.0]), _A([0.0])], lambda L, a, b: a | b),
+    "cumsum past inf": ([_A([1.0, np.inf, 2.0, -np.inf])], lambda L, a: a.cumsum(0)),
+    "softmax of a row with inf": ([_A([[1.0, np.inf], [1.0, 2.0]])],
+                                  lambda L, a: a.softmax(-1)),
+    "masked_fill keeps int64": ([_A([1, 2]), _A([True, False])],
+                                lambda L, a, m: a.masked_fill(m, 2.7)),
+    "remainder by inf": ([_A([-2.0, 0.5, 3.0]), _A([np.inf, -np.inf, np.inf])],
+                         lambda L, a, b: a % b),
+    "floor_divide exact": ([_A([1.0, np.inf, -7.0])], lambda L, a: a // 0.1),
+    "sign of nan": ([_A([np.nan, -0.0, 2.0])], lambda L, a: a.sign()),
+    "floor keeps the graph": ([_A([1.5, -0.5])], lambda L, a: a.double().floor() * a),
+    "int ** negative int tensor": ([_A([1, 2, -1, -1, 0]), _A([-1, -1, -3, -2, 2])],
+                                   lambda L, a, b: a ** b),
+    "maximum with nan: both get the gradient": (
+        [_A([1.0, 2.0, 3.0]), _A([np.nan, 2.0, 0.0])], lambda L, a, b: L.maximum(a, b)),
+    "sub with a bool raises": ([_A([1.0]), _A([True])], lambda L, a, b: a - b),
+    "matmul of mixed dtypes raises": ([_A([[1.0]]), _A([[1.0]], np.float32)],
+                                      lambda L, a, b: a @ b),
+    "negative index_select raises": ([_A([1.0, 2.0]), _A([-1])],
+                                     lambda L, a, i: a.index_select(0, i)),
+    "chunk of an empty dim": ([np.zeros((0, 2))], lambda L, a: a.chunk(3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_found_by_the_random_cases(name):
+    arrays, fn = FOUND[name]
+    args = [Arg(a, grad=a.dtype == np.float64 and not np.isnan(a).any() and
+                not np.isinf(a).any()) for a in arrays]
+    run_case(f"found: {name}", 0, Case(args, fn))
 
 
 def replay(op: str, i: int) -> None:

@@ -428,6 +428,12 @@ class Tensor(InPlaceMethods):
     def __rfloordiv__(self, o):
         return ember.ops.floor_divide(o, self)
 
+    def __mod__(self, o):
+        return ember.ops.remainder(self, o)
+
+    def __rmod__(self, o):
+        return ember.ops.remainder(o, self)
+
     def __pow__(self, o):
         return ember.ops.pow(self, o)
 
