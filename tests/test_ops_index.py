@@ -131,9 +131,10 @@ def test_masked_fill_with_inf_and_errors():
         x.masked_fill(ember.tensor([1, 0, 1]), 0.0)
     with pytest.raises(ValueError, match=r"masked_fill: shapes \(4,\) and \(2, 3\) cannot be"):
         x.masked_fill(ember.tensor([True, False, True, True]), 0.0)
-    # a mask larger than x would silently grow the result
-    with pytest.raises(ValueError, match=r"masked_fill: mask of shape \(2, 2, 3\) does not"):
-        x.masked_fill(ember.zeros(2, 2, 3).bool(), 0.0)
+    # out of place, a larger mask broadcasts the result as in PyTorch; in place it cannot
+    assert x.masked_fill(ember.zeros(2, 2, 3).bool(), 0.0).shape == (2, 2, 3)
+    with pytest.raises(ValueError, match=r"masked_fill_: the result's shape \(2, 2, 3\)"):
+        x.detach().masked_fill_(ember.zeros(2, 2, 3).bool(), 0.0)
 
 
 # ---------------------------------------------------------------------------- setitem

@@ -19,8 +19,12 @@ def test_matmul_broadcast_batch_gradients_sum_over_the_batch():
     np.testing.assert_allclose(np_of(y.grad), (np.swapaxes(a, -1, -2) @ g).sum(0))
 
 
-def test_matmul_mixed_dtypes_promote():
-    out = ember.ones(2, 3) @ ember.ones(3, 2, dtype=ember.float64)
+def test_matmul_mixed_dtypes_raise_as_in_pytorch():
+    # PyTorch refuses float32 @ float64 (tests/test_differential.py found ember promoting)
+    with pytest.raises(TypeError, match=r"matmul: expected both operands of one dtype, got "
+                                        r"ember.float32 and ember.float64"):
+        _ = ember.ones(2, 3) @ ember.ones(3, 2, dtype=ember.float64)
+    out = ember.ones(2, 3).double() @ ember.ones(3, 2, dtype=ember.float64)
     assert out.dtype is ember.float64
     assert_close(out, np.full((2, 2), 3.0))
 

@@ -12,6 +12,7 @@ the tensor (``int_tensor * 2.5`` is float32, ``float64_tensor * 2.5`` stays floa
 from __future__ import annotations
 
 import builtins as _b
+from functools import reduce as _reduce
 
 import numpy as np
 
@@ -154,3 +155,14 @@ def promote_with_scalar(t: DType, scalar) -> DType:
         return t
     return s
 
+
+def promote_all(*tensors) -> DType:
+    """PyTorch's result type of several tensors: the promotion of those with dimensions,
+    unless a 0-dim one is of a higher kind (then the 0-dim ones' promotion)."""
+    dims = [t.dtype for t in tensors if t.ndim]
+    zero = [t.dtype for t in tensors if not t.ndim]
+    d = zero and _reduce(promote, zero)
+    if not dims:
+        return d
+    out = _reduce(promote, dims)
+    return d if zero and _kind(d) > _kind(out) else out

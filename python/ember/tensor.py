@@ -183,7 +183,10 @@ class Tensor(InPlaceMethods):
     @property
     def mT(self) -> Tensor:  # noqa: N802
         """The last two dimensions swapped (batched matrix transpose)."""
-        return self.transpose(-2, -1)
+        if self.ndim == 1:  # (a 0-dim tensor is its own mT, as in PyTorch)
+            raise RuntimeError(f"mT: expected a tensor with at least 2 dimensions, got shape "
+                               f"{self.shape}")
+        return self.transpose(-2, -1) if self.ndim else self
 
     def size(self, dim: int | None = None):
         """The shape (an ``ember.Size``), or the size of dimension ``dim``."""
@@ -436,6 +439,12 @@ class Tensor(InPlaceMethods):
     def __rfloordiv__(self, o):
         return ember.ops.floor_divide(o, self)
 
+    def __mod__(self, o):
+        return ember.ops.remainder(self, o)
+
+    def __rmod__(self, o):
+        return ember.ops.remainder(o, self)
+
     def __pow__(self, o):
         return ember.ops.pow(self, o)
 
@@ -476,13 +485,22 @@ class Tensor(InPlaceMethods):
         return ember.ops.ge(self, o)
 
     def __and__(self, o):
-        return ember.ops.logical_and(self, o)
+        return ember.ops.bitwise_and(self, o)
+
+    def __rand__(self, o):
+        return ember.ops.bitwise_and(o, self)
 
     def __or__(self, o):
-        return ember.ops.logical_or(self, o)
+        return ember.ops.bitwise_or(self, o)
+
+    def __ror__(self, o):
+        return ember.ops.bitwise_or(o, self)
 
     def __xor__(self, o):
-        return ember.ops.logical_xor(self, o)
+        return ember.ops.bitwise_xor(self, o)
+
+    def __rxor__(self, o):
+        return ember.ops.bitwise_xor(o, self)
 
     def __invert__(self):
         return ember.ops.logical_not(self)
@@ -525,9 +543,8 @@ def _to_array(data: Any, dtype, dev):
                         "(ragged nesting or non-numeric values)")
     if dtype is not None:
         dt = _dt.as_dtype(dtype)
-    elif arr.dtype.kind == "f" and not isinstance(data, np.ndarray) and not (
-            isinstance(data, Tensor)):
-        dt = _dt.get_default_dtype()  # Python floats
+    elif arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic, Tensor)):
+        dt = _dt.get_default_dtype()  # Python floats (a NumPy float keeps its dtype)
     else:
         dt = _dt.from_numpy_dtype(arr.dtype)
     return backend_for(dev).from_numpy(arr, dt)

@@ -27,6 +27,9 @@ from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus
 from .attention import attention_reference, scaled_dot_product_attention
 from .compare import (
     allclose,
+    bitwise_and,
+    bitwise_or,
+    bitwise_xor,
     eq,
     equal,
     ge,
@@ -169,6 +172,7 @@ TENSOR_METHODS = [
     "true_divide",
     "sigmoid", "relu", "leaky_relu", "gelu", "softplus", "silu", "elu",
     "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
+    "bitwise_and", "bitwise_or", "bitwise_xor",
     "logical_not", "isnan", "isinf", "isfinite",
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
     "logsumexp", "softmax", "log_softmax", "norm", "all", "any",

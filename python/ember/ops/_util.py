@@ -68,3 +68,12 @@ def require_float(op: str, x: Tensor) -> Tensor:
     if x.dtype.is_floating_point:
         return x
     return cast(x, _dt.get_default_dtype())
+
+
+def floating_only(op: str, x: Tensor) -> Tensor:
+    """``x`` if it is floating: ops PyTorch defines only for floats (the activations) raise
+    on integer and bool tensors rather than convert them."""
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{op}: expected a floating-point tensor, got {x.dtype} of shape "
+                        f"{x.shape} (convert it with .float())")
+    return x

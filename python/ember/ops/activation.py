@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+from .. import dtypes as _dt
 from ..autograd.function import Function
 from ..tensor import Tensor
-from ._util import require_float
+from ._util import floating_only, require_float
 from .elementwise import clamp, erf, exp, tanh, where
 
 
@@ -59,6 +60,8 @@ class ReluGrad(Function):
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0)."""
+    if x.dtype is _dt.bool_:
+        raise TypeError(f"relu: not defined for bool tensors (shape {x.shape})")
     return Relu.apply(x)
 
 
@@ -79,7 +82,7 @@ class LeakyRelu(Function):
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
-    return LeakyRelu.apply(require_float("leaky_relu", x), negative_slope)
+    return LeakyRelu.apply(floating_only("leaky_relu", x), negative_slope)
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -141,7 +144,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
     ``approximate='tanh'`` uses x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
     """
-    x = require_float("gelu", x)
+    x = floating_only("gelu", x)
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return Gelu.apply(x, approximate)
@@ -164,15 +167,16 @@ class Softplus(Function):
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """A smooth relu: log(1 + e^(beta x)) / beta; linear where beta x > threshold."""
-    return Softplus.apply(require_float("softplus", x), beta, threshold)
+    return Softplus.apply(floating_only("softplus", x), beta, threshold)
 
 
 def silu(x: Tensor) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
-    return x * sigmoid(x)
+    return floating_only("silu", x) * sigmoid(x)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha (e^x - 1) otherwise."""
     # exp of the clamped value: the unused branch must not overflow (0 * inf = nan)
+    floating_only("elu", x)
     return where(x > 0, x, (exp(clamp(x, max=0.0)) - 1) * alpha)

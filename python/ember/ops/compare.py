@@ -74,6 +74,31 @@ def logical_xor(a, b) -> Tensor:
     return _logical("xor", a, b)
 
 
+def _bitwise(op: str, a, b) -> Tensor:
+    """``&``, ``|``, ``^`` as PyTorch: logical on bools, bitwise on integers (on the host),
+    an error on floats."""
+    a, b = binary_operands("bitwise_" + op, a, b)
+    if a.dtype.is_floating_point:
+        raise TypeError(f"bitwise_{op}: not defined for {a.dtype} tensors")
+    if a.dtype is _dt.bool_:
+        return _logical(op, a, b)
+    be, fn = backend_for(a.device), getattr(np, "bitwise_" + op)
+    return Tensor._wrap(be.from_numpy(fn(be.to_numpy(a._data), be.to_numpy(b._data)), a.dtype),
+                        a.device)
+
+
+def bitwise_and(a, b) -> Tensor:
+    return _bitwise("and", a, b)
+
+
+def bitwise_or(a, b) -> Tensor:
+    return _bitwise("or", a, b)
+
+
+def bitwise_xor(a, b) -> Tensor:
+    return _bitwise("xor", a, b)
+
+
 def logical_not(a: Tensor) -> Tensor:
     return _logical("not", a)
 

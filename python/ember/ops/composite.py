@@ -13,11 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import dtypes as _dt
 from .._broadcast import normalize_dim
+from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
 from ..creation import linspace
 from ..tensor import Tensor
-from .elementwise import abs, cos, floor, floor_divide, log, sign, sin, where
+from .elementwise import _trunc, abs, cos, log, remainder, sin, where  # noqa: F401 (re-export)
 from .index import index_select, pad
 from .reduce import sum
 from .shape import expand, flatten, permute, stack
@@ -42,7 +44,8 @@ def _dims(op: str, dims, ndim: int) -> list[int]:
 
 def flip(input: Tensor, dims) -> Tensor:
     """Reverse the order of the entries along each of ``dims``."""
-    for d in _dims("flip", dims, input.ndim):
+    dims = _dims("flip", dims, input.ndim)
+    for d in dims if input.ndim else ():
         input = index_select(input, d, _positions(input, np.arange(input.shape[d])[::-1]))
     return input
 
@@ -52,7 +55,8 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     if dims is None:
         return roll(flatten(input), shifts, 0).reshape(input.shape)
     shifts = [shifts] if isinstance(shifts, int) else list(shifts)
-    dims = _dims("roll", dims, input.ndim)
+    dims = [normalize_dim("roll", d, input.ndim) for d in ([dims] if isinstance(dims, int)
+                                                           else dims)]  # repeats roll again
     if len(shifts) != len(dims):
         raise RuntimeError(f"roll: got {len(shifts)} shifts for {len(dims)} dims")
     for s, d in zip(shifts, dims):
@@ -71,19 +75,36 @@ def movedim(input: Tensor, source, destination) -> Tensor:
     return permute(input, [placed[i] if i in placed else next(rest) for i in range(input.ndim)])
 
 
+class CumSum(Function):
+    # y_i = sum_{j <= i} x_j along the axis (NumPy's scan on the host: the backends have
+    # none, and a triangular-mask product would turn one inf into nan everywhere)
+    #   ->  dx_j = sum_{i >= j} g_i, the running sum of g taken from the end
+    @staticmethod
+    def forward(ctx, x, axis):
+        b, ctx.axis = ctx.backend, axis
+        return b.from_numpy(np.cumsum(b.to_numpy(x), axis), _dt.of_array(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        return flip(CumSum.apply(flip(g, ctx.axis), ctx.axis), ctx.axis), None
+
+
 def cumsum(input: Tensor, dim: int, dtype=None) -> Tensor:
-    """Running sums along ``dim``: a triangular (n x n) mask times the entries, summed; its
-    gradient (the reversed running sum) follows from mul and sum."""
+    """Running sums along ``dim`` (integer and bool inputs sum in int64)."""
     d = normalize_dim("cumsum", dim, input.ndim)
-    x = movedim(input if dtype is None else input.to(dtype), d, -1)
-    mask = _host(x, np.tril(np.ones((x.shape[-1],) * 2)), x.dtype)  # mask[i, j] = j <= i
-    return movedim(sum(x.unsqueeze(-2) * mask, -1), -1, d)
+    x = input.to(dtype if dtype is not None else _dt.int64 if not
+                 input.dtype.is_floating_point else input.dtype)
+    return CumSum.apply(x, d) if x.ndim else x.clone()
 
 
 def _products(op: str, input: Tensor, dim: int):
     """The running products along ``dim``, one multiplication per step (so a zero entry gets
     PyTorch's exact gradient, which a division by the total would not)."""
     d = normalize_dim(op, dim, input.ndim)
+    if not input.dtype.is_floating_point:
+        input = input.to(_dt.int64)  # PyTorch multiplies bools and ints in int64
+    if input.ndim == 0:
+        return [input], None
     acc = []
     for p in input.unbind(d):
         acc.append(p if not acc else acc[-1] * p)
@@ -93,7 +114,7 @@ def _products(op: str, input: Tensor, dim: int):
 def cumprod(input: Tensor, dim: int) -> Tensor:
     """Running products along ``dim``."""
     acc, d = _products("cumprod", input, dim)
-    return stack(acc, d) if acc else input.clone()
+    return acc[0].clone() if d is None else stack(acc, d) if acc else input.clone()
 
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -101,6 +122,8 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor
     if dim is None:
         return prod(flatten(input), 0)
     acc, d = _products("prod", input, dim)
+    if d is None:
+        return acc[0].clone()
     out = acc[-1] if acc else sum(input, d) * 0 + 1
     return out.unsqueeze(d) if keepdim else out
 
@@ -214,12 +237,7 @@ def log10(input: Tensor) -> Tensor:
 
 def trunc(input: Tensor) -> Tensor:
     """Round towards zero (gradient 0, as floor's)."""
-    return input if not input.dtype.is_floating_point else sign(input) * floor(abs(input))
-
-
-def remainder(input, other) -> Tensor:
-    """Python's modulus: ``input - floor(input / other) * other`` (the sign of ``other``)."""
-    return input - floor_divide(input, other) * other
+    return _trunc(input)
 
 
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:

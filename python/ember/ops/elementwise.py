@@ -6,6 +6,7 @@ input's shape (``sum_to``), because a broadcast input was used at several positi
 
 from __future__ import annotations
 
+import builtins
 import math
 
 import numpy as np
@@ -17,7 +18,7 @@ from ..autograd.grad_mode import no_grad
 from ..backend import backend_for
 from ..creation import tensor
 from ..tensor import Tensor
-from ._util import binary_operands, const, require_float
+from ._util import as_tensor_like, binary_operands, cast, const, floating_only, require_float
 from .shape import sum_to
 
 
@@ -95,9 +96,11 @@ class Pow(Function):
             ga = sum_to(g * b * a ** where(b == 0, const(1, b.dtype, b.device), b - 1),
                         a.shape)
         if ctx.needs_input_grad[1]:
-            # log(a) is -inf/nan for a <= 0; where a == 0 the term a^b log(a) -> 0 (b > 0)
-            safe = where(a > 0, a, const(1, a.dtype, a.device))
-            gb = sum_to(g * (a ** b) * where(a > 0, log(safe), const(0, a.dtype, a.device)),
+            # where a == 0 and b >= 0 the term a^b log(a) -> 0 (PyTorch's value); for a < 0
+            # log(a) is nan, as in PyTorch (the real a^b has no derivative in b there)
+            flat = (a == 0) & (b >= 0)
+            safe = where(flat, const(1, a.dtype, a.device), a)
+            gb = sum_to(g * (a ** b) * where(flat, const(0, a.dtype, a.device), log(safe)),
                         b.shape)
         return ga, gb
 
@@ -130,22 +133,34 @@ class Neg(Function):
         return -g
 
 
+def _scaled(op: str, a, b, alpha):
+    """alpha * b; a floating alpha needs a floating operand (PyTorch's rule)."""
+    if alpha == 1:
+        return b
+    if isinstance(alpha, float) and not any(
+            x.dtype.is_floating_point if isinstance(x, Tensor) else isinstance(x, float)
+            for x in (a, b)):
+        raise TypeError(f"{op}: alpha={alpha} is a float but the operands are integral "
+                        f"or bool")
+    if isinstance(b, Tensor) and b.dtype is _dt.bool_:
+        alpha = builtins.bool(alpha)  # in a bool result alpha is True or False
+    return mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+
+
 def add(a, b, alpha=1) -> Tensor:
     """a + alpha * b, broadcasting."""
-    if alpha != 1:
-        b = mul(b, alpha)
     a, b = binary_operands("add", a, b)
-    return Add.apply(a, b)
+    return Add.apply(a, _scaled("add", a, b, alpha))
 
 
 def sub(a, b, alpha=1) -> Tensor:
     """a - alpha * b, broadcasting."""
-    if alpha != 1:
-        b = mul(b, alpha)
+    if builtins.any(isinstance(x, bool) or (isinstance(x, Tensor) and x.dtype is _dt.bool_)
+                    for x in (a, b)):
+        raise TypeError("sub: subtraction with a bool operand is not supported; use "
+                        "logical_xor or logical_not")
     a, b = binary_operands("sub", a, b)
-    if a.dtype is _dt.bool_:
-        raise TypeError("sub: subtraction of bool tensors is not supported; use logical_xor")
-    return Sub.apply(a, b)
+    return Sub.apply(a, _scaled("sub", a, b, alpha))
 
 
 def mul(a, b) -> Tensor:
@@ -155,11 +170,21 @@ def mul(a, b) -> Tensor:
 
 
 def div(a, b, rounding_mode: str | None = None) -> Tensor:
-    """True division a / b (integer inputs give floats), or 'floor' division."""
+    """True division a / b (integer inputs give floats), or division rounded down
+    (``'floor'``) or towards zero (``'trunc'``); the rounded ones have gradient 0."""
     if rounding_mode == "floor":
-        return floor_divide(a, b)
+        return _flat(floor_divide(a, b), a, b)
+    if rounding_mode == "trunc":
+        a, b = binary_operands("div", a, b)
+        if a.dtype.is_floating_point:
+            with no_grad():
+                q = _trunc(Div.apply(a, b))
+            return _flat(q, a, b)
+        with no_grad():  # |a| // |b| with the sign of a * b: integer, exact
+            return sign(a) * sign(b) * floor_divide(abs(a), abs(b))
     if rounding_mode is not None:
-        raise ValueError(f"div: rounding_mode must be None or 'floor', got {rounding_mode!r}")
+        raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got "
+                         f"{rounding_mode!r}")
     a, b = binary_operands("div", a, b, floating=True)
     return Div.apply(a, b)
 
@@ -168,30 +193,68 @@ true_divide = divide = div
 
 
 def floor_divide(a, b) -> Tensor:
-    """floor(a / b); not differentiable."""
+    """a // b as Python computes it (exact, where floor(a / b) can round up; inf // 2 is
+    nan); not differentiable."""
     a, b = binary_operands("floor_divide", a, b)
+    _check_divisor("floor_divide", a, b)
+    be = backend_for(a.device)
+    return Tensor._wrap(_on_host(be, np.floor_divide, a._data, b._data), a.device)
 
-    with no_grad():
-        if a.dtype.is_floating_point:
-            return floor(Div.apply(a, b))
-        if not b.dtype.is_floating_point and bool((b == 0).any()):
-            # NumPy would quietly give 0; PyTorch raises
-            raise ZeroDivisionError(f"floor_divide: integer division by zero ({a.dtype} "
-                                    f"tensors of shapes {a.shape} and {b.shape})")
-        return Div.apply(a, b)  # the backend's integer division floors
+
+class Remainder(Function):
+    # z = a - floor(a / b) * b, Python's modulus (the sign of b; exact, on the host)
+    #   ->  da = g,  db = -g * floor(a / b)
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _on_host(ctx.backend, np.remainder, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return sum_to(g, a.shape), sum_to(-g * floor_divide(a, b), b.shape)
+
+
+def remainder(a, b) -> Tensor:
+    """Python's modulus ``a - floor(a / b) * b`` (the result has the sign of ``b``)."""
+    a, b = binary_operands("remainder", a, b)
+    _check_divisor("remainder", a, b)
+    return Remainder.apply(a, b)
+
+
+def _check_divisor(op: str, a: Tensor, b: Tensor) -> None:
+    _no_bool(op, a)
+    if not a.dtype.is_floating_point and bool((b == 0).any()) and 0 not in broadcast_shapes(
+            op, a.shape, b.shape):  # NumPy would quietly give 0; PyTorch raises
+        raise ZeroDivisionError(f"{op}: integer division by zero ({a.dtype} tensors of "
+                                f"shapes {a.shape} and {b.shape})")
+
+
+def _on_host(be, fn, a, b):
+    """A NumPy rounding division on the host (what the backends lack)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return be.from_numpy(np.asarray(fn(be.to_numpy(a), be.to_numpy(b))), _dt.of_array(a))
 
 
 def pow(a, b) -> Tensor:  # noqa: A001 - the PyTorch name
     """a ** b: a scalar exponent or an exponent tensor (broadcasting)."""
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        if not a.dtype.is_floating_point and (isinstance(b, float) or b < 0):
+        if not a.dtype.is_floating_point and not isinstance(b, float) and b < 0:
+            raise ValueError(f"pow: integers to negative integer powers are not allowed "
+                             f"({a.dtype} base of shape {a.shape}, exponent {b})")
+        if not a.dtype.is_floating_point and isinstance(b, float):
             a = require_float("pow", a)
         return PowScalar.apply(a, b)
     a, b = binary_operands("pow", a, b)
-    if not a.dtype.is_floating_point and a.dtype is not _dt.bool_ and bool((b < 0).any()):
-        raise ValueError(f"pow: integers to negative integer powers are not allowed ({a.dtype} "
-                         f"base of shape {a.shape}, exponent of shape {b.shape}); convert the "
-                         "base with .float()")
+    if a.dtype is _dt.bool_:
+        raise TypeError(f"pow: bool ** bool is not supported (shapes {a.shape} and {b.shape})")
+    if not a.dtype.is_floating_point and bool((b < 0).any()):
+        # integer powers as PyTorch takes them: a^b truncated to an integer, so for b < 0
+        # 1 where a = 1, (-1)^b where a = -1, else 0
+        one = const(1, a.dtype, a.device)
+        odd = remainder(b, 2) == 1
+        neg = where(a == 1, one, where(a == -1, where(odd, -one, one), one * 0))
+        return where(b < 0, neg, Pow.apply(a, where(b < 0, one * 0, b)))
     return Pow.apply(a, b)
 
 
@@ -367,40 +430,80 @@ erf.__doc__ = "The error function 2/sqrt(pi) * integral_0^x e^(-t^2) dt."
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
     """|x|; the gradient at 0 is 0."""
-    if x.dtype is _dt.bool_:
-        return x
+    _no_bool("abs", x)
     return Abs.apply(x)
+
+
+def _no_bool(op: str, x: Tensor) -> None:
+    if x.dtype is _dt.bool_:
+        raise TypeError(f"{op}: not defined for bool tensors (shape {x.shape}); convert "
+                        "with .long() or .float() first")
 
 
 absolute = abs
 
 
+class Rounding(Function):
+    # y = floor/ceil/round/trunc/sign(x) or a rounded quotient, computed beforehand (``y``,
+    # a fresh array): flat almost everywhere  ->  d(each input) = 0 (PyTorch's value, so a
+    # graph through a rounding op still backpropagates)
+    @staticmethod
+    def forward(ctx, y, *xs):
+        ctx.inputs = tuple((x.shape, _dt.of_array(x)) for x in xs)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *(g.new_zeros(s, dtype=dt) for s, dt in ctx.inputs))
+
+
+def _flat(y: Tensor, *xs) -> Tensor:
+    """``y``, computed from ``xs`` without a graph, as a node with gradient 0 when one of
+    them requires grad."""
+    xs = tuple(x for x in xs if isinstance(x, Tensor))
+    if y.dtype.is_floating_point and builtins.any(x.requires_grad for x in xs):
+        return Rounding.apply(y.detach(), *xs)
+    return y
+
+
 def sign(x: Tensor) -> Tensor:
-    """-1, 0 or 1 by the sign of x (no gradient: it is flat almost everywhere)."""
-    return Tensor._wrap(backend_for(x.device).sign(x._data), x.device)
+    """-1, 0 or 1 by the sign of x (gradient 0: it is flat almost everywhere); a bool
+    tensor is its own sign."""
+    if x.dtype is _dt.bool_:
+        return x.clone()
+    be = backend_for(x.device)
+    y = be.sign(x._data)  # sign(nan) is 0 in PyTorch
+    y = be.where(be.compare("ne", y, y), be.scalar(0, x.dtype), y) if x.dtype.is_floating_point \
+        else y
+    return _flat(Tensor._wrap(y, x.device), x)
 
 
 def floor(x: Tensor) -> Tensor:
-    """Round down (no gradient)."""
-    return _host_round(x, np.floor)
+    """Round down (gradient 0)."""
+    return _host_round("floor", x, np.floor)
 
 
 def ceil(x: Tensor) -> Tensor:
-    """Round up (no gradient)."""
-    return _host_round(x, np.ceil)
+    """Round up (gradient 0)."""
+    return _host_round("ceil", x, np.ceil)
 
 
 def round(x: Tensor) -> Tensor:  # noqa: A001
-    """Round half to even (no gradient)."""
-    return _host_round(x, np.round)
+    """Round half to even (gradient 0)."""
+    return _host_round("round", x, np.round)
 
 
-def _host_round(x: Tensor, fn) -> Tensor:
+def _trunc(x: Tensor) -> Tensor:
+    """Round towards zero (gradient 0)."""
+    return _host_round("trunc", x, np.trunc)
+
+
+def _host_round(op: str, x: Tensor, fn) -> Tensor:
+    _no_bool(op, x)
     if not x.dtype.is_floating_point:
         return x
-
     b = backend_for(x.device)
-    return Tensor._wrap(b.from_numpy(fn(b.to_numpy(x._data)), x.dtype), x.device)
+    return _flat(Tensor._wrap(b.from_numpy(fn(b.to_numpy(x._data)), x.dtype), x.device), x)
 
 
 # ---------------------------------------------------------------------------- max/min/where/clamp
@@ -472,8 +575,8 @@ class LogAddExp(Function):
 
 def logaddexp(a, b) -> Tensor:
     """log(e^a + e^b) elementwise (broadcasting), without overflow for large inputs."""
-    a, b = binary_operands("logaddexp", a, b, floating=True)
-    return LogAddExp.apply(a, b)
+    a, b = binary_operands("logaddexp", a, b)
+    return LogAddExp.apply(floating_only("logaddexp", a), b)
 
 
 class Where(Function):
@@ -533,15 +636,25 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
+        dt = _dt.promote_all(*(t for t in (x, min, max) if isinstance(t, Tensor)))
+        x, lo, hi = (None if t is None else cast(as_tensor_like("clamp", t, x), dt)
+                     for t in (x, min, max))
+        _no_bool("clamp", x)
+        # PyTorch's gradient masks: x where lo <= x <= hi, lo where x < lo < hi, hi where
+        # x > hi or hi < lo (so with lo = hi > x no input gets one)
+        out = x if lo is None else where(x < lo, lo if hi is None else where(
+            lo < hi, lo, lo.detach()), x)
+        if hi is not None:
+            out = where((x > hi) if lo is None else (x > hi) | (hi < lo), hi, out)
+        for b in (x, lo, hi):  # a NaN input or bound gives NaN, as in PyTorch
+            out = out if b is None or not dt.is_floating_point else where(b != b, out + b.detach(),
+                                                                          out)
         return out
-    if not x.dtype.is_floating_point and (isinstance(min, float) or isinstance(max, float)):
-        x = require_float("clamp", x)
-    return Clamp.apply(x, min, max)
+    dt = x.dtype
+    for bound in (min, max):
+        dt = dt if bound is None else _dt.promote_with_scalar(dt, bound)
+    _no_bool("clamp", cast(x, dt))
+    return Clamp.apply(cast(x, dt), min, max)
 
 
 clip = clamp

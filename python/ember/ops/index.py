@@ -7,6 +7,7 @@ boolean masks. Its backward scatters the gradient back into a zero tensor of x's
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 
 import numpy as np
@@ -108,7 +109,8 @@ class IndexPut(Function):
 
 def index_put(x: Tensor, index, value) -> Tensor:
     """Out of place ``x[index] = value``: a new tensor; gradients reach x and value."""
-    value = as_tensor_like("index_put", value, x)
+    _same_dtype_if_advanced(x, index, value)
+    value = _strip_ones(as_tensor_like("index_put", value, x))
     if value.dtype is not x.dtype:
         value = cast(value, x.dtype)
     return IndexPut.apply(x, value, _convert_index(x, index))
@@ -117,13 +119,38 @@ def index_put(x: Tensor, index, value) -> Tensor:
 def prepare_setitem(x: Tensor, index, value):
     """The backend index and array for an in-place ``x[index] = value``."""
     idx = _convert_index(x, index)
+    _same_dtype_if_advanced(x, idx, value)
     if isinstance(value, Tensor):
         if value.device != x.device:
             raise RuntimeError(f"setitem: value on {value.device} for a tensor on {x.device}")
-        val = value._data
+        val = _strip_ones(value)._data
     else:
         val = np.asarray(value, dtype=x.dtype.np)
     return idx, val
+
+
+def _same_dtype(op: str, x: Tensor, src: Tensor) -> None:
+    if src.dtype is not x.dtype:  # PyTorch does not promote here
+        raise TypeError(f"{op}: the source's dtype {src.dtype} is not the tensor's {x.dtype}")
+
+
+def _strip_ones(v: Tensor) -> Tensor:
+    """PyTorch drops a value's leading 1-sized dims before broadcasting it into x[index]."""
+    k = next((i for i, s in enumerate(v.shape) if s != 1), v.ndim)
+    return reshape(v, v.shape[k:]) if k else v
+
+
+def _same_dtype_if_advanced(x: Tensor, index, value) -> None:
+    """PyTorch's index_put: with an integer-array index (or a mask and more than one value)
+    a tensor value must have x's dtype."""
+    items = [np.asarray(i._data if isinstance(i, Tensor) else i) for i in (
+        index if isinstance(index, tuple) else (index,)) if isinstance(i, (Tensor, list))
+        or hasattr(i, "dtype")]
+    if isinstance(value, Tensor) and value.dtype is not x.dtype and builtins.any(
+            i.ndim and i.dtype != np.bool_ or i.dtype == np.bool_ and value.numel() != 1
+            for i in items):
+        raise RuntimeError(f"setitem: with a tensor index the value's dtype ({value.dtype}) "
+                           f"must be the tensor's ({x.dtype})")
 
 
 def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -133,14 +160,16 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     if index.ndim != 1 or index.dtype is not _dt.int64:
         raise ValueError(f"index_select: index must be a 1-d int64 tensor, got shape "
                          f"{index.shape} and dtype {index.dtype}")
-    _check_range("index_select", index, x.shape[d], d, x.shape)
+    _check_range("index_select", index, x.shape[d] if x.ndim else 1, d, x.shape)
+    if x.ndim == 0:  # a 0-dim tensor selects from itself, keeping no dimension
+        return getitem(reshape(x, (1,)), index).reshape(index.shape[1:])
     return getitem(x, (slice(None),) * d + (index,))
 
 
 def _check_range(op: str, index: Tensor, size: int, dim: int, shape: tuple) -> None:
     if index.numel():
         lo, hi = int(index.min().item()), int(index.max().item())
-        if lo < -size or hi >= size:
+        if lo < 0 or hi >= size:  # PyTorch takes no negative index here
             bad = hi if hi >= size else lo
             raise IndexError(f"{op}: index {bad} is out of range for dimension {dim} of size "
                              f"{size} (tensor shape {shape})")
@@ -190,19 +219,24 @@ def _check_gather_args(op: str, x: Tensor, dim: int, index: Tensor, other_shape=
         if i != d and a > b:
             raise ValueError(f"{op}: index shape {index.shape} exceeds shape {ref} in "
                              f"dimension {i}")
-    _check_range(op, index, x.shape[d], d, x.shape)
+    _check_range(op, index, x.shape[d] if x.ndim else 1, d, x.shape)
     return d
 
 
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """Pick values along ``dim`` at ``index`` (same number of dims as x)."""
     d = _check_gather_args("gather", x, dim, index)
+    if x.ndim == 0:  # a 0-dim tensor gathers itself (index 0)
+        return Gather.apply(reshape(x, (1,)), 0, reshape(index, (1,))._data).reshape(())
     return Gather.apply(x, d, index._data)
 
 
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """Out of place: ``x`` plus ``src`` added at ``index`` along ``dim``."""
     d = _check_gather_args("scatter_add", x, dim, index, src.shape)
+    if x.ndim == 0:  # a 0-dim tensor is its only position
+        return scatter_add(reshape(x, (1,)), 0, reshape(index, (1,)), reshape(src, (1,)))[0]
+    _same_dtype("scatter_add", x, src)
     return x + ScatterAdd.apply(src, x.shape, d, index._data)
 
 
@@ -212,11 +246,10 @@ def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {got}")
 
-    if broadcast_shapes("masked_fill", mask.shape, x.shape) != x.shape:
-        raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the "
-                         f"tensor's shape {x.shape}")
-
-    return where(mask, as_tensor_like("masked_fill", value, x), x)
+    broadcast_shapes("masked_fill", mask.shape, x.shape)  # (the result may be larger than x)
+    if x.dtype is _dt.int64 and isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"masked_fill: {value} cannot be converted to {x.dtype}")
+    return where(mask, cast(as_tensor_like("masked_fill", value, x), x.dtype), x)  # x's dtype
 
 
 def take(x: Tensor, index: Tensor) -> Tensor:
@@ -321,6 +354,7 @@ def scatter(x: Tensor, dim: int, index: Tensor, src=None, *, value=None) -> Tens
     idx = _full_index("scatter", x, dim, index)
     if src is None:
         return index_put(x, idx, value)
+    _same_dtype("scatter", x, src)
     if any(s < n for s, n in zip(src.shape, index.shape)) or src.ndim != index.ndim:
         raise ValueError(f"scatter: src of shape {src.shape} must be at least as large as "
                          f"index ({index.shape}) in every dimension")
@@ -342,7 +376,9 @@ def index_add(x: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) ->
                          f"{x.shape} with {index.shape[0]} indices along dim {d} (expected "
                          f"{want})")
     _check_range("index_add", index, x.shape[d], d, x.shape)
+    _same_dtype("index_add", x, source)
     key = (slice(None),) * d + (index,)
+    alpha = builtins.bool(alpha) if x.dtype is _dt.bool_ else alpha  # (as PyTorch's bool add)
     added = IndexAdd.apply(source if alpha == 1 else source * alpha, x.shape,
                            _convert_index(x, key))
     return x + added

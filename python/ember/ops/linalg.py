@@ -38,9 +38,9 @@ def matmul(a, b) -> Tensor:
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul: expected two Tensors, got {type(a).__name__} and "
                         f"{type(b).__name__}")
-    if a.dtype is not b.dtype:
-        dt = promote(a.dtype, b.dtype)
-        a, b = cast(a, dt), cast(b, dt)
+    if a.dtype is not b.dtype:  # PyTorch does not promote here either
+        raise TypeError(f"matmul: expected both operands of one dtype, got {a.dtype} and "
+                        f"{b.dtype} (shapes {a.shape} and {b.shape})")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}")

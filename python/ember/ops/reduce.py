@@ -12,7 +12,7 @@ from collections import namedtuple
 from .. import dtypes as _dt
 from .._broadcast import normalize_dim, normalize_dims
 from ..autograd.function import Function
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..backend import backend_for
 from ..tensor import Tensor
 from ._util import require_float
@@ -49,6 +49,8 @@ def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # no
     """Sum over ``dim`` (an int, a tuple, or None for all). Bool/int sums are int64."""
     axes = normalize_dims("sum", dim, x.ndim)
     if dtype is not None:
+        if x.requires_grad and is_grad_enabled() and not _dt.as_dtype(dtype).is_floating_point:
+            raise TypeError(f"sum: dtype={dtype} for a tensor that requires grad (no gradient)")
         x = x.to(dtype)
     elif x.dtype is _dt.bool_:
         x = x.to(_dt.int64)
@@ -173,7 +175,7 @@ def _values_at(name: str, x: Tensor, dim: int, keepdim: bool):
 
     d = normalize_dim(name, dim, x.ndim)
     _nonempty(name, x, (d,) if x.ndim else ())
-    idx = _arg("arg" + name, x, d, True)
+    idx = _arg("arg" + name, x, d, True, bools=True)  # (max(dim) takes bools, argmax not)
     if x.ndim == 0:
         return values_indices(x, idx)
     values = gather(x, d, idx)
@@ -191,7 +193,9 @@ def _nonempty(name: str, x: Tensor, axes: tuple) -> None:
                          f"{x.shape}, dims {axes if axes else 'all'}) has no identity")
 
 
-def _arg(name: str, x: Tensor, dim, keepdim) -> Tensor:
+def _arg(name: str, x: Tensor, dim, keepdim, bools: bool = False) -> Tensor:
+    if x.dtype is _dt.bool_ and not bools:
+        raise TypeError(f"{name}: does not take a bool tensor (shape {x.shape})")
     axis = None if dim is None else normalize_dim(name, dim, x.ndim)
     _nonempty(name, x, tuple(range(x.ndim)) if axis is None or x.ndim == 0 else (axis,))
     out = getattr(backend_for(x.device), name)(x._data, axis, keepdim)
@@ -215,6 +219,12 @@ def _stable_shift(b, x, axes):
                       _dt.from_numpy_dtype(x.dtype))
     m = b.max(x, axes, True)
     return b.where(b.compare("eq", b.abs(m), m.dtype.type("inf")), m.dtype.type(0), m)
+
+
+def _softmax_shift(b, x, axis):
+    """The max along ``axis``, infinities kept: as in PyTorch a row holding +inf (inf - inf)
+    or only -inf gives nan, where logsumexp's shift would give finite values."""
+    return b.max(x, (axis,), True) if x.shape[axis] else _stable_shift(b, x, (axis,))
 
 
 class LogSumExp(Function):
@@ -253,7 +263,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
         b = ctx.backend
-        e = b.exp(b.sub(x, _stable_shift(b, x, (axis,))))
+        e = b.exp(b.sub(x, _softmax_shift(b, x, axis)))
         y = b.div(e, b.sum(e, (axis,), True))
         ctx.save_for_backward(y)
         ctx.axis = axis
@@ -270,7 +280,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
         b = ctx.backend
-        z = b.sub(x, _stable_shift(b, x, (axis,)))
+        z = b.sub(x, _softmax_shift(b, x, axis))
         y = b.sub(z, b.log(b.sum(b.exp(z), (axis,), True)))
         ctx.save_for_backward(y)
         ctx.axis = axis

@@ -80,10 +80,10 @@ def reshape_as(x: Tensor, other: Tensor) -> Tensor:
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions ``start_dim..end_dim`` into one."""
-    if x.ndim == 0:
-        return reshape(x, 1)
     s = normalize_dim("flatten", start_dim, x.ndim)
     e = normalize_dim("flatten", end_dim, x.ndim)
+    if x.ndim == 0:
+        return reshape(x, 1)
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(x, x.shape[:s] + (_prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
@@ -141,10 +141,10 @@ def permute(x: Tensor, *dims) -> Tensor:
 
 def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     """Swap two dimensions."""
-    if x.ndim < 2 and (dim0, dim1) == (-2, -1):
-        return x
     a = normalize_dim("transpose", dim0, x.ndim)
     b = normalize_dim("transpose", dim1, x.ndim)
+    if x.ndim == 0:
+        return x
     axes = list(range(x.ndim))
     axes[a], axes[b] = axes[b], axes[a]
     return permute(x, *axes)
@@ -330,9 +330,9 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
-        if size <= 0:
+        if size < 0 or size == 0 and n:  # (PyTorch splits an empty dim by 0)
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [min(size, n - i) for i in range(0, n, size)] or [0]
+        sizes = [min(size, n - i) for i in range(0, n, size or 1)] or [0]
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
@@ -346,7 +346,8 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     n = x.shape[normalize_dim("chunk", dim, x.ndim)]
-    return split(x, max(1, -(-n // chunks)), dim)
+    return split(x, max(1, -(-n // chunks)) if n else [0] * chunks, dim)  # PyTorch: n = 0 ->
+    # chunks empty pieces
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple:

@@ -20,9 +20,9 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, *,
     sort is stable, so ``stable`` is accepted for PyTorch's signature)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"argsort: expected a Tensor, got {type(x).__name__}")
+    d = normalize_dim("argsort", dim, x.ndim)
     if x.ndim == 0:
         return x.new_zeros((), dtype="int64")
-    d = normalize_dim("argsort", dim, x.ndim)
     order = x._ops_backend().argsort(x._data, d, bool(descending))
     return Tensor._wrap(order, x.device)
 
