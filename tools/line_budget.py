@@ -44,8 +44,11 @@ NATIVE_FILE_LIMIT = 600
 # A change that needs more should make room first.
 # Issue 11 point 3 / issue 12 point 1 then added 560 lines: einsum and the products on it,
 # ember.Size, unique/bincount/median/kthvalue/nansum/atan2/hypot and kin (ops/einsum.py,
-# products.py, counting.py, statistics.py, polar.py: new files of one idea each).
-CORE_BUDGET = 5800
+# products.py, counting.py, statistics.py, polar.py: new files of one idea each), and the
+# differential test against PyTorch (issue 11 point 6) ~170 more: PyTorch's dtype rules and
+# edge values in the elementwise ops (bitwise &|^, %, exact cumsum, floor_divide/remainder
+# at inf), refusals of what PyTorch refuses. 5,952 after that.
+CORE_BUDGET = 6000
 
 # Files allowed over their limit: (limit, why). Tighten as they are split.
 EXCEPTIONS: dict[str, tuple[int, str]] = {}

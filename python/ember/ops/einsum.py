@@ -221,6 +221,10 @@ def einsum(equation: str, *operands: Tensor) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     labels, out, sizes = _parse(equation, operands)
+    dtypes = {x.dtype for x in operands}
+    if len(dtypes) > 1:  # as PyTorch (and matmul): no silent promotion
+        raise TypeError(f"einsum: the operands must have one dtype, got "
+                        f"{', '.join(str(x.dtype) for x in operands)}")
     # the labels each operand must keep: those of the output or of another operand
     items = []
     for k, (x, labs) in enumerate(zip(operands, labels)):
