@@ -204,41 +204,62 @@ SELECT = {"plain": "cuda",
           "asan_shuffled": "cuda and (not float64 or mm or linear or conv or attention)"}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", ["plain", "asan_shuffled"])
-def test_cuda_suites_pass_on_the_emulated_kernels(emulated_cuda, mode, tmp_path):
-    """The op table's "cuda" cases, test_cuda.py and test_device_parity.py on the emulated
-    module. plain: threads in thread order. asan_shuffled: under AddressSanitizer (the
-    allocator's blocks poisoned past each array's end and after release), an out-of-bounds
-    or use-after-free access in a kernel stops the run with a report; and the threads of
-    each block run in a shuffled order, so a missing barrier shows up as wrong results
-    whichever thread writes first. (The two checks are independent -- which memory a kernel
-    touches does not depend on the order its threads run in -- so one run does both.)"""
-    import ember
-
-    if ember.cuda.is_available():
-        pytest.skip("a real GPU runs the real suites")
-    env = dict(os.environ)
-    module = emulated_cuda
+def _start_suites(mode: str, plain_module: Path, out: Path) -> subprocess.Popen | None:
+    """Starts the suites on the emulated module in a process of their own (None when this
+    compiler cannot sanitize). asan_shuffled: under AddressSanitizer (the allocator's blocks
+    poisoned past each array's end and after release), an out-of-bounds or use-after-free
+    access in a kernel stops the run with a report; and the threads of each block run in a
+    shuffled order, so a missing barrier shows up as wrong results whichever thread writes
+    first. (The two checks are independent -- which memory a kernel touches does not depend
+    on the order its threads run in -- so one run does both.)"""
+    env, module = dict(os.environ), plain_module
     if mode == "asan_shuffled":
-        env["CUDA_EMU_SCHEDULE"] = "shuffle"
         libasan = _libasan()
         if libasan is None:
-            pytest.skip("the compiler has no AddressSanitizer runtime")
+            return None
         module = emulator.build(_build_dir(), sanitize=True)
+        env["CUDA_EMU_SCHEDULE"] = "shuffle"
         libubsan = libasan.replace("libasan", "libubsan")
         env["LD_PRELOAD"] = " ".join(p for p in (libasan, libubsan) if os.path.exists(p))
         # a report goes to a file: pytest's capture would swallow it with the crash
-        env["ASAN_OPTIONS"] = f"detect_leaks=0:halt_on_error=1:log_path={tmp_path / 'asan'}"
+        env["ASAN_OPTIONS"] = f"detect_leaks=0:halt_on_error=1:log_path={out / 'asan'}"
         env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
     env["EMBER_EMULATED_CUDA"] = str(module)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITES,
            "-k", SELECT[mode]]
+    with open(out / f"{mode}.log", "w") as log:  # a file, not a pipe: no full-buffer stall
+        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="module")
+def suite_runs(emulated_cuda, tmp_path_factory):
+    """Both modes' runs, started together: each is one single-threaded process (the emulator
+    runs one fiber at a time), so on two cores they take the time of the longer one."""
+    import ember
+
+    if ember.cuda.is_available():
+        pytest.skip("a real GPU runs the real suites")
+    out = tmp_path_factory.mktemp("suites")
+    runs = {mode: (_start_suites(mode, emulated_cuda, out), out) for mode in SELECT}
+    yield runs
+    for proc, _ in runs.values():
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", sorted(SELECT, reverse=True))  # plain first
+def test_cuda_suites_pass_on_the_emulated_kernels(suite_runs, mode):
+    """The op table's "cuda" cases, test_cuda.py and test_device_parity.py on the emulated
+    module: plain (threads in thread order), and asan_shuffled (see _start_suites)."""
+    proc, out = suite_runs[mode]
+    if proc is None:
+        pytest.skip("the compiler has no AddressSanitizer runtime")
     # (a guard against a hang: under AddressSanitizer on 2 busy cores the suites took ~20 min)
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=2400)
-    tail = "\n".join((run.stdout + run.stderr).splitlines()[-40:])
-    reports = "".join(p.read_text()[:6000] for p in tmp_path.glob("asan*"))
-    assert run.returncode == 0, tail + "\n" + reports
+    proc.wait(timeout=2400)
+    tail = "\n".join((out / f"{mode}.log").read_text().splitlines()[-40:])
+    reports = "".join(p.read_text()[:6000] for p in out.glob("asan*"))
+    assert proc.returncode == 0, tail + "\n" + reports
     assert " passed" in tail and "failed" not in tail, tail
 
 
