@@ -7,6 +7,8 @@ checkpoints use, so those checkpoints load unchanged.
   ``model.safetensors``, ``save_pretrained(folder)`` writes them;
 - ``generate()`` (greedy, temperature, top-k, top-p, repetition penalty, end tokens, left
   padding) with a key/value cache (``KVCache``).
+- vision networks in torchvision's layout: ``resnet18/34/50``, with ``get_model(name)`` /
+  ``list_models()``.
 
 See docs/models.md.
 """
@@ -21,9 +23,14 @@ from .cache import KVCache
 from .generation import GenerationMixin
 from .gpt2 import GPT2Config, GPT2LMHeadModel, GPT2Model
 from .hub import PretrainedConfig, PreTrainedModel
+from .registry import get_model, list_models
+from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50
 
 __all__ = [
     "BertConfig", "BertForMaskedLM", "BertForSequenceClassification", "BertModel",
     "GPT2Config", "GPT2LMHeadModel", "GPT2Model", "GenerationMixin", "KVCache",
     "PreTrainedModel", "PretrainedConfig",
+    # vision, torchvision's layout
+    "BasicBlock", "Bottleneck", "ResNet", "get_model", "list_models",
+    "resnet18", "resnet34", "resnet50",
 ]
