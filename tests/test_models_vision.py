@@ -226,8 +226,77 @@ def test_resnet_bad_arguments_and_input():
 
 
 def test_get_model_registry():
-    assert {"resnet18", "resnet34", "resnet50"} <= set(models.list_models())
+    assert {"resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg16",
+            "vgg16_bn"} <= set(models.list_models())
     m = models.get_model("resnet18", num_classes=3, small_input=True)
     assert tuple(m.fc.weight.shape) == (3, 512)
     with pytest.raises(ValueError, match="unknown model 'resnet19'.*resnet18, resnet34"):
         models.get_model("resnet19")
+
+
+# ---- VGG ---------------------------------------------------------------------------------
+
+_VGG_CFGS = {
+    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+              512, 512, 512, "M"],
+}
+
+
+class _TVGG(tnn.Module):
+    """torchvision.models.vgg.VGG with make_layers, in plain torch.nn."""
+
+    def __init__(self, cfg, batch_norm=False, num_classes=1000):
+        super().__init__()
+        layers, c = [], 3
+        for v in cfg:
+            if v == "M":
+                layers.append(tnn.MaxPool2d(2, 2))
+                continue
+            layers.append(tnn.Conv2d(c, v, 3, padding=1))
+            if batch_norm:
+                layers.append(tnn.BatchNorm2d(v))
+            layers.append(tnn.ReLU(inplace=True))
+            c = v
+        self.features = tnn.Sequential(*layers)
+        self.avgpool = tnn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = tnn.Sequential(
+            tnn.Linear(512 * 7 * 7, 4096), tnn.ReLU(True), tnn.Dropout(0.5),
+            tnn.Linear(4096, 4096), tnn.ReLU(True), tnn.Dropout(0.5),
+            tnn.Linear(4096, num_classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def _check_vgg(name, size):
+    """Layout (names, order, shapes) and eval-mode logits against the reference."""
+    torch.manual_seed(4)
+    t = _TVGG(_VGG_CFGS[name.removesuffix("_bn")], name.endswith("_bn"), num_classes=10)
+    _randomise_bn(t)
+    e = models.get_model(name, num_classes=10)
+    _check_layout(e, t)
+    e.load_state_dict(_to_ember_state(t))
+    e.eval()
+    t.eval()
+    x = np.random.default_rng(4).standard_normal((1, 3, size, size)).astype(np.float32)
+    with torch.no_grad():
+        ref = t(torch.from_numpy(x))
+    _assert_close(e(ember.tensor(x)), ref)
+    return e
+
+
+def test_vgg11_eval_logits_match_reference():
+    # 64x64: the features end at 2x2 and the adaptive pool replicates them to 7x7, so the
+    # classifier's whole first weight is exercised
+    e = _check_vgg("vgg11", 64)
+    # bad input names the shape expected (the model is reused: a VGG takes seconds to build)
+    with pytest.raises(ValueError, match=r"VGG: expected input \(N, 3, H, W\), got shape"):
+        e(ember.randn(3, 32, 32))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["vgg11_bn", "vgg16", "vgg16_bn"])
+def test_vgg_variants_match_reference(name):
+    _check_vgg(name, 32)
+

@@ -8,9 +8,11 @@ from collections.abc import Callable
 
 from ..nn import Module
 from .resnet import resnet18, resnet34, resnet50
+from .vgg import vgg11, vgg11_bn, vgg16, vgg16_bn
 
 _MODELS: dict[str, Callable[..., Module]] = {
     "resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
+    "vgg11": vgg11, "vgg11_bn": vgg11_bn, "vgg16": vgg16, "vgg16_bn": vgg16_bn,
 }
 
 
