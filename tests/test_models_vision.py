@@ -226,7 +226,7 @@ def test_resnet_bad_arguments_and_input():
 
 
 def test_get_model_registry():
-    assert {"resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg16",
+    assert {"googlenet", "resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg16",
             "vgg16_bn"} <= set(models.list_models())
     m = models.get_model("resnet18", num_classes=3, small_input=True)
     assert tuple(m.fc.weight.shape) == (3, 512)
@@ -300,3 +300,125 @@ def test_vgg11_eval_logits_match_reference():
 def test_vgg_variants_match_reference(name):
     _check_vgg(name, 32)
 
+
+
+# ---- GoogLeNet ---------------------------------------------------------------------------
+
+class _TBasicConv(tnn.Module):
+    def __init__(self, cin, cout, **kw):
+        super().__init__()
+        self.conv = tnn.Conv2d(cin, cout, bias=False, **kw)
+        self.bn = tnn.BatchNorm2d(cout, eps=0.001)
+
+    def forward(self, x):
+        return torch.relu(self.bn(self.conv(x)))
+
+
+class _TInception(tnn.Module):
+    def __init__(self, cin, c1, c3r, c3, c5r, c5, pp):
+        super().__init__()
+        self.branch1 = _TBasicConv(cin, c1, kernel_size=1)
+        self.branch2 = tnn.Sequential(_TBasicConv(cin, c3r, kernel_size=1),
+                                      _TBasicConv(c3r, c3, kernel_size=3, padding=1))
+        self.branch3 = tnn.Sequential(_TBasicConv(cin, c5r, kernel_size=1),
+                                      _TBasicConv(c5r, c5, kernel_size=3, padding=1))
+        self.branch4 = tnn.Sequential(tnn.MaxPool2d(3, 1, 1, ceil_mode=True),
+                                      _TBasicConv(cin, pp, kernel_size=1))
+
+    def forward(self, x):
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x),
+                          self.branch4(x)], 1)
+
+
+class _TAux(tnn.Module):
+    def __init__(self, cin, num_classes):
+        super().__init__()
+        self.conv = _TBasicConv(cin, 128, kernel_size=1)
+        self.fc1 = tnn.Linear(2048, 1024)
+        self.fc2 = tnn.Linear(1024, num_classes)
+        self.dropout = tnn.Dropout(0.7)
+
+    def forward(self, x):
+        x = torch.flatten(self.conv(tnn.functional.adaptive_avg_pool2d(x, (4, 4))), 1)
+        return self.fc2(self.dropout(torch.relu(self.fc1(x))))
+
+
+class _TGoogLeNet(tnn.Module):
+    """torchvision.models.googlenet.GoogLeNet (transform_input=False), in plain torch.nn."""
+
+    def __init__(self, num_classes=1000, aux_logits=False):
+        super().__init__()
+        self.conv1 = _TBasicConv(3, 64, kernel_size=7, stride=2, padding=3)
+        self.maxpool1 = tnn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2 = _TBasicConv(64, 64, kernel_size=1)
+        self.conv3 = _TBasicConv(64, 192, kernel_size=3, padding=1)
+        self.maxpool2 = tnn.MaxPool2d(3, 2, ceil_mode=True)
+        self.inception3a = _TInception(192, 64, 96, 128, 16, 32, 32)
+        self.inception3b = _TInception(256, 128, 128, 192, 32, 96, 64)
+        self.maxpool3 = tnn.MaxPool2d(3, 2, ceil_mode=True)
+        self.inception4a = _TInception(480, 192, 96, 208, 16, 48, 64)
+        self.inception4b = _TInception(512, 160, 112, 224, 24, 64, 64)
+        self.inception4c = _TInception(512, 128, 128, 256, 24, 64, 64)
+        self.inception4d = _TInception(512, 112, 144, 288, 32, 64, 64)
+        self.inception4e = _TInception(528, 256, 160, 320, 32, 128, 128)
+        self.maxpool4 = tnn.MaxPool2d(2, 2, ceil_mode=True)
+        self.inception5a = _TInception(832, 256, 160, 320, 32, 128, 128)
+        self.inception5b = _TInception(832, 384, 192, 384, 48, 128, 128)
+        if aux_logits:
+            self.aux1 = _TAux(512, num_classes)
+            self.aux2 = _TAux(528, num_classes)
+        else:
+            self.aux1 = self.aux2 = None
+        self.avgpool = tnn.AdaptiveAvgPool2d((1, 1))
+        self.dropout = tnn.Dropout(0.2)
+        self.fc = tnn.Linear(1024, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool1(self.conv1(x))
+        x = self.maxpool2(self.conv3(self.conv2(x)))
+        x = self.maxpool3(self.inception3b(self.inception3a(x)))
+        x = self.inception4a(x)
+        aux = self.training and self.aux1 is not None
+        aux1 = self.aux1(x) if aux else None
+        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        aux2 = self.aux2(x) if aux else None
+        x = self.inception5b(self.inception5a(self.maxpool4(self.inception4e(x))))
+        x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+        return (x, aux2, aux1) if aux else x
+
+
+def test_googlenet_eval_logits_match_reference():
+    torch.manual_seed(5)
+    t = _TGoogLeNet(num_classes=10)
+    _randomise_bn(t)
+    e = models.get_model("googlenet", num_classes=10)
+    _check_layout(e, t)
+    e.load_state_dict(_to_ember_state(t))
+    e.eval()
+    t.eval()
+    # 65x65: odd sizes exercise the ceil-mode pools' partial windows
+    x = np.random.default_rng(5).standard_normal((2, 3, 65, 65)).astype(np.float32)
+    with torch.no_grad():
+        ref = t(torch.from_numpy(x))
+    _assert_close(e(ember.tensor(x)), ref)
+
+
+def test_googlenet_aux_logits_train_mode_matches_reference():
+    """With the auxiliary classifiers, train mode returns (logits, aux2, aux1) computed with
+    batch statistics; dropout set to 0 so the outputs are deterministic."""
+    torch.manual_seed(6)
+    t = _TGoogLeNet(num_classes=4, aux_logits=True)
+    e = models.googlenet(num_classes=4, aux_logits=True, dropout=0.0, dropout_aux=0.0)
+    _check_layout(e, t)
+    e.load_state_dict(_to_ember_state(t))
+    for m in t.modules():
+        if isinstance(m, tnn.Dropout):
+            m.p = 0.0
+    x = np.random.default_rng(6).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    ref = t.train()(torch.from_numpy(x))
+    out = e.train()(ember.tensor(x))
+    assert isinstance(out, models.GoogLeNetOutputs)
+    for a, b in zip(out, ref, strict=True):
+        _assert_close(a, b, rtol=1e-3)
+    with pytest.raises(ValueError, match=r"GoogLeNet: expected input \(N, 3, H, W\)"):
+        e(ember.randn(2, 1, 64, 64))

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..nn import Module
+from .googlenet import googlenet
 from .resnet import resnet18, resnet34, resnet50
 from .vgg import vgg11, vgg11_bn, vgg16, vgg16_bn
 
 _MODELS: dict[str, Callable[..., Module]] = {
     "resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
+    "googlenet": googlenet,
     "vgg11": vgg11, "vgg11_bn": vgg11_bn, "vgg16": vgg16, "vgg16_bn": vgg16_bn,
 }
 
