@@ -401,6 +401,14 @@ def test_googlenet_eval_logits_match_reference():
     with torch.no_grad():
         ref = t(torch.from_numpy(x))
     _assert_close(e(ember.tensor(x)), ref)
+    # transform_input: torchvision's per-channel x * std / 0.5 + (mean - 0.5) / 0.5 first
+    mean = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
+    std = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
+    xt = (x * (std / 0.5) + (mean - 0.5) / 0.5).astype(np.float32)
+    plain = e(ember.tensor(xt))
+    e.transform_input = True
+    np.testing.assert_allclose(e(ember.tensor(x)).detach().numpy(), plain.detach().numpy(),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_googlenet_aux_logits_train_mode_matches_reference():
