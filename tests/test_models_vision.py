@@ -189,6 +189,22 @@ def test_resnet18_train_step_matches_reference():
             _assert_close(estate[k], v)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet34", "resnet50"])
+def test_deeper_resnets_eval_logits_match_reference(name):
+    torch.manual_seed(7)
+    t = _TResNet(*_RESNET_SPECS[name], num_classes=10)
+    _randomise_bn(t)
+    e = models.get_model(name, num_classes=10)
+    e.load_state_dict(_to_ember_state(t))
+    e.eval()
+    t.eval()
+    x = np.random.default_rng(7).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    with torch.no_grad():
+        ref = t(torch.from_numpy(x))
+    _assert_close(e(ember.tensor(x)), ref)
+
+
 def test_resnet_loads_torch_safetensors_unchanged(tmp_path):
     safetensors_torch = pytest.importorskip("safetensors.torch")
     torch.manual_seed(3)
